@@ -1,0 +1,93 @@
+import { z } from 'zod';
+
+/**
+ * The one configuration schema. Defaults live here; the loader layers
+ * file < env (SWITCHBOARD_*) < flags on top and freezes the result.
+ * Top-level scalar options map to `--kebab-case` flags and
+ * `SWITCHBOARD_SCREAMING_SNAKE` env names, derived mechanically.
+ */
+export const appSchema = z
+  .object({
+    id: z.string().min(1).max(100).regex(/^[A-Za-z0-9_\-.]+$/, 'letters, digits, _ - . only'),
+    key: z.string().min(1).max(100).regex(/^[A-Za-z0-9_\-.]+$/, 'letters, digits, _ - . only'),
+    secret: z.string().min(1).max(200),
+    name: z.string().max(200).optional(),
+    enabled: z.boolean().default(true),
+    /** Connections of this app on this node; 0 = unlimited. Over it: close 4004. */
+    maxConnections: z.number().int().min(0).default(0),
+    enableClientEvents: z.boolean().default(true),
+    /** Client events per second per connection; over it: pusher:error 4301. */
+    maxClientEventsPerSecond: z.number().int().min(1).default(10),
+    /** Allowed `Origin` header values ("*" or empty = any); else close 4009. */
+    allowedOrigins: z.array(z.string().min(1)).default([]),
+    maxPresenceMembersPerChannel: z.number().int().min(1).default(100),
+    /** Max bytes of one presence member's user_info JSON. */
+    maxPresenceMemberSizeKb: z.number().min(0.1).default(2),
+    maxEventPayloadKb: z.number().min(0.1).default(10),
+    maxEventNameLength: z.number().int().min(1).default(200),
+    maxChannelsPerPublish: z.number().int().min(1).default(100),
+    maxBatchSize: z.number().int().min(1).default(10),
+    enableSubscriptionCount: z.boolean().default(false),
+    /** Seconds a connection may stay without `pusher:signin` when required; 0 = not required. Over it: close 4009. */
+    userAuthenticationTimeout: z.number().min(0).default(0),
+  })
+  .strict();
+
+export type AppConfig = z.infer<typeof appSchema>;
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const configSchema = z
+  .object({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: z.number().int().min(0).max(65535).default(6001),
+    logLevel: z.enum(logLevels).default('info'),
+    /** Connections on this node across all apps; 0 = unlimited. Over it: close 4100. */
+    maxConnections: z.number().int().min(0).default(0),
+    /** Largest WebSocket message a client may send, in bytes. Over it: close 1009. */
+    maxFrameBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024),
+    /** Seconds of client silence before the server pings; also sent to clients as activity_timeout. */
+    activityTimeout: z.number().int().min(1).max(3600).default(120),
+    /** Seconds to wait for any frame after a server ping before closing with 4201. */
+    pongTimeout: z.number().int().min(1).max(600).default(30),
+    /** Seconds without any subscribe/event/signin from a client before closing with 4202; 0 = off. */
+    inactivityTimeout: z.number().int().min(0).default(0),
+    /** Unsent bytes a socket may hold before it is closed with 4200 (slow consumer). */
+    maxSendBufferBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+    /** Largest HTTP API request body in bytes. Over it: 413. */
+    maxHttpBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+    /** Seconds over which a graceful shutdown spreads 4200 closes. */
+    drainSeconds: z.number().min(0).max(600).default(5),
+    /** Seconds a cache channel keeps its last event. */
+    cacheTtlSeconds: z.number().int().min(1).default(1800),
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
+    /** Convenience: a single app from flags/env, replacing `apps`. All three or none. */
+    appId: z.string().min(1).optional(),
+    appKey: z.string().min(1).optional(),
+    appSecret: z.string().min(1).optional(),
+    apps: z.array(appSchema).min(1).default([
+      { id: 'app-id', key: 'app-key', secret: 'app-secret', name: 'development' } as AppConfig,
+    ]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'tlsCert and tlsKey go together' });
+    }
+    const single = [c.appId, c.appKey, c.appSecret].filter((v) => v !== undefined).length;
+    if (single !== 0 && single !== 3) {
+      ctx.addIssue({ code: 'custom', path: ['appId'], message: 'appId, appKey and appSecret go together' });
+    }
+    const ids = new Set<string>();
+    const keys = new Set<string>();
+    c.apps.forEach((app, i) => {
+      if (ids.has(app.id)) ctx.addIssue({ code: 'custom', path: ['apps', i, 'id'], message: `duplicate app id ${app.id}` });
+      if (keys.has(app.key)) ctx.addIssue({ code: 'custom', path: ['apps', i, 'key'], message: `duplicate app key ${app.key}` });
+      ids.add(app.id);
+      keys.add(app.key);
+    });
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = Readonly<z.infer<typeof configSchema>>;
