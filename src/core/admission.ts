@@ -1,0 +1,59 @@
+import type { IncomingMessage } from 'node:http';
+import { MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION } from '../protocol/codes.js';
+import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
+import type { AppState } from './app-state.js';
+
+const APP_PATH = /^\/app\/([^/]+)\/?$/;
+
+export type Admission = { ok: true; app: AppState } | { ok: false; error: SwitchboardError };
+
+/**
+ * Decide whether a new WebSocket may stay, in the order a client can act on:
+ * path, protocol version, app, origin, node capacity, app quota.
+ */
+export function admit(
+  req: IncomingMessage,
+  appsByKey: ReadonlyMap<string, AppState>,
+  nodeConnections: number,
+  maxNodeConnections: number,
+): Admission {
+  const url = req.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const match = APP_PATH.exec(path);
+  if (match === null) return refuse(ErrorCode.PathNotFound, path.slice(0, 100));
+
+  const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
+  const protocol = query.get('protocol');
+  if (protocol === null || protocol === '') return refuse(ErrorCode.NoProtocolVersion);
+  if (!/^\d{1,3}$/.test(protocol)) return refuse(ErrorCode.InvalidProtocolVersion);
+  const version = Number(protocol);
+  if (version < MIN_PROTOCOL_VERSION || version > MAX_PROTOCOL_VERSION) return refuse(ErrorCode.UnsupportedProtocolVersion, protocol);
+
+  const app = appsByKey.get(decodeURIComponentSafe(match[1]!));
+  if (app === undefined) return refuse(ErrorCode.AppNotFound);
+  const config = app.config;
+  if (!config.enabled) return refuse(ErrorCode.AppDisabled);
+
+  const allowed = config.allowedOrigins;
+  if (allowed.length > 0 && !allowed.includes('*')) {
+    const origin = req.headers.origin;
+    if (origin === undefined || !allowed.includes(origin)) return refuse(ErrorCode.OriginNotAllowed, origin);
+  }
+  if (maxNodeConnections > 0 && nodeConnections >= maxNodeConnections) return refuse(ErrorCode.OverCapacity);
+  if (config.maxConnections > 0 && app.connectionCount >= config.maxConnections) return refuse(ErrorCode.AppOverConnectionQuota);
+  return { ok: true, app };
+}
+
+function refuse(code: ErrorCode, detail?: string): Admission {
+  return { ok: false, error: new SwitchboardError(code, detail) };
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+

@@ -1,0 +1,49 @@
+import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
+import { encodeEvent } from '../protocol/frames.js';
+import { metrics } from '../metrics/index.js';
+import { deliverToChannel } from './delivery.js';
+import type { Connection } from './connection.js';
+
+export interface ClientEventRequest {
+  event: string;
+  channel: string;
+  data: unknown;
+}
+
+/**
+ * Relay a `client-*` event to the other subscribers of a private or presence
+ * channel. Returns the error to answer with, or null when relayed.
+ */
+export function relayClientEvent(conn: Connection, req: ClientEventRequest, now: number): SwitchboardError | null {
+  const app = conn.app;
+  const config = app.config;
+  if (!config.enableClientEvents) return new SwitchboardError(ErrorCode.ClientEventsDisabled);
+  const channel = app.channels.get(req.channel);
+  if (channel === undefined || !channel.subscribers.has(conn)) return new SwitchboardError(ErrorCode.ClientEventNotSubscribed, req.channel);
+  const type = channel.kind.type;
+  if (type === 'encrypted') return new SwitchboardError(ErrorCode.ClientEventOnEncryptedChannel);
+  if (type !== 'private' && type !== 'presence') return new SwitchboardError(ErrorCode.ClientEventOnPublicChannel);
+  if (req.event.length > config.maxEventNameLength) return new SwitchboardError(ErrorCode.ClientEventNameInvalid);
+
+  if (conn.clientEventWindow !== now) {
+    conn.clientEventWindow = now;
+    conn.clientEventCount = 0;
+  }
+  if (++conn.clientEventCount > config.maxClientEventsPerSecond) {
+    metrics.limitTrips.inc({ limit: 'maxClientEventsPerSecond' });
+    return new SwitchboardError(ErrorCode.ClientEventRateLimited);
+  }
+
+  const dataBytes = typeof req.data === 'string' ? Buffer.byteLength(req.data) : Buffer.byteLength(JSON.stringify(req.data) ?? '');
+  if (dataBytes > config.maxEventPayloadKb * 1024) {
+    metrics.limitTrips.inc({ limit: 'maxEventPayloadKb' });
+    return new SwitchboardError(ErrorCode.PayloadTooLarge);
+  }
+
+  conn.lastActionAt = now;
+  const userId = channel.members !== null ? conn.presence?.get(channel) : undefined;
+  const json = encodeEvent(req.event, req.data, req.channel, userId);
+  metrics.publishes.inc({ source: 'client' });
+  deliverToChannel(app, req.channel, json, channel.kind.cache, conn.id);
+  return null;
+}

@@ -1,0 +1,276 @@
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket } from 'ws';
+import type { AppConfig, Config } from '../config/schema.js';
+import { metrics } from '../metrics/index.js';
+import { classifyChannel } from '../protocol/channels.js';
+import { CloseCode, WsCloseCode } from '../protocol/codes.js';
+import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
+import { connectionEstablished, encodeEvent, pusherError, pusherPing, pusherPong, parseClientFrame } from '../protocol/frames.js';
+import { createSocketId } from '../protocol/socket-id.js';
+import { coarseNow, tickCoarseClock } from '../transport/clock.js';
+import { frameText } from '../transport/frame.js';
+import { closePeer, notePublished, send, sendFrame } from '../transport/outbound.js';
+import type { Peer, PeerContext, TransportHooks } from '../transport/peer.js';
+import type { Logger } from '../util/logger.js';
+import { admit } from './admission.js';
+import { AppState } from './app-state.js';
+import { relayClientEvent } from './client-events.js';
+import { Connection } from './connection.js';
+import { deliverToChannel } from './delivery.js';
+import { noCoreEvents, type CoreEvents } from './events.js';
+import { leaveAll, subscribe, unsubscribe } from './subscriptions.js';
+import { signIn, signOut, terminateUser } from './users.js';
+import type { ChannelSnapshot, CoreApi, PublishRequest } from './types.js';
+
+const PING_FRAME = frameText(pusherPing());
+const PONG_FRAME = frameText(pusherPong());
+
+/**
+ * The node's in-memory state and the rules of the Pusher protocol: who may
+ * connect, subscribe, publish, and who receives what. No network I/O of its
+ * own: it queues frames through the transport's outbound functions.
+ */
+export class NodeCore implements CoreApi, TransportHooks {
+  private readonly appsById = new Map<string, AppState>();
+  private readonly appsByKey = new Map<string, AppState>();
+  /** Every open connection, for the keep-alive sweep and draining. */
+  readonly connections = new Set<Connection>();
+  private readonly peerContext: PeerContext;
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly events: CoreEvents = noCoreEvents,
+  ) {
+    for (const appConfig of config.apps) {
+      const app = new AppState(appConfig, config.cacheTtlSeconds);
+      this.appsById.set(appConfig.id, app);
+      this.appsByKey.set(appConfig.key, app);
+    }
+    this.peerContext = { hooks: this, maxSendBufferBytes: config.maxSendBufferBytes };
+  }
+
+  /** Start the once-a-second keep-alive sweep. */
+  start(): void {
+    this.sweepTimer ??= setInterval(() => this.sweep(), 1000);
+    this.sweepTimer.unref();
+  }
+
+  stop(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  // ---- transport hooks -------------------------------------------------
+
+  /** Admit or refuse a freshly opened WebSocket. */
+  readonly admit = (ws: WebSocket, req: IncomingMessage): Peer | null => {
+    const decision = admit(req, this.appsByKey, this.connections.size, this.config.maxConnections);
+    if (!decision.ok) {
+      const { error } = decision;
+      if (error.closeCode === CloseCode.OverCapacity) metrics.limitTrips.inc({ limit: 'maxConnections' });
+      if (error.closeCode === CloseCode.AppOverConnectionQuota) metrics.limitTrips.inc({ limit: 'app.maxConnections' });
+      metrics.disconnections.inc({ code: String(error.closeCode) });
+      this.log.info({ code: error.closeCode, reason: error.message, url: req.url?.slice(0, 200) }, 'connection refused');
+      ws.send(pusherError(error.closeCode ?? null, error.message));
+      ws.close(error.closeCode, error.message.slice(0, 120));
+      return null;
+    }
+    const app = decision.app;
+    const conn = new Connection(createSocketId(), ws, this.peerContext, coarseNow(), app);
+    this.connections.add(conn);
+    app.connectionCount++;
+    metrics.connections.inc({ app_id: app.config.id });
+    metrics.newConnections.inc({ app_id: app.config.id });
+    send(conn, connectionEstablished(conn.id, this.config.activityTimeout));
+    return conn;
+  };
+
+  message(peer: Peer, data: Buffer, isBinary: boolean): void {
+    const conn = peer as Connection;
+    conn.lastSeen = coarseNow();
+    conn.pingSentAt = 0;
+    metrics.messagesIn.inc();
+    metrics.bytesIn.inc(data.length);
+    if (isBinary) {
+      this.reject(conn, new SwitchboardError(ErrorCode.BinaryNotSupported));
+      return;
+    }
+    try {
+      this.dispatch(conn, data.toString('utf8'));
+    } catch (err) {
+      // A fault in one socket's handling stays with that socket.
+      metrics.handlerFaults.inc();
+      this.log.error({ err, socketId: conn.id }, 'fault while handling a client message; closing that socket');
+      closePeer(conn, WsCloseCode.InternalError, 'internal error');
+    }
+  }
+
+  closed(peer: Peer): void {
+    const conn = peer as Connection;
+    if (!this.connections.delete(conn)) return;
+    const app = conn.app;
+    app.connectionCount--;
+    metrics.connections.dec({ app_id: app.config.id });
+    try {
+      leaveAll(conn, this.events);
+      signOut(conn);
+    } catch (err) {
+      metrics.handlerFaults.inc();
+      this.log.error({ err, socketId: conn.id }, 'fault while cleaning up a closed connection');
+    }
+  }
+
+  private dispatch(conn: Connection, text: string): void {
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      this.reject(conn, parsed.error);
+      return;
+    }
+    const message = parsed.message;
+    switch (message.kind) {
+      case 'ping':
+        sendFrame(conn, PONG_FRAME);
+        return;
+      case 'pong':
+        return;
+      case 'subscribe':
+        subscribe(conn, message, this.events);
+        return;
+      case 'unsubscribe':
+        unsubscribe(conn, message.channel, this.events);
+        return;
+      case 'signin': {
+        const error = signIn(conn, message.auth, message.userData, coarseNow());
+        if (error !== null) this.reject(conn, error);
+        return;
+      }
+      case 'client-event': {
+        const error = relayClientEvent(conn, message, coarseNow());
+        if (error !== null) this.reject(conn, error);
+        return;
+      }
+      case 'unknown':
+        this.reject(conn, new SwitchboardError(ErrorCode.UnknownEvent, message.event.slice(0, 200)));
+        return;
+    }
+  }
+
+  /** Answer a bad message with pusher:error; the connection stays open. */
+  private reject(conn: Connection, error: SwitchboardError): void {
+    metrics.protocolErrors.inc({ code: String(error.pusherCode ?? 'none') });
+    this.log.debug({ socketId: conn.id, code: error.code, reason: error.message }, 'client message refused');
+    send(conn, pusherError(error.pusherCode ?? null, error.message));
+  }
+
+  // ---- keep-alive and limits ------------------------------------------------
+
+  private sweep(): void {
+    const now = tickCoarseClock();
+    const { activityTimeout, pongTimeout, inactivityTimeout } = this.config;
+    for (const conn of this.connections) {
+      if (!conn.open) continue;
+      if (conn.pingSentAt !== 0) {
+        if (now - conn.pingSentAt >= pongTimeout) this.closeFor(conn, CloseCode.PongNotReceived, 'pong not received');
+        continue;
+      }
+      if (inactivityTimeout > 0 && now - conn.lastActionAt >= inactivityTimeout) {
+        this.closeFor(conn, CloseCode.ClosedAfterInactivity, 'closed after inactivity');
+        continue;
+      }
+      const signinTimeout = conn.app.config.userAuthenticationTimeout;
+      if (signinTimeout > 0 && conn.user === null && now - conn.connectedAt >= signinTimeout) {
+        this.closeFor(conn, CloseCode.Unauthorized, 'sign-in required');
+        continue;
+      }
+      if (now - conn.lastSeen >= activityTimeout) {
+        conn.pingSentAt = now;
+        sendFrame(conn, PING_FRAME);
+      }
+    }
+  }
+
+  private closeFor(conn: Connection, code: number, reason: string): void {
+    metrics.limitTrips.inc({ limit: String(code) });
+    closePeer(conn, code, reason);
+  }
+
+  /**
+   * Ask every client to reconnect (4200), spread over `seconds` so that they
+   * do not all arrive at the other nodes at once. Resolves when all are gone.
+   */
+  async drain(seconds: number): Promise<void> {
+    const pending = [...this.connections];
+    const steps = Math.max(1, Math.ceil(seconds * 10));
+    const perStep = Math.max(1, Math.ceil(pending.length / steps));
+    for (let i = 0; i < pending.length; i += perStep) {
+      for (const conn of pending.slice(i, i + perStep)) closePeer(conn, CloseCode.Reconnect, 'server shutting down');
+      if (i + perStep < pending.length) await delay(100);
+    }
+    const deadline = Date.now() + 3000;
+    while (this.connections.size > 0 && Date.now() < deadline) await delay(20);
+    for (const conn of this.connections) conn.ws.terminate();
+  }
+
+  // ---- CoreApi (HTTP API) ------------------------------------------------
+
+  findAppById(id: string): AppConfig | undefined {
+    return this.appsById.get(id)?.config;
+  }
+
+  private appState(app: AppConfig): AppState {
+    const state = this.appsById.get(app.id);
+    if (state === undefined) throw new Error(`unknown app ${app.id}`);
+    return state;
+  }
+
+  publish(req: PublishRequest): void {
+    const startedAt = performance.now();
+    const app = this.appState(req.app);
+    for (const channelName of req.channels) {
+      const json = encodeEvent(req.event, req.data, channelName);
+      const isCache = classifyChannel(channelName)?.cache === true;
+      deliverToChannel(app, channelName, json, isCache, req.excludeSocketId);
+    }
+    metrics.publishes.inc({ source: 'api' }, req.channels.length);
+    notePublished(startedAt);
+  }
+
+  async listChannels(app: AppConfig, prefix?: string): Promise<ChannelSnapshot[]> {
+    const result: ChannelSnapshot[] = [];
+    for (const channel of this.appState(app).channels.values()) {
+      if (prefix !== undefined && !channel.name.startsWith(prefix)) continue;
+      result.push(snapshot(channel));
+    }
+    return result;
+  }
+
+  async getChannel(app: AppConfig, name: string): Promise<ChannelSnapshot | undefined> {
+    const channel = this.appState(app).channels.get(name);
+    return channel === undefined ? undefined : snapshot(channel);
+  }
+
+  async hasCachedEvent(app: AppConfig, name: string): Promise<boolean> {
+    return this.appState(app).cache.has(name);
+  }
+
+  async presenceUserIds(app: AppConfig, name: string): Promise<string[]> {
+    const members = this.appState(app).channels.get(name)?.members;
+    return members ? [...members.keys()] : [];
+  }
+
+  async terminateUserConnections(app: AppConfig, userId: string): Promise<void> {
+    terminateUser(this.appState(app), userId);
+  }
+}
+
+function snapshot(channel: { name: string; subscribers: Set<unknown>; members: Map<string, unknown> | null }): ChannelSnapshot {
+  return channel.members !== null
+    ? { name: channel.name, subscriptionCount: channel.subscribers.size, userCount: channel.members.size }
+    : { name: channel.name, subscriptionCount: channel.subscribers.size };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
