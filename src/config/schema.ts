@@ -66,9 +66,13 @@ export const configSchema = z
     appId: z.string().min(1).optional(),
     appKey: z.string().min(1).optional(),
     appSecret: z.string().min(1).optional(),
-    apps: z.array(appSchema).min(1).default([
-      { id: 'app-id', key: 'app-key', secret: 'app-secret', name: 'development' } as AppConfig,
-    ]),
+    // Zod 4 returns a default as-is without parsing it, so the development app is run
+    // through appSchema here to get its own defaults (enabled, limits); a factory gives
+    // every load a fresh array, so freezing one config never freezes the schema's default.
+    apps: z
+      .array(appSchema)
+      .min(1)
+      .default(() => [appSchema.parse({ id: 'app-id', key: 'app-key', secret: 'app-secret', name: 'development' })]),
   })
   .strict()
   .superRefine((c, ctx) => {
