@@ -1,0 +1,3 @@
+/** Pusher frames: decoding what clients send, encoding what the server sends. */
+export * from './client-frames.js';
+export * from './server-frames.js';
