@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Receiver } from 'ws';
+import { createRequire } from 'node:module';
+import type { Writable } from 'node:stream';
+
+// ws's Receiver (its own frame parser) is not in @types/ws.
+const Receiver = (createRequire(import.meta.url)('ws') as { Receiver: unknown }).Receiver as new (options: { isServer: boolean }) => Writable;
+
 import { frameText } from '../../../src/transport/frame.js';
 
 /** Decode a server frame with ws's own Receiver (client side), so framing is checked by a real parser. */
