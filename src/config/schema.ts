@@ -60,6 +60,8 @@ export const configSchema = z
     drainSeconds: z.number().min(0).max(600).default(5),
     /** Seconds a cache channel keeps its last event. */
     cacheTtlSeconds: z.number().int().min(1).default(1800),
+    /** Cache channels per app whose last event is kept; the least recently used are dropped first. */
+    maxCachedChannels: z.number().int().min(1).default(10_000),
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
     /** Convenience: a single app from flags/env, replacing `apps`. All three or none. */

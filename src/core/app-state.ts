@@ -3,9 +3,6 @@ import type { AppConfig } from '../config/schema.js';
 import type { Channel } from './channel.js';
 import type { Connection } from './connection.js';
 
-/** Most cache channels one app keeps a last event for; the least recently used go first. */
-const MAX_CACHED_CHANNELS_PER_APP = 10_000;
-
 /** The in-memory state of one app on this node. */
 export class AppState {
   readonly channels = new Map<string, Channel>();
@@ -19,8 +16,8 @@ export class AppState {
 
   constructor(
     readonly config: AppConfig,
-    cacheTtlSeconds: number,
+    cache: { ttlSeconds: number; maxChannels: number },
   ) {
-    this.cache = new LRUCache<string, string>({ max: MAX_CACHED_CHANNELS_PER_APP, ttl: cacheTtlSeconds * 1000, ttlAutopurge: false });
+    this.cache = new LRUCache<string, string>({ max: cache.maxChannels, ttl: cache.ttlSeconds * 1000, ttlAutopurge: false });
   }
 }

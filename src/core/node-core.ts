@@ -9,7 +9,7 @@ import { connectionEstablished, encodeEvent, pusherError, pusherPing, pusherPong
 import { createSocketId } from '../protocol/socket-id.js';
 import { coarseNow, tickCoarseClock } from '../transport/clock.js';
 import { frameText } from '../transport/frame.js';
-import { closePeer, notePublished, send, sendFrame } from '../transport/outbound.js';
+import { closePeer, closePeerFor, notePublished, send, sendFrame } from '../transport/outbound.js';
 import type { Peer, PeerContext, TransportHooks } from '../transport/peer.js';
 import type { Logger } from '../util/logger.js';
 import { admit } from './admission.js';
@@ -44,7 +44,7 @@ export class NodeCore implements CoreApi, TransportHooks {
     private readonly events: CoreEvents = noCoreEvents,
   ) {
     for (const appConfig of config.apps) {
-      const app = new AppState(appConfig, config.cacheTtlSeconds);
+      const app = new AppState(appConfig, { ttlSeconds: config.cacheTtlSeconds, maxChannels: config.maxCachedChannels });
       this.appsById.set(appConfig.id, app);
       this.appsByKey.set(appConfig.key, app);
     }
@@ -172,16 +172,16 @@ export class NodeCore implements CoreApi, TransportHooks {
     for (const conn of this.connections) {
       if (!conn.open) continue;
       if (conn.pingSentAt !== 0) {
-        if (now - conn.pingSentAt >= pongTimeout) this.closeFor(conn, CloseCode.PongNotReceived, 'pong not received');
+        if (now - conn.pingSentAt >= pongTimeout) this.closeFor(conn, ErrorCode.PongTimeout);
         continue;
       }
       if (inactivityTimeout > 0 && now - conn.lastActionAt >= inactivityTimeout) {
-        this.closeFor(conn, CloseCode.ClosedAfterInactivity, 'closed after inactivity');
+        this.closeFor(conn, ErrorCode.InactivityTimeout);
         continue;
       }
       const signinTimeout = conn.app.config.userAuthenticationTimeout;
       if (signinTimeout > 0 && conn.user === null && now - conn.connectedAt >= signinTimeout) {
-        this.closeFor(conn, CloseCode.Unauthorized, 'sign-in required');
+        this.closeFor(conn, ErrorCode.SigninTimeout);
         continue;
       }
       if (now - conn.lastSeen >= activityTimeout) {
@@ -191,9 +191,9 @@ export class NodeCore implements CoreApi, TransportHooks {
     }
   }
 
-  private closeFor(conn: Connection, code: number, reason: string): void {
-    metrics.limitTrips.inc({ limit: String(code) });
-    closePeer(conn, code, reason);
+  private closeFor(conn: Connection, code: ErrorCode): void {
+    metrics.limitTrips.inc({ limit: code });
+    closePeerFor(conn, new SwitchboardError(code));
   }
 
   /**
@@ -202,10 +202,11 @@ export class NodeCore implements CoreApi, TransportHooks {
    */
   async drain(seconds: number): Promise<void> {
     const pending = [...this.connections];
+    const shuttingDown = new SwitchboardError(ErrorCode.ServerShuttingDown);
     const steps = Math.max(1, Math.ceil(seconds * 10));
     const perStep = Math.max(1, Math.ceil(pending.length / steps));
     for (let i = 0; i < pending.length; i += perStep) {
-      for (const conn of pending.slice(i, i + perStep)) closePeer(conn, CloseCode.Reconnect, 'server shutting down');
+      for (const conn of pending.slice(i, i + perStep)) closePeerFor(conn, shuttingDown);
       if (i + perStep < pending.length) await delay(100);
     }
     const deadline = Date.now() + 3000;

@@ -1,9 +1,8 @@
-import { CloseCode } from '../protocol/codes.js';
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { signinSuccess, watchlistEvents } from '../protocol/frames.js';
 import { parseUserData, verifyUserAuth } from '../protocol/signatures.js';
 import { frameText } from '../transport/frame.js';
-import { broadcast, closePeer, send } from '../transport/outbound.js';
+import { broadcast, closePeerFor, send } from '../transport/outbound.js';
 import type { AppState } from './app-state.js';
 import type { Connection } from './connection.js';
 
@@ -69,7 +68,7 @@ export function terminateUser(app: AppState, userId: string): number {
   if (sockets === undefined) return 0;
   let closed = 0;
   for (const conn of [...sockets]) {
-    closePeer(conn, CloseCode.Unauthorized, 'connections terminated for this user');
+    closePeerFor(conn, new SwitchboardError(ErrorCode.UserTerminated));
     closed++;
   }
   return closed;

@@ -20,6 +20,7 @@ export const ErrorCode = {
   SlowConsumer: 'SLOW_CONSUMER',
   PongTimeout: 'PONG_TIMEOUT',
   InactivityTimeout: 'INACTIVITY_TIMEOUT',
+  UserTerminated: 'USER_TERMINATED',
   FrameTooLarge: 'FRAME_TOO_LARGE',
 
   // Per-message `pusher:error`: the connection stays open.
@@ -111,6 +112,7 @@ export const errorCatalogue: Readonly<Record<ErrorCodeName, Readonly<ErrorCatalo
   },
   PONG_TIMEOUT: { message: 'Pong reply not received', closeCode: CloseCode.PongNotReceived },
   INACTIVITY_TIMEOUT: { message: 'Closed after inactivity', closeCode: CloseCode.ClosedAfterInactivity },
+  USER_TERMINATED: { message: "The user's connections were terminated", closeCode: CloseCode.Unauthorized },
   FRAME_TOO_LARGE: { message: 'Frame too large', closeCode: WsCloseCode.MessageTooBig },
 
   INVALID_JSON: { message: 'Message is not valid JSON', pusherCode: null },

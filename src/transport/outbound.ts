@@ -1,5 +1,6 @@
 import { metrics } from '../metrics/index.js';
-import { CloseCode } from '../protocol/codes.js';
+import { WsCloseCode } from '../protocol/codes.js';
+import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import { frameText } from './frame.js';
 import type { Peer } from './peer.js';
 
@@ -97,7 +98,13 @@ export function closePeer(peer: Peer, code: number, reason: string): void {
   if (!peer.open) return;
   writeQueued(peer);
   peer.open = false;
-  peer.ws.close(code, reason);
+  // A close reason is at most 123 bytes (RFC 6455 §5.5).
+  peer.ws.close(code, reason.length > 120 ? reason.slice(0, 120) : reason);
+}
+
+/** Close a peer for one of the catalogue's reasons, with its close code and message. */
+export function closePeerFor(peer: Peer, error: SwitchboardError): void {
+  closePeer(peer, error.closeCode ?? WsCloseCode.InternalError, error.message);
 }
 
 /**
@@ -107,7 +114,7 @@ export function closePeer(peer: Peer, code: number, reason: string): void {
  */
 function dropSlowConsumer(peer: Peer): void {
   metrics.limitTrips.inc({ limit: 'maxSendBufferBytes' });
-  closePeer(peer, CloseCode.Reconnect, 'slow consumer: send buffer full');
+  closePeerFor(peer, new SwitchboardError(ErrorCode.SlowConsumer));
   setTimeout(terminateWebSocket, SLOW_CONSUMER_GRACE_MS, peer.ws).unref();
 }
 
