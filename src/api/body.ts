@@ -1,0 +1,66 @@
+import type { IncomingMessage } from 'node:http';
+import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
+
+/** The client closed or broke the connection before its body arrived: nobody is left to answer. */
+export class RequestAborted extends Error {
+  override readonly name = 'RequestAborted';
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Read a request body of at most `maxBytes`. A declared Content-Length over the
+ * cap is refused before a byte is read; a body that grows past it while streaming
+ * (chunked, or a lying length) stops being kept at once, so memory per request
+ * never exceeds the cap. Rejects with a 413 SwitchboardError or RequestAborted.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    return Promise.reject(tooLarge(maxBytes));
+  }
+  if (req.readableEnded) return Promise.resolve(EMPTY);
+
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > maxBytes) {
+        cleanup();
+        // Whatever else arrives is discarded by Node once the reply is sent; nothing more is kept.
+        chunks.length = 0;
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, received));
+    };
+    const onError = (): void => {
+      cleanup();
+      reject(new RequestAborted('request stream failed'));
+    };
+    const onClose = (): void => {
+      if (req.readableEnded) return;
+      cleanup();
+      reject(new RequestAborted('client closed the request before its body ended'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+function tooLarge(maxBytes: number): SwitchboardError {
+  return new SwitchboardError(ErrorCode.ApiPayloadTooLarge, `the limit is ${maxBytes} bytes`);
+}

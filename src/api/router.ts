@@ -1,0 +1,144 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config/schema.js';
+import type { CoreApi } from '../core/types.js';
+import { metrics } from '../metrics/index.js';
+import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
+import type { Logger } from '../util/logger.js';
+import { authenticate } from './authenticate.js';
+import { readBody, RequestAborted } from './body.js';
+import { liveness, prometheusMetrics, readiness, type HealthState } from './health.js';
+import { triggerBatch, triggerEvent } from './publish.js';
+import { channelUsers, getChannel, listChannels, terminateUserConnections } from './queries.js';
+import { errorReply, replyForError, writeReply, type ApiReply } from './reply.js';
+import { matchRoute, UNMATCHED_ROUTE, type RouteParams, type RouteSpec } from './routes.js';
+
+export interface HttpApiDeps {
+  core: CoreApi;
+  config: Config;
+  logger: Logger;
+  health(): HealthState;
+}
+
+/** The request in the shape the routes need: path and query split once. */
+interface ApiRequest {
+  req: IncomingMessage;
+  method: string;
+  rawPath: string;
+  query: URLSearchParams;
+}
+
+const INTERNAL_ERROR_REPLY = replyForError(new SwitchboardError(ErrorCode.InternalError));
+
+/**
+ * The node's HTTP side: health, readiness, metrics and the Pusher HTTP API.
+ * Every request is answered with a JSON body (errors as `{"error": message}`) and
+ * counted by route template and status; nothing a client sends can throw out of it.
+ */
+export function createHttpHandler(deps: HttpApiDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    serve(deps, req, res).catch((err: unknown) => {
+      // Only reachable if answering itself failed; the request is already counted or gone.
+      metrics.handlerFaults.inc();
+      deps.logger.error({ err, url: req.url?.slice(0, 200) }, 'fault while answering an HTTP request');
+      if (!res.headersSent) writeReply(res, INTERNAL_ERROR_REPLY);
+      else res.destroy();
+    });
+  };
+}
+
+async function serve(deps: HttpApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const queryStart = url.indexOf('?');
+  const request: ApiRequest = {
+    req,
+    method: req.method ?? 'GET',
+    rawPath: queryStart === -1 ? url : url.slice(0, queryStart),
+    query: new URLSearchParams(queryStart === -1 ? '' : url.slice(queryStart + 1)),
+  };
+
+  const match = matchRoute(request.rawPath);
+  const label = match === null ? UNMATCHED_ROUTE : match.route.template;
+  let reply: ApiReply;
+  try {
+    if (match === null) {
+      reply = replyForError(new SwitchboardError(ErrorCode.ApiNotFound, `no route for ${request.rawPath.slice(0, 200)}`));
+    } else if (request.method !== match.route.method) {
+      const refused = replyForError(new SwitchboardError(ErrorCode.ApiMethodNotAllowed, `use ${match.route.method}`));
+      reply = { ...refused, headers: { allow: match.route.method } };
+    } else if (!match.ok) {
+      reply = replyForError(new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the path is not valid percent-encoding'));
+    } else {
+      reply = await dispatch(deps, request, match.route, match.params);
+    }
+  } catch (err) {
+    if (err instanceof RequestAborted) {
+      // Nobody is left to answer; still counted so that aborts show up.
+      deps.logger.debug({ route: label, method: request.method }, 'HTTP API request aborted by the client');
+      metrics.httpRequests.inc({ route: label, status: 'aborted' });
+      return;
+    }
+    reply = replyForFailure(deps, request, label, err);
+  }
+  if (!req.complete) {
+    // The body was refused before it was read: close rather than read it just to keep the connection.
+    reply = { ...reply, headers: { ...reply.headers, connection: 'close' } };
+  }
+  metrics.httpRequests.inc({ route: label, status: String(reply.status) });
+  writeReply(res, reply);
+}
+
+async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec, params: RouteParams): Promise<ApiReply> {
+  switch (route.name) {
+    case 'health':
+      return liveness();
+    case 'ready':
+      return readiness(deps.health());
+    case 'metrics':
+      return prometheusMetrics();
+    default:
+      break;
+  }
+
+  const { core, config } = deps;
+  const app = core.findAppById(params['appId'] ?? '');
+  if (app === undefined) throw new SwitchboardError(ErrorCode.ApiNotFound, 'no such app');
+  const body = await readBody(request.req, config.maxHttpBodyBytes);
+  const auth = authenticate(request.method, request.rawPath, request.query, body, app, Math.floor(Date.now() / 1000));
+  if (!auth.ok) return errorReply(auth.status, auth.message);
+  if (!app.enabled) throw new SwitchboardError(ErrorCode.ApiAppDisabled);
+
+  switch (route.name) {
+    case 'events':
+      return triggerEvent(core, app, parseJson(body));
+    case 'batchEvents':
+      return triggerBatch(core, app, parseJson(body));
+    case 'channels':
+      return listChannels(core, app, request.query);
+    case 'channel':
+      return getChannel(core, app, params['channel'] ?? '', request.query);
+    case 'channelUsers':
+      return channelUsers(core, app, params['channel'] ?? '');
+    case 'terminateUserConnections':
+      return terminateUserConnections(core, app, params['userId'] ?? '');
+  }
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'a JSON body is required');
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body is not valid JSON');
+  }
+}
+
+/** Client errors become their catalogued status; anything else is a fault: logged, counted, 500. */
+function replyForFailure(deps: HttpApiDeps, request: ApiRequest, route: string, err: unknown): ApiReply {
+  if (err instanceof SwitchboardError) {
+    deps.logger.debug({ route, method: request.method, code: err.code, reason: err.message }, 'HTTP API request refused');
+    return replyForError(err);
+  }
+  metrics.handlerFaults.inc();
+  deps.logger.error({ err, route, method: request.method }, 'fault while handling an HTTP API request');
+  return INTERNAL_ERROR_REPLY;
+}
