@@ -56,6 +56,8 @@ export const configSchema = z
     maxSendBufferBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
     /** Largest HTTP API request body in bytes. Over it: 413. */
     maxHttpBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+    /** Seconds an HTTP request may take to arrive whole (headers and body); slower senders get 408. */
+    httpRequestTimeout: z.number().int().min(1).max(600).default(30),
     /** Seconds over which a graceful shutdown spreads 4200 closes. */
     drainSeconds: z.number().min(0).max(600).default(5),
     /** Seconds a cache channel keeps its last event. */

@@ -63,6 +63,9 @@ export class Transport {
       config.tlsCert !== undefined && config.tlsKey !== undefined
         ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) })
         : createHttpServer();
+    // A slow or stalled HTTP sender may not hold a socket and a body buffer for long.
+    this.server.requestTimeout = config.httpRequestTimeout * 1000;
+    this.server.headersTimeout = Math.min(config.httpRequestTimeout, 10) * 1000;
     this.server.on('request', httpHandler);
     this.wss = new WebSocketServer({
       noServer: true,
