@@ -91,6 +91,9 @@ export class Transport {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', ignoreSocketError);
+      // Before admission: a refused socket can still send a bad frame, and an
+      // 'error' event without a listener would take the process down.
+      ws.on('error', onError);
       let peer: Peer | null;
       try {
         peer = this.admit(ws, req);
@@ -105,7 +108,6 @@ export class Transport {
       tagged[kPeer] = peer;
       ws.on('message', onMessage);
       ws.on('close', onClose);
-      ws.on('error', onError);
     });
   }
 
