@@ -1,0 +1,45 @@
+import cluster from 'node:cluster';
+import { IpcAdapter } from './ipc.js';
+import { LocalAdapter } from './local.js';
+import { NatsAdapter } from './nats.js';
+import { RedisAdapter } from './redis.js';
+import type { ClusterTransport } from './types.js';
+
+export interface TransportSettings {
+  adapter: 'local' | 'redis' | 'nats';
+  /** Comma-separated Redis URLs (several = shards). */
+  redisUrl?: string | undefined;
+  /** Comma-separated NATS server URLs. */
+  natsUrl?: string | undefined;
+  keyPrefix: string;
+  nodeId: string;
+}
+
+/**
+ * The transport for a node's settings, or null when the node is alone (the
+ * local adapter outside `--workers`): then the cluster layer is not started
+ * and the hot path does no cluster work at all.
+ */
+export function createTransport(settings: TransportSettings): ClusterTransport | null {
+  switch (settings.adapter) {
+    case 'redis':
+      return new RedisAdapter({ urls: splitUrls(settings.redisUrl), prefix: settings.keyPrefix });
+    case 'nats':
+      return new NatsAdapter({ servers: splitUrls(settings.natsUrl), prefix: settings.keyPrefix, name: `switchboard ${settings.nodeId}` });
+    case 'local':
+      // A node:cluster worker reaches its siblings through the primary.
+      return cluster.isWorker ? new IpcAdapter(settings.keyPrefix) : null;
+  }
+}
+
+/** The in-process adapter, for several nodes in one process (tests, embedding). */
+export function createLocalTransport(prefix: string): ClusterTransport {
+  return new LocalAdapter(undefined, prefix);
+}
+
+export function splitUrls(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

@@ -1,0 +1,171 @@
+import type { Worker } from 'node:cluster';
+import { LocalBus } from './local.js';
+import { BrokerLink, type BrokerSession, type SessionSink } from './link.js';
+import type { LeaseHolder } from './types.js';
+
+/**
+ * `--workers` without Redis or NATS: workers reach each other through the
+ * node:cluster primary, which runs a LocalBus and relays. Messages on the IPC
+ * channel carry `sb: 'ipc'` so they never mix with other uses of it.
+ */
+
+type WorkerToPrimary =
+  | { sb: 'ipc'; op: 'pub'; batch: Array<[string, string]> }
+  | { sb: 'ipc'; op: 'sub'; subject: string; id: number }
+  | { sb: 'ipc'; op: 'unsub'; subject: string }
+  | { sb: 'ipc'; op: 'acquire'; key: string; owner: string; ttlMs: number; id: number }
+  | { sb: 'ipc'; op: 'release'; key: string; owner: string; id: number };
+
+type PrimaryToWorker =
+  | { sb: 'ipc'; op: 'msgs'; batch: Array<[string, string]> }
+  | { sb: 'ipc'; op: 'reply'; id: number; holder?: LeaseHolder | null };
+
+function isIpcMessage(message: unknown): message is { sb: 'ipc'; op: string } {
+  return typeof message === 'object' && message !== null && (message as { sb?: unknown }).sb === 'ipc';
+}
+
+/** The primary's side: one bus, one relay per worker. Call `attach` for each forked worker. */
+export class IpcHub {
+  private readonly bus = new LocalBus();
+
+  attach(worker: Worker): void {
+    const outbox: Array<[string, string]> = [];
+    let scheduled = false;
+    const flush = (): void => {
+      scheduled = false;
+      if (outbox.length === 0 || !worker.isConnected()) {
+        outbox.length = 0;
+        return;
+      }
+      const message: PrimaryToWorker = { sb: 'ipc', op: 'msgs', batch: outbox.splice(0) };
+      worker.send(message);
+    };
+    // The worker's sink on the bus: deliveries are batched into one IPC message per tick.
+    const sink: SessionSink = {
+      deliver: (subject, payload) => {
+        outbox.push([subject, payload]);
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      },
+      lost: () => {},
+    };
+    const subjects = new Set<string>();
+    const reply = (message: PrimaryToWorker): void => {
+      if (worker.isConnected()) worker.send(message);
+    };
+    worker.on('message', (message: unknown) => {
+      if (!isIpcMessage(message)) return;
+      const m = message as WorkerToPrimary;
+      switch (m.op) {
+        case 'pub':
+          this.bus.publish(m.batch);
+          return;
+        case 'sub':
+          subjects.add(m.subject);
+          this.bus.subscribe(m.subject, sink);
+          reply({ sb: 'ipc', op: 'reply', id: m.id });
+          return;
+        case 'unsub':
+          subjects.delete(m.subject);
+          this.bus.unsubscribe(m.subject, sink);
+          return;
+        case 'acquire':
+          reply({ sb: 'ipc', op: 'reply', id: m.id, holder: this.bus.leases.acquire(m.key, m.owner, m.ttlMs) });
+          return;
+        case 'release':
+          this.bus.leases.release(m.key, m.owner);
+          reply({ sb: 'ipc', op: 'reply', id: m.id });
+          return;
+      }
+    });
+    worker.on('exit', () => {
+      for (const subject of subjects) this.bus.unsubscribe(subject, sink);
+      subjects.clear();
+    });
+  }
+}
+
+/** The worker's side: a link whose broker is the primary. */
+export class IpcAdapter extends BrokerLink {
+  readonly kind = 'ipc' as const;
+
+  constructor(prefix = 'switchboard') {
+    super({ prefix });
+  }
+
+  protected async openSession(sink: SessionSink): Promise<BrokerSession> {
+    if (typeof process.send !== 'function' || !process.connected) throw new Error('no IPC channel to a primary process');
+    return new IpcSession(sink);
+  }
+}
+
+class IpcSession implements BrokerSession {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (reply: Extract<PrimaryToWorker, { op: 'reply' }>) => void>();
+  private readonly onMessage = (message: unknown): void => {
+    if (!isIpcMessage(message)) return;
+    const m = message as PrimaryToWorker;
+    if (m.op === 'msgs') {
+      for (const [subject, payload] of m.batch) this.sink.deliver(subject, payload);
+    } else {
+      const resolve = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      resolve?.(m);
+    }
+  };
+  private readonly onDisconnect = (): void => this.sink.lost('IPC channel to the primary closed');
+
+  constructor(private readonly sink: SessionSink) {
+    process.on('message', this.onMessage);
+    process.on('disconnect', this.onDisconnect);
+  }
+
+  private send(message: WorkerToPrimary): void {
+    if (process.connected) process.send!(message);
+  }
+
+  private ask(build: (id: number) => WorkerToPrimary): Promise<Extract<PrimaryToWorker, { op: 'reply' }>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error('primary did not answer'));
+      }, 5000);
+      timer.unref();
+      this.waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      this.send(build(id));
+    });
+  }
+
+  publishBatch(batch: ReadonlyArray<readonly [string, string]>): void {
+    this.send({ sb: 'ipc', op: 'pub', batch: batch as Array<[string, string]> });
+  }
+
+  async subscribe(subject: string): Promise<void> {
+    await this.ask((id) => ({ sb: 'ipc', op: 'sub', subject, id }));
+  }
+
+  unsubscribe(subject: string): void {
+    this.send({ sb: 'ipc', op: 'unsub', subject });
+  }
+
+  async acquire(key: string, owner: string, ttlMs: number): Promise<LeaseHolder | null> {
+    return (await this.ask((id) => ({ sb: 'ipc', op: 'acquire', key, owner, ttlMs, id }))).holder ?? null;
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    await this.ask((id) => ({ sb: 'ipc', op: 'release', key, owner, id }));
+  }
+
+  async close(): Promise<void> {
+    process.off('message', this.onMessage);
+    process.off('disconnect', this.onDisconnect);
+    for (const resolve of this.waiting.values()) resolve({ sb: 'ipc', op: 'reply', id: 0, holder: null });
+    this.waiting.clear();
+  }
+}

@@ -1,0 +1,185 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { BrokerLink, errorMessage, type BrokerSession, type SessionSink } from './link.js';
+import { shardOf } from './shard.js';
+import type { LeaseHolder } from './types.js';
+
+/**
+ * Take the lease when free, extend it when ours; answer "owner|token" of
+ * whoever holds it. The token comes from a counter that is never reset, so
+ * a later holder always has a larger one (fencing).
+ */
+const ACQUIRE_LEASE = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local sep = string.find(current, '|', 1, true)
+  if string.sub(current, 1, sep - 1) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+  return current
+end
+local token = redis.call('INCR', KEYS[2])
+local value = ARGV[1] .. '|' .. token
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return value
+`;
+
+const RELEASE_LEASE = `
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+export interface RedisAdapterOptions {
+  /**
+   * One URL, or several standalone servers used as shards (subjects placed by
+   * a stable hash). `redis://`, `rediss://` (TLS) and
+   * `redis-sentinel://host:port,host:port/masterName` are understood.
+   */
+  urls: readonly string[];
+  prefix: string;
+  connectTimeoutMs?: number;
+}
+
+/** Pub/sub on Redis; a lease as a key set-if-absent with expiry plus a fencing counter. */
+export class RedisAdapter extends BrokerLink {
+  readonly kind = 'redis' as const;
+
+  constructor(private readonly options: RedisAdapterOptions) {
+    super({ prefix: options.prefix });
+    if (options.urls.length === 0) throw new Error('redis adapter needs at least one URL');
+  }
+
+  protected async openSession(sink: SessionSink): Promise<BrokerSession> {
+    const shards: Shard[] = [];
+    try {
+      for (const url of this.options.urls) shards.push(await openShard(url, sink, this.options.connectTimeoutMs ?? 2000));
+    } catch (err) {
+      for (const shard of shards) shard.disconnect();
+      throw err;
+    }
+    return new RedisSession(shards);
+  }
+}
+
+interface Shard {
+  readonly commands: Redis;
+  readonly subscriber: Redis;
+  disconnect(): void;
+}
+
+async function openShard(url: string, sink: SessionSink, connectTimeout: number): Promise<Shard> {
+  // Reconnecting is the link's job (one state machine for every adapter):
+  // ioredis is told never to retry or queue while offline.
+  const options: RedisOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResubscribe: false,
+    retryStrategy: () => null,
+    connectTimeout,
+    ...sentinelOptions(url),
+  };
+  const commands = isSentinelUrl(url) ? new Redis(options) : new Redis(url, options);
+  const subscriber = commands.duplicate();
+  const onLost = (): void => sink.lost(`redis connection to ${redactUrl(url)} lost`);
+  const ignore = (): void => {};
+  for (const client of [commands, subscriber]) {
+    client.on('error', ignore);
+    client.on('end', onLost);
+  }
+  subscriber.on('message', (subject: string, payload: string) => sink.deliver(subject, payload));
+  const disconnect = (): void => {
+    commands.off('end', onLost);
+    subscriber.off('end', onLost);
+    commands.disconnect();
+    subscriber.disconnect();
+  };
+  try {
+    await Promise.all([commands.connect(), subscriber.connect()]);
+  } catch (err) {
+    disconnect();
+    throw new Error(`redis ${redactUrl(url)}: ${errorMessage(err)}`);
+  }
+  return { commands, subscriber, disconnect };
+}
+
+class RedisSession implements BrokerSession {
+  constructor(private readonly shards: readonly Shard[]) {}
+
+  private shard(subject: string): Shard {
+    return this.shards[shardOf(subject, this.shards.length)]!;
+  }
+
+  publishBatch(batch: ReadonlyArray<readonly [string, string]>): void {
+    if (this.shards.length === 1 && batch.length === 1) {
+      const [subject, payload] = batch[0]!;
+      this.shards[0]!.commands.publish(subject, payload).catch(ignoreFailure);
+      return;
+    }
+    // One pipeline per shard: the batch leaves in one socket write each.
+    const pipelines = new Map<Shard, ReturnType<Redis['pipeline']>>();
+    for (const [subject, payload] of batch) {
+      const shard = this.shard(subject);
+      let pipeline = pipelines.get(shard);
+      if (pipeline === undefined) pipelines.set(shard, (pipeline = shard.commands.pipeline()));
+      pipeline.publish(subject, payload);
+    }
+    for (const pipeline of pipelines.values()) pipeline.exec().catch(ignoreFailure);
+  }
+
+  async subscribe(subject: string): Promise<void> {
+    await this.shard(subject).subscriber.subscribe(subject);
+  }
+
+  unsubscribe(subject: string): void {
+    this.shard(subject).subscriber.unsubscribe(subject).catch(ignoreFailure);
+  }
+
+  async acquire(key: string, owner: string, ttlMs: number): Promise<LeaseHolder | null> {
+    const reply = await this.shards[0]!.commands.eval(ACQUIRE_LEASE, 2, key, `${key}.token`, owner, String(Math.max(1, Math.round(ttlMs))));
+    if (typeof reply !== 'string') return null;
+    const sep = reply.lastIndexOf('|');
+    return { owner: reply.slice(0, sep), token: Number(reply.slice(sep + 1)) };
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    await this.shards[0]!.commands.eval(RELEASE_LEASE, 1, key, owner);
+  }
+
+  async close(): Promise<void> {
+    for (const shard of this.shards) shard.disconnect();
+  }
+}
+
+// A publish lost with the connection is counted by the cluster layer's
+// degraded-mode accounting; the link's 'end' event triggers the reconnect.
+function ignoreFailure(): void {}
+
+const SENTINEL_SCHEME = 'redis-sentinel://';
+
+function isSentinelUrl(url: string): boolean {
+  return url.startsWith(SENTINEL_SCHEME);
+}
+
+/** `redis-sentinel://[password@]h1:p1,h2:p2/masterName` → ioredis Sentinel options. */
+function sentinelOptions(url: string): Partial<RedisOptions> {
+  if (!isSentinelUrl(url)) return {};
+  let rest = url.slice(SENTINEL_SCHEME.length);
+  let password: string | undefined;
+  const at = rest.lastIndexOf('@');
+  if (at !== -1) {
+    password = decodeURIComponent(rest.slice(0, at).replace(/^:/, ''));
+    rest = rest.slice(at + 1);
+  }
+  const slash = rest.indexOf('/');
+  const hosts = slash === -1 ? rest : rest.slice(0, slash);
+  const name = slash === -1 ? 'mymaster' : rest.slice(slash + 1) || 'mymaster';
+  const sentinels = hosts.split(',').map((h) => {
+    const colon = h.lastIndexOf(':');
+    return colon === -1 ? { host: h, port: 26379 } : { host: h.slice(0, colon), port: Number(h.slice(colon + 1)) };
+  });
+  return { sentinels, name, ...(password !== undefined ? { password } : {}), sentinelRetryStrategy: () => null };
+}
+
+/** A URL without its password, for logs and errors. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, (_, auth: string) => (auth.includes(':') ? '//***@' : `//${auth}@`));
+}

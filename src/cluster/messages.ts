@@ -1,0 +1,127 @@
+/**
+ * What nodes say to each other: one discriminated union on `t`, JSON on the
+ * wire, checked field by field when it arrives (a bad message is dropped,
+ * never trusted past this module).
+ */
+
+/** Load a node reports in its heartbeats (for `GET /cluster` and scaling advice). */
+export interface NodeLoad {
+  connections: number;
+  channels: number;
+}
+
+/** Identifies a node and one run of it: a restart under the same id is a new incarnation. */
+export interface NodeRef {
+  from: string;
+  inc: string;
+}
+
+export type ClusterQuery =
+  | { q: 'channels'; app: string; prefix?: string }
+  | { q: 'channel'; app: string; name: string }
+  | { q: 'cached'; app: string; name: string }
+  | { q: 'presence-users'; app: string; name: string }
+  | { q: 'terminate-user'; app: string; user: string };
+
+export type PublishMessage = { t: 'publish'; from: string; app: string; channel: string; json: string; except?: string };
+export type PresenceChange = NodeRef & { t: 'presence'; app: string; channel: string; op: 'join' | 'leave'; user: string; info?: unknown };
+/** A node's full member list for a channel: an answer to `id` (addressed `to` one node) or, without them, for everyone. */
+export type PresenceSync = NodeRef & { t: 'presence-sync'; app: string; channel: string; members: Array<[string, unknown]>; id?: string; to?: string };
+export type Heartbeat = NodeRef & { t: 'heartbeat'; address: string; load: NodeLoad; startedAt: number; hello?: boolean };
+export type Goodbye = NodeRef & { t: 'bye' };
+/** The leader's verdict that a node is dead, with its fencing token. */
+export type NodeDown = NodeRef & { t: 'node-down'; node: string; nodeInc: string; token: number };
+/** Ask every node for its local state; presence sync requests are answered on the channel's subject. */
+export type ClusterRequest = NodeRef & { t: 'request'; id: string; query: ClusterQuery } ;
+export type PresenceSyncRequest = NodeRef & { t: 'sync-request'; id: string; app: string; channel: string };
+export type ClusterResponse = NodeRef & { t: 'response'; id: string; to: string; ok: boolean; answer?: unknown };
+
+export type ClusterMessage =
+  | PublishMessage
+  | PresenceChange
+  | PresenceSync
+  | Heartbeat
+  | Goodbye
+  | NodeDown
+  | ClusterRequest
+  | PresenceSyncRequest
+  | ClusterResponse;
+
+export function encodeMessage(message: ClusterMessage): string {
+  return JSON.stringify(message);
+}
+
+type Fields = Record<string, unknown>;
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isOptionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function hasRef(m: Fields): boolean {
+  return isString(m.from) && isString(m.inc);
+}
+
+function isQuery(v: unknown): v is ClusterQuery {
+  if (typeof v !== 'object' || v === null) return false;
+  const q = v as Fields;
+  if (!isString(q.app)) return false;
+  switch (q.q) {
+    case 'channels':
+      return isOptionalString(q.prefix);
+    case 'channel':
+    case 'cached':
+    case 'presence-users':
+      return isString(q.name);
+    case 'terminate-user':
+      return isString(q.user);
+    default:
+      return false;
+  }
+}
+
+function isMemberList(v: unknown): v is Array<[string, unknown]> {
+  return Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && isString(e[0]));
+}
+
+function isLoad(v: unknown): v is NodeLoad {
+  return typeof v === 'object' && v !== null && isNumber((v as Fields).connections) && isNumber((v as Fields).channels);
+}
+
+// The checks above are the proof that the fields have the union member's types.
+function accept<T extends ClusterMessage>(ok: boolean, m: Fields): T | null {
+  return ok ? (m as unknown as T) : null;
+}
+
+/** Parse and check one payload; null when it is not a message we understand. */
+export function decodeMessage(payload: string): ClusterMessage | null {
+  let m: Fields;
+  try {
+    const parsed: unknown = JSON.parse(payload);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+    m = parsed as Fields;
+  } catch {
+    return null;
+  }
+  switch (m.t) {
+    case 'publish':
+      return accept<PublishMessage>(isString(m.from) && isString(m.app) && isString(m.channel) && isString(m.json) && isOptionalString(m.except), m);
+    case 'presence':
+      return accept<PresenceChange>(hasRef(m) && isString(m.app) && isString(m.channel) && (m.op === 'join' || m.op === 'leave') && isString(m.user), m);
+    case 'presence-sync':
+      return accept<PresenceSync>(hasRef(m) && isString(m.app) && isString(m.channel) && isMemberList(m.members) && isOptionalString(m.id) && isOptionalString(m.to), m);
+    case 'heartbeat':
+      return accept<Heartbeat>(hasRef(m) && isString(m.address) && isLoad(m.load) && isNumber(m.startedAt), m);
+    case 'bye':
+      return accept<Goodbye>(hasRef(m), m);
+    case 'node-down':
+      return accept<NodeDown>(hasRef(m) && isString(m.node) && isString(m.nodeInc) && isNumber(m.token), m);
+    case 'request':
+      return accept<ClusterRequest>(hasRef(m) && isString(m.id) && isQuery(m.query), m);
+    case 'sync-request':
+      return accept<PresenceSyncRequest>(hasRef(m) && isString(m.id) && isString(m.app) && isString(m.channel), m);
+    case 'response':
+      return accept<ClusterResponse>(hasRef(m) && isString(m.id) && isString(m.to) && typeof m.ok === 'boolean', m);
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,116 @@
+import { LocalAdapter, LocalBus, NatsAdapter, RedisAdapter, type ClusterTransport } from '../../src/adapters/index.js';
+import { ClusterNode, type ClusterHost, type ClusterNodeOptions, type ClusterQuery, type NodeLoad } from '../../src/cluster/index.js';
+import { BrokerProcess } from './services.js';
+
+export type AdapterKind = 'local' | 'redis' | 'nats';
+
+/** Makes transports of one kind, all reaching the same broker (or in-process bus). */
+export class TransportFactory {
+  private readonly made: ClusterTransport[] = [];
+  private readonly bus = new LocalBus();
+
+  constructor(
+    readonly kind: AdapterKind,
+    readonly broker: BrokerProcess | null,
+  ) {}
+
+  static async create(kind: AdapterKind): Promise<TransportFactory> {
+    return new TransportFactory(kind, kind === 'local' ? null : await BrokerProcess.start(kind));
+  }
+
+  make(prefix = 'test'): ClusterTransport {
+    const transport =
+      this.kind === 'local'
+        ? new LocalAdapter(this.bus, prefix)
+        : this.kind === 'redis'
+          ? new RedisAdapter({ urls: [this.broker!.url], prefix })
+          : new NatsAdapter({ servers: [this.broker!.url], prefix });
+    this.made.push(transport);
+    return transport;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.made.splice(0).map((t) => t.close()));
+    await this.broker?.stop();
+  }
+}
+
+/** A ClusterHost made of plain maps that records what the cluster layer told it. */
+export class RecordingHost implements ClusterHost {
+  readonly delivered: Array<{ app: string; channel: string; json: string; except: string | undefined }> = [];
+  readonly added: Array<{ channel: string; userId: string; userInfo: unknown }> = [];
+  readonly removed: Array<{ channel: string; userId: string }> = [];
+  /** channel → user id → info: this node's "local" presence members. */
+  readonly members = new Map<string, Map<string, unknown>>();
+  readonly terminated: string[] = [];
+  subscribers = new Map<string, number>();
+
+  deliver(app: string, channel: string, json: string, except: string | undefined): void {
+    this.delivered.push({ app, channel, json, except });
+  }
+  remoteMemberAdded(_app: string, channel: string, userId: string, userInfo: unknown): void {
+    this.added.push({ channel, userId, userInfo });
+  }
+  remoteMemberRemoved(_app: string, channel: string, userId: string): void {
+    this.removed.push({ channel, userId });
+  }
+  answer(query: ClusterQuery): unknown {
+    switch (query.q) {
+      case 'channels':
+        return [...this.subscribers].map(([name, subscriptionCount]) => ({ name, subscriptionCount }));
+      case 'terminate-user':
+        this.terminated.push(query.user);
+        return 1;
+      case 'presence-users':
+        return [...(this.members.get(query.name)?.keys() ?? [])];
+      default:
+        return null;
+    }
+  }
+  localMembers(_app: string, channel: string): Array<[string, unknown]> {
+    return [...(this.members.get(channel) ?? [])];
+  }
+  localPresenceChannels(): Array<[string, string]> {
+    return [...this.members.keys()].map((c) => ['app', c]);
+  }
+  load(): NodeLoad {
+    return { connections: 0, channels: this.subscribers.size };
+  }
+}
+
+/** Timings short enough for tests, long enough for two cores under load. */
+export const FAST: Omit<ClusterNodeOptions, 'nodeId' | 'address'> = {
+  heartbeatIntervalMs: 200,
+  nodeTimeoutMs: 1200,
+  requestTimeoutMs: 800,
+  leaderLeaseMs: 1200,
+  connectWaitMs: 3000,
+};
+
+export interface TestNode {
+  readonly node: ClusterNode;
+  readonly host: RecordingHost;
+  readonly transport: ClusterTransport;
+}
+
+export async function startClusterNode(factory: TransportFactory, nodeId: string, prefix = 'test'): Promise<TestNode> {
+  const transport = factory.make(prefix);
+  const host = new RecordingHost();
+  const node = new ClusterNode(transport, host, { nodeId, address: `127.0.0.1:${nodeId}`, ...FAST });
+  await node.start();
+  return { node, host, transport };
+}
+
+/** Poll `check` until it returns true (bounded by `ms`). */
+export async function eventually(check: () => boolean, ms = 5000, what = 'condition'): Promise<number> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+  return Date.now() - started;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { decodeMessage, encodeMessage, type ClusterMessage } from '../../src/cluster/messages.js';
+import { channelSubject, escapeToken } from '../../src/cluster/subjects.js';
+
+describe('cluster wire messages', () => {
+  it('round-trips every message type', () => {
+    const ref = { from: 'n1', inc: 'abc' };
+    const samples: ClusterMessage[] = [
+      { t: 'publish', from: 'n1', app: 'a', channel: 'c', json: '{"event":"e"}', except: '1.2' },
+      { ...ref, t: 'presence', app: 'a', channel: 'presence-c', op: 'join', user: 'u', info: { name: 'x' } },
+      { ...ref, t: 'presence-sync', app: 'a', channel: 'presence-c', members: [['u', null]], id: 'r1', to: 'n2' },
+      { ...ref, t: 'heartbeat', address: '127.0.0.1:1', load: { connections: 1, channels: 2 }, startedAt: 5, hello: true },
+      { ...ref, t: 'bye' },
+      { ...ref, t: 'node-down', node: 'n3', nodeInc: 'x', token: 7 },
+      { ...ref, t: 'request', id: 'r2', query: { q: 'channels', app: 'a', prefix: 'presence-' } },
+      { ...ref, t: 'sync-request', id: 'r3', app: 'a', channel: 'presence-c' },
+      { ...ref, t: 'response', id: 'r2', to: 'n2', ok: true, answer: [] },
+    ];
+    for (const m of samples) expect(decodeMessage(encodeMessage(m))).toEqual(m);
+  });
+
+  it('drops what does not parse or check, without throwing', () => {
+    for (const bad of ['', 'null', '[]', '{"t":"nope"}', '{"t":"publish","from":"n","app":"a","channel":"c"}', '{"t":"heartbeat","from":"n","inc":"i","address":"x","load":{},"startedAt":1}', '{"t":"request","from":"n","inc":"i","id":"1","query":{"q":"drop-tables","app":"a"}}', '{"t":"presence","from":"n","inc":"i","app":"a","channel":"c","op":"explode","user":"u"}']) {
+      expect(decodeMessage(bad)).toBeNull();
+    }
+  });
+
+  it('makes every channel name one safe subject token', () => {
+    expect(escapeToken('private-a.b*c>d%e')).toBe('private-a%2eb%2ac%3ed%25e');
+    expect(channelSubject('app.1', '#server-to-user-1')).toBe('ch.app%2e1.#server-to-user-1');
+    expect(channelSubject('a', 'x.y')).not.toBe(channelSubject('a.x', 'y'));
+  });
+});

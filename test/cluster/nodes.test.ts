@@ -1,0 +1,193 @@
+import type Pusher from 'pusher';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningNode } from '../../src/node.js';
+import { DEV_APP, RawClient, connected, pusherClient, serverSdk, sleep, startTestNode, withTimeout, type PusherJs } from '../helpers/node.js';
+import { BrokerProcess, REDIS_BINARY, serviceAvailable } from './services.js';
+import { eventually } from './harness.js';
+
+/**
+ * Several real nodes in this process, clustered through a real redis-server,
+ * driven by real pusher-js clients, raw WebSockets and the pusher SDK.
+ */
+const available = serviceAvailable(REDIS_BINARY, 'redis-server');
+
+type Message = { event: string; channel?: string; data?: unknown };
+
+describe.skipIf(!available)('nodes clustered through Redis', () => {
+  let redis: BrokerProcess;
+  let nodes: RunningNode[] = [];
+  const clients: PusherJs[] = [];
+  const raws: RawClient[] = [];
+  let prefixCounter = 0;
+
+  beforeAll(async () => {
+    redis = await BrokerProcess.start('redis');
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.disconnect();
+    for (const r of raws.splice(0)) r.close();
+    await Promise.all(nodes.splice(0).map((n) => n.stop({ drainSeconds: 0 })));
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  /** `count` nodes of one fresh deployment (own key prefix), knowing each other. */
+  async function cluster(count: number): Promise<RunningNode[]> {
+    const keyPrefix = `t${process.pid}x${++prefixCounter}`;
+    const started = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        startTestNode({
+          adapter: 'redis',
+          redisUrl: redis.url,
+          keyPrefix,
+          nodeId: `n${i}`,
+          heartbeatInterval: 0.2,
+          nodeTimeout: 2,
+          requestTimeout: 1,
+          leaderLease: 2,
+          apps: [{ ...DEV_APP, enableClientEvents: true }],
+        }),
+      ),
+    );
+    nodes.push(...started);
+    await eventually(() => started.every((n) => n.cluster!.peers().length === count - 1), 5000, 'every node to see the others');
+    return started;
+  }
+
+  async function raw(node: RunningNode): Promise<RawClient> {
+    const client = await RawClient.connect(node);
+    raws.push(client);
+    await client.event('pusher:connection_established');
+    return client;
+  }
+
+  async function subscribeRaw(client: RawClient, sdk: Pusher, channel: string, presence?: { user_id: string; user_info?: unknown }): Promise<Message> {
+    const auth = channel.startsWith('presence-') ? sdk.authorizeChannel(client.socketId, channel, presence) : channel.startsWith('private-') ? sdk.authorizeChannel(client.socketId, channel) : undefined;
+    const from = client.messages.length;
+    client.send({ event: 'pusher:subscribe', data: { channel, ...(auth ?? {}) } });
+    return client.next((m) => m.channel === channel && m.event.includes('subscription_'), 3000, from);
+  }
+
+  function count(client: RawClient, event: string, predicate: (data: Record<string, unknown>) => boolean = () => true): number {
+    return client.messages.filter((m) => m.event === event && predicate(JSON.parse(m.data as string) as Record<string, unknown>)).length;
+  }
+
+  it('delivers an event published through one node to pusher-js clients on the others', async () => {
+    const [a, b, c] = await cluster(3);
+    const received: string[] = [];
+    for (const node of [b!, c!]) {
+      const client = pusherClient(node);
+      clients.push(client);
+      await connected(client);
+      const channel = client.subscribe('news');
+      await withTimeout(new Promise((r) => channel.bind('pusher:subscription_succeeded', r)), 3000, 'subscribed');
+      channel.bind('headline', (data: { n: number }) => received.push(`${node.port}:${data.n}`));
+    }
+    await sleep(200); // the upstream subscriptions reach Redis
+    await serverSdk(a!).trigger('news', 'headline', { n: 1 });
+    await eventually(() => received.length === 2, 3000, 'both remote clients');
+    expect(received.sort()).toEqual([`${b!.port}:1`, `${c!.port}:1`].sort());
+  });
+
+  it('keeps presence cluster-wide: one member per user, listed from every node, added and removed once', async () => {
+    const [a, b, c] = await cluster(3);
+    const sdk = serverSdk(a!);
+    const observer = await raw(c!);
+    await subscribeRaw(observer, sdk, 'presence-room', { user_id: 'u9', user_info: { name: 'observer' } });
+
+    const onA = await raw(a!);
+    await subscribeRaw(onA, sdk, 'presence-room', { user_id: 'u1', user_info: { name: 'one' } });
+    await observer.next((m) => m.event === 'pusher_internal:member_added');
+    const onB = await raw(b!);
+    const succeeded = await subscribeRaw(onB, sdk, 'presence-room', { user_id: 'u1', user_info: { name: 'one' } });
+    const presence = (JSON.parse(succeeded.data as string) as { presence: { ids: string[]; count: number } }).presence;
+    expect(presence.ids.sort()).toEqual(['u1', 'u9']);
+    expect(presence.count).toBe(2);
+
+    // Queries through any node answer for the cluster.
+    const users = (await (await sdk.get({ path: '/channels/presence-room/users' })).json()) as { users: Array<{ id: string }> };
+    expect(users.users.map((u) => u.id).sort()).toEqual(['u1', 'u9']);
+    const info = (await (await serverSdk(b!).get({ path: '/channels/presence-room', params: { info: 'user_count,subscription_count' } })).json()) as Record<string, unknown>;
+    expect(info).toMatchObject({ occupied: true, user_count: 2, subscription_count: 3 });
+
+    onA.close();
+    await sleep(500);
+    expect(count(observer, 'pusher_internal:member_removed')).toBe(0); // still there through B
+    onB.close();
+    await observer.next((m) => m.event === 'pusher_internal:member_removed');
+    await sleep(300);
+    expect(count(observer, 'pusher_internal:member_added', (d) => d.user_id === 'u1')).toBe(1);
+    expect(count(observer, 'pusher_internal:member_removed', (d) => d.user_id === 'u1')).toBe(1);
+  });
+
+  it('relays client events across nodes, never back to the sender', async () => {
+    const [a, b] = await cluster(2);
+    const sdk = serverSdk(a!);
+    const sender = await raw(a!);
+    const receiver = await raw(b!);
+    await subscribeRaw(sender, sdk, 'private-chat');
+    await subscribeRaw(receiver, sdk, 'private-chat');
+    await sleep(200);
+    sender.send({ event: 'client-typing', channel: 'private-chat', data: { who: 'sender' } });
+    const got = await receiver.event('client-typing');
+    expect(got.data).toEqual({ who: 'sender' });
+    await sleep(200);
+    expect(sender.messages.some((m) => m.event === 'client-typing')).toBe(false);
+  });
+
+  it('lists channels and terminates a user on every node', async () => {
+    const [a, b, c] = await cluster(3);
+    const sdk = serverSdk(a!);
+    const sessions: RawClient[] = [];
+    for (const node of [b!, c!]) {
+      const client = await raw(node);
+      const signed = sdk.authenticateUser(client.socketId, { id: 'u5' });
+      client.send({ event: 'pusher:signin', data: signed });
+      await client.event('pusher:signin_success');
+      await subscribeRaw(client, sdk, `room-${node.port}`);
+      sessions.push(client);
+    }
+    const channels = (await (await sdk.get({ path: '/channels' })).json()) as { channels: Record<string, unknown> };
+    expect(Object.keys(channels.channels).sort()).toEqual([`room-${b!.port}`, `room-${c!.port}`].sort());
+
+    await sdk.terminateUserConnections('u5');
+    const codes = await Promise.all(sessions.map((s) => s.closed(3000)));
+    expect(codes).toEqual([4009, 4009]);
+  });
+
+  it('keeps delivering locally while Redis is down, says so, and resumes cross-node within 5 s of its return', async () => {
+    const [a, b] = await cluster(2);
+    const sdk = serverSdk(a!);
+    const local = await raw(a!);
+    const remote = await raw(b!);
+    await subscribeRaw(local, sdk, 'live');
+    await subscribeRaw(remote, sdk, 'live');
+    await sleep(200);
+
+    await redis.kill();
+    try {
+      await eventually(() => a!.cluster!.degraded.degraded, 3000, 'A degraded');
+      const res = await sdk.trigger('live', 'during', { n: 1 });
+      expect(res.status).toBe(200);
+      await local.event('during');
+      const ready = await fetch(`http://127.0.0.1:${a!.port}/ready`);
+      expect(await ready.json()).toMatchObject({ degraded: true });
+      const metricsText = await (await fetch(`http://127.0.0.1:${a!.port}/metrics`)).text();
+      expect(metricsText).toMatch(/switchboard_cluster_messages_skipped_total\{kind="publish"\} [1-9]/);
+    } finally {
+      await redis.restart();
+    }
+    const back = Date.now();
+    await eventually(
+      () => {
+        if (!a!.cluster!.degraded.degraded) void sdk.trigger('live', 'after', {});
+        return remote.messages.some((m) => m.event === 'after');
+      },
+      5000,
+      'cross-node delivery after Redis returned',
+    );
+    expect(Date.now() - back).toBeLessThan(5000);
+    expect(remote.messages.some((m) => m.event === 'during')).toBe(false);
+  });
+});

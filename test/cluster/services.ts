@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Real redis-server / nats-server processes for the cluster tests, each on a
+ * free loopback port (never the shared 6379 / 4222), killed by the tests.
+ */
+
+export const REDIS_BINARY = findBinary(['redis-server'], ['/usr/bin/redis-server', '/usr/local/bin/redis-server']);
+export const NATS_BINARY = findBinary(['nats-server'], ['/usr/sbin/nats-server', '/usr/local/bin/nats-server', '/usr/bin/nats-server']);
+
+/** When set, a missing binary fails the suite instead of skipping it. */
+export const SERVICES_REQUIRED = process.env.SWITCHBOARD_REQUIRE_SERVICES === '1';
+
+function findBinary(names: string[], candidates: string[]): string | null {
+  for (const path of candidates) if (existsSync(path)) return path;
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    for (const name of names) if (dir !== '' && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return null;
+}
+
+/** Whether to run a suite that needs `binary`; fails loudly when services are required and it is missing. */
+export function serviceAvailable(binary: string | null, what: string): boolean {
+  if (binary !== null) return true;
+  if (SERVICES_REQUIRED) throw new Error(`${what} not found and SWITCHBOARD_REQUIRE_SERVICES=1`);
+  console.warn(`[cluster tests] ${what} not found: skipping its suite (set SWITCHBOARD_REQUIRE_SERVICES=1 to fail instead)`);
+  return false;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A broker process that can be killed and started again on the same port. */
+export class BrokerProcess {
+  private child: ChildProcess | null = null;
+  private readonly dataDir = mkdtempSync(join(tmpdir(), 'switchboard-broker-'));
+
+  private constructor(
+    readonly kind: 'redis' | 'nats',
+    readonly port: number,
+  ) {}
+
+  static async start(kind: 'redis' | 'nats'): Promise<BrokerProcess> {
+    const broker = new BrokerProcess(kind, await freePort());
+    await broker.restart();
+    return broker;
+  }
+
+  get url(): string {
+    return `${this.kind}://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  /** Start (again) on the same port; resolves once it accepts clients. */
+  async restart(): Promise<void> {
+    if (this.child !== null) return;
+    const [binary, args, readyLine] =
+      this.kind === 'redis'
+        ? [REDIS_BINARY!, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dataDir], 'Ready to accept connections']
+        : [NATS_BINARY!, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dataDir], 'Server is ready'];
+    // Bounded: a few tries in case the port is briefly still held after a kill.
+    let lastError: Error | null = null;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        this.child = await spawnUntil(binary, args, readyLine, 5000);
+        return;
+      } catch (err) {
+        lastError = err as Error;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    throw lastError ?? new Error(`${this.kind} did not start`);
+  }
+
+  /** SIGKILL, as a crash. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === null) return;
+    this.child = null;
+    if (child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+function spawnUntil(binary: string, args: string[], readyLine: string, timeoutMs: number): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const timer = setTimeout(() => fail(new Error(`${binary} not ready after ${timeoutMs} ms: ${output.slice(-500)}`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes(readyLine)) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        child.stderr!.off('data', onData);
+        // Keep draining so a chatty server never blocks on a full pipe.
+        child.stdout!.resume();
+        child.stderr!.resume();
+        resolve(child);
+      }
+    };
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(err);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => fail(new Error(`${binary} exited with ${code}: ${output.slice(-500)}`)));
+    child.once('error', fail);
+  });
+}
