@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { AppConfig } from '../config/schema.js';
 import type { Channel } from './channel.js';
+import type { ClusterLink } from './cluster-link.js';
 import type { Connection } from './connection.js';
 
 /** The in-memory state of one app on this node. */
@@ -13,6 +14,8 @@ export class AppState {
   /** Cache channels: channel name → the last event's JSON. Kept while the channel is vacant too. */
   readonly cache: LRUCache<string, string>;
   connectionCount = 0;
+  /** The other nodes, when this node is clustered; null when it is alone. */
+  cluster: ClusterLink | null = null;
 
   constructor(
     readonly config: AppConfig,

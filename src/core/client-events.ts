@@ -25,8 +25,9 @@ export function relayClientEvent(conn: Connection, req: ClientEventRequest, now:
   if (type !== 'private' && type !== 'presence') return new SwitchboardError(ErrorCode.ClientEventOnPublicChannel);
   if (req.event.length > config.maxEventNameLength) return new SwitchboardError(ErrorCode.ClientEventNameInvalid);
 
-  if (conn.clientEventWindow !== now) {
-    conn.clientEventWindow = now;
+  const window = Math.floor(now / 1000);
+  if (conn.clientEventWindow !== window) {
+    conn.clientEventWindow = window;
     conn.clientEventCount = 0;
   }
   if (++conn.clientEventCount > config.maxClientEventsPerSecond) {
@@ -45,5 +46,6 @@ export function relayClientEvent(conn: Connection, req: ClientEventRequest, now:
   const json = encodeEvent(req.event, req.data, req.channel, userId);
   metrics.publishes.inc({ source: 'client' });
   deliverToChannel(app, req.channel, json, channel.kind.cache, conn.id);
+  app.cluster?.publish(config.id, req.channel, json);
   return null;
 }

@@ -20,10 +20,10 @@ export class Connection extends Peer {
   /** Presence channels only: the user id this socket joined each one as. */
   presence: Map<Channel, string> | null = null;
   user: SignedInUser | null = null;
-  /** Coarse clock of the last subscribe / client event / signin (for the 4202 inactivity limit). */
+  /** Date.now() of the last subscribe / client event / signin (for the 4202 inactivity limit). */
   lastActionAt: number;
   readonly connectedAt: number;
-  /** Client-event rate limit: the current one-second window and its count. */
+  /** Client-event rate limit: the current one-second window (whole seconds) and its count. */
   clientEventWindow = 0;
   clientEventCount = 0;
 

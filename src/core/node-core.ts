@@ -7,7 +7,6 @@ import { CloseCode, WsCloseCode } from '../protocol/codes.js';
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { connectionEstablished, encodeEvent, pusherError, pusherPing, pusherPong, parseClientFrame } from '../protocol/frames.js';
 import { createSocketId } from '../protocol/socket-id.js';
-import { coarseNow, tickCoarseClock } from '../transport/clock.js';
 import { frameText } from '../transport/frame.js';
 import { closePeer, closePeerFor, notePublished, send, sendFrame } from '../transport/outbound.js';
 import type { Peer, PeerContext, TransportHooks } from '../transport/peer.js';
@@ -16,6 +15,7 @@ import { admit } from './admission.js';
 import { AppState } from './app-state.js';
 import { relayClientEvent } from './client-events.js';
 import { Connection } from './connection.js';
+import type { ClusterLink } from './cluster-link.js';
 import { deliverToChannel } from './delivery.js';
 import { noCoreEvents, type CoreEvents } from './events.js';
 import { leaveAll, subscribe, unsubscribe } from './subscriptions.js';
@@ -78,7 +78,7 @@ export class NodeCore implements CoreApi, TransportHooks {
       return null;
     }
     const app = decision.app;
-    const conn = new Connection(createSocketId(), ws, this.peerContext, coarseNow(), app);
+    const conn = new Connection(createSocketId(), ws, this.peerContext, Date.now(), app);
     this.connections.add(conn);
     app.connectionCount++;
     metrics.connections.inc({ app_id: app.config.id });
@@ -89,7 +89,7 @@ export class NodeCore implements CoreApi, TransportHooks {
 
   message(peer: Peer, data: Buffer, isBinary: boolean): void {
     const conn = peer as Connection;
-    conn.lastSeen = coarseNow();
+    conn.lastSeen = Date.now();
     conn.pingSentAt = 0;
     metrics.messagesIn.inc();
     metrics.bytesIn.inc(data.length);
@@ -142,12 +142,12 @@ export class NodeCore implements CoreApi, TransportHooks {
         unsubscribe(conn, message.channel, this.events);
         return;
       case 'signin': {
-        const error = signIn(conn, message.auth, message.userData, coarseNow());
+        const error = signIn(conn, message.auth, message.userData, conn.lastSeen);
         if (error !== null) this.reject(conn, error);
         return;
       }
       case 'client-event': {
-        const error = relayClientEvent(conn, message, coarseNow());
+        const error = relayClientEvent(conn, message, conn.lastSeen);
         if (error !== null) this.reject(conn, error);
         return;
       }
@@ -167,8 +167,12 @@ export class NodeCore implements CoreApi, TransportHooks {
   // ---- keep-alive and limits ------------------------------------------------
 
   private sweep(): void {
-    const now = tickCoarseClock();
-    const { activityTimeout, pongTimeout, inactivityTimeout } = this.config;
+    // Timestamps are Date.now(); limits are seconds. The sweep runs once a
+    // second, so a limit trips up to a second late, never early.
+    const now = Date.now();
+    const activityTimeout = this.config.activityTimeout * 1000;
+    const pongTimeout = this.config.pongTimeout * 1000;
+    const inactivityTimeout = this.config.inactivityTimeout * 1000;
     for (const conn of this.connections) {
       if (!conn.open) continue;
       if (conn.pingSentAt !== 0) {
@@ -179,7 +183,7 @@ export class NodeCore implements CoreApi, TransportHooks {
         this.closeFor(conn, ErrorCode.InactivityTimeout);
         continue;
       }
-      const signinTimeout = conn.app.config.userAuthenticationTimeout;
+      const signinTimeout = conn.app.config.userAuthenticationTimeout * 1000;
       if (signinTimeout > 0 && conn.user === null && now - conn.connectedAt >= signinTimeout) {
         this.closeFor(conn, ErrorCode.SigninTimeout);
         continue;
@@ -220,6 +224,16 @@ export class NodeCore implements CoreApi, TransportHooks {
     return this.appsById.get(id)?.config;
   }
 
+  /** Apps by id, for the cluster layer's view of this node. */
+  get apps(): ReadonlyMap<string, AppState> {
+    return this.appsById;
+  }
+
+  /** Join a cluster: from now on every app's channels, presence and events reach the other nodes. */
+  attachCluster(link: ClusterLink): void {
+    for (const app of this.appsById.values()) app.cluster = link;
+  }
+
   private appState(app: AppConfig): AppState {
     const state = this.appsById.get(app.id);
     if (state === undefined) throw new Error(`unknown app ${app.id}`);
@@ -229,10 +243,12 @@ export class NodeCore implements CoreApi, TransportHooks {
   publish(req: PublishRequest): void {
     const startedAt = performance.now();
     const app = this.appState(req.app);
+    const cluster = app.cluster;
     for (const channelName of req.channels) {
       const json = encodeEvent(req.event, req.data, channelName);
       const isCache = classifyChannel(channelName)?.cache === true;
       deliverToChannel(app, channelName, json, isCache, req.excludeSocketId);
+      cluster?.publish(req.app.id, channelName, json, req.excludeSocketId);
     }
     metrics.publishes.inc({ source: 'api' }, req.channels.length);
     notePublished(startedAt);

@@ -88,6 +88,7 @@ export function subscribe(conn: Connection, req: SubscribeRequest, events: CoreE
     app.channels.set(name, channel);
     metrics.channels.inc({ app_id: app.config.id });
     events.channelOccupied(app, channel);
+    app.cluster?.channelOccupied(app.config.id, name, kind.type === 'presence');
   }
   channel.subscribers.add(conn);
   (conn.channels ??= new Set()).add(channel);
@@ -105,17 +106,38 @@ export function subscribe(conn: Connection, req: SubscribeRequest, events: CoreE
     }
   }
 
-  sendSucceeded(conn, channel);
-  if (kind.cache) {
-    const cached = app.cache.get(name);
-    send(conn, cached ?? cacheMiss(name));
-    if (cached === undefined) events.cacheMiss(app, channel);
+  const cluster = app.cluster;
+  const membersPending = presenceUserId !== undefined ? cluster?.presenceReady(app.config.id, name) : null;
+  if (membersPending) {
+    // The channel's first subscriber on this node: answer once the other
+    // nodes' members are known, so that the list it gets is the cluster's.
+    const joined = channel;
+    void membersPending.then(() => {
+      if (joined.subscribers.has(conn) && app.channels.get(name) === joined) welcome(conn, joined, events);
+    });
+  } else {
+    welcome(conn, channel, events);
   }
   if (newMember) {
-    broadcast(frameText(memberAdded(name, presenceUserId!, presenceUserInfo)), channel.subscribers, conn.id);
-    events.memberAdded(app, channel, presenceUserId!);
+    // A user already present through another node has been announced already.
+    if (cluster?.hasRemoteMember(app.config.id, name, presenceUserId!) !== true) {
+      broadcast(frameText(memberAdded(name, presenceUserId!, presenceUserInfo)), channel.subscribers, conn.id);
+      events.memberAdded(app, channel, presenceUserId!);
+    }
+    cluster?.localMemberJoined(app.config.id, name, presenceUserId!, presenceUserInfo);
   }
   scheduleSubscriptionCount(conn, channel);
+}
+
+/** subscription_succeeded, then for cache channels the last event or a cache miss. */
+function welcome(conn: Connection, channel: Channel, events: CoreEvents): void {
+  const app = conn.app;
+  sendSucceeded(conn, channel);
+  if (channel.kind.cache) {
+    const cached = app.cache.get(channel.name);
+    send(conn, cached ?? cacheMiss(channel.name));
+    if (cached === undefined) events.cacheMiss(app, channel);
+  }
 }
 
 /** Handle pusher:unsubscribe (and leaving on close). A channel never joined is ignored. */
@@ -143,8 +165,12 @@ function leave(conn: Connection, channel: Channel, events: CoreEvents): void {
     const member = channel.members!.get(userId);
     if (member !== undefined && --member.sockets === 0) {
       channel.members!.delete(userId);
-      if (channel.subscribers.size > 0) broadcast(frameText(memberRemoved(channel.name, userId)), channel.subscribers);
-      events.memberRemoved(app, channel, userId);
+      // Still present through another node: not gone for anyone.
+      if (app.cluster?.hasRemoteMember(app.config.id, channel.name, userId) !== true) {
+        if (channel.subscribers.size > 0) broadcast(frameText(memberRemoved(channel.name, userId)), channel.subscribers);
+        events.memberRemoved(app, channel, userId);
+      }
+      app.cluster?.localMemberLeft(app.config.id, channel.name, userId);
     }
   }
   if (channel.subscribers.size === 0) {
@@ -153,6 +179,7 @@ function leave(conn: Connection, channel: Channel, events: CoreEvents): void {
     app.channels.delete(channel.name);
     metrics.channels.dec({ app_id: app.config.id });
     events.channelVacated(app, channel);
+    app.cluster?.channelVacated(app.config.id, channel.name);
   } else {
     scheduleSubscriptionCount(conn, channel);
   }
@@ -160,7 +187,9 @@ function leave(conn: Connection, channel: Channel, events: CoreEvents): void {
 
 function sendSucceeded(conn: Connection, channel: Channel): void {
   if (channel.members !== null) {
-    send(conn, presenceSubscriptionSucceeded(channel.name, presenceInfos(channel.members)));
+    const cluster = conn.app.cluster;
+    const members = cluster === null ? presenceInfos(channel.members) : clusterPresenceInfos(channel.members, cluster.remoteMembers(conn.app.config.id, channel.name));
+    send(conn, presenceSubscriptionSucceeded(channel.name, members));
   } else {
     send(conn, subscriptionSucceeded(channel.name));
   }
@@ -168,6 +197,12 @@ function sendSucceeded(conn: Connection, channel: Channel): void {
 
 function* presenceInfos(members: Map<string, PresenceMember>): Iterable<[string, unknown]> {
   for (const [id, member] of members) yield [id, member.userInfo];
+}
+
+/** This node's members, then the other nodes' users that are not here too. */
+function* clusterPresenceInfos(members: Map<string, PresenceMember>, remote: Iterable<[string, unknown]>): Iterable<[string, unknown]> {
+  yield* presenceInfos(members);
+  for (const entry of remote) if (!members.has(entry[0])) yield entry;
 }
 
 function refuse(conn: Connection, channelName: string, error: SwitchboardError): void {

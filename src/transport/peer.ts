@@ -31,9 +31,9 @@ export class Peer {
   out: Buffer | Buffer[] | null = null;
   /** False once a close has begun: nothing more is queued. */
   open = true;
-  /** Coarse clock (seconds) of the last frame received. */
+  /** Date.now() of the last frame received. */
   lastSeen: number;
-  /** Coarse clock of our unanswered pusher:ping, 0 when none is outstanding. */
+  /** Date.now() of our unanswered pusher:ping, 0 when none is outstanding. */
   pingSentAt = 0;
 
   constructor(id: string, ws: WebSocket, context: PeerContext, now: number) {

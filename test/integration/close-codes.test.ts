@@ -182,11 +182,9 @@ describe.concurrent('keep-alive and sign-in deadlines', () => {
     }
   });
 
-  // NODE BUG (reported to the lead): activity is stamped with the coarse clock, which only the
-  // once-a-second sweep advances, so a subscribe is recorded up to a second in the past and the
-  // sweep that advances the clock sees it as a second old. With inactivityTimeout 1 an active
-  // client is closed at the first sweep. Remove `.fails` once activity is stamped with the current time.
-  it.fails('keeps a client that subscribes every 100 ms open past inactivityTimeout', async ({ expect, onTestFinished }) => {
+  // Regression: activity was once stamped with a coarse once-a-second clock, which made an
+  // active client look a second old and closed it at the first sweep.
+  it('keeps a client that subscribes every 100 ms open past inactivityTimeout', async ({ expect, onTestFinished }) => {
     const res = new TestResources();
     onTestFinished(() => res.dispose());
     const node = await res.node({ inactivityTimeout: 1 });
@@ -205,8 +203,7 @@ describe.concurrent('keep-alive and sign-in deadlines', () => {
   it('closes with 4009 a socket that does not sign in within userAuthenticationTimeout, and keeps one that does', async ({ expect, onTestFinished }) => {
     const res = new TestResources();
     onTestFinished(() => res.dispose());
-    // 2 s, not 1: the node's coarse activity clock can make a 1 s deadline expire within milliseconds (see the .fails test above).
-    const node = await res.node({ apps: [{ ...DEV_APP, userAuthenticationTimeout: 2 }] });
+    const node = await res.node({ apps: [{ ...DEV_APP, userAuthenticationTimeout: 1 }] });
     const anonymous = await res.raw(node);
     const user = await res.raw(node);
     await user.event('pusher:connection_established');
