@@ -1,4 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHttpHandler } from './api/router.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
+import { joinCluster } from './cluster/join.js';
 import type { Config } from './config/schema.js';
 import { NodeCore } from './core/node-core.js';
 import { Transport } from './transport/server.js';
@@ -8,6 +11,8 @@ import { createLogger, type Logger } from './util/logger.js';
 export interface RunningNode {
   readonly port: number;
   readonly core: NodeCore;
+  /** This node's seat in the cluster; null when it runs alone. */
+  readonly cluster: ClusterNode | null;
   /** Graceful: refuse new connections, ask clients to reconnect elsewhere (4200) over `drainSeconds`, then close. */
   stop(options?: { drainSeconds?: number }): Promise<void>;
 }
@@ -16,14 +21,24 @@ export interface RunningNode {
 export async function startNode(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningNode> {
   const core = new NodeCore(config, logger);
   let draining = false;
-  const httpHandler = createHttpHandler({
-    core,
+  let cluster: ClusterNode | null = null;
+  const handlerDeps = {
     config,
     logger,
-    health: () => ({ ready: !draining, draining }),
-  });
-  const transport = new Transport(config, core.admit, httpHandler, logger);
+    // Degraded is still ready: local delivery works; the body says what is missing.
+    health: () => ({ ready: !draining, draining, ...(cluster !== null ? { detail: { degraded: cluster.degraded.degraded, cluster: cluster.linkState } } : {}) }),
+    cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
+  };
+  let httpHandler = createHttpHandler({ ...handlerDeps, core });
+  const transport = new Transport(config, core.admit, (req: IncomingMessage, res: ServerResponse) => httpHandler(req, res), logger);
   const port = await transport.listen();
+  // The node id defaults to host and port, so the cluster is joined once the port is known.
+  const joined = await joinCluster(config, { apps: core.apps, connectionCount: () => core.connections.size, api: core, host: config.host, port }, logger);
+  if (joined !== null) {
+    cluster = joined.node;
+    core.attachCluster(joined.node);
+    httpHandler = createHttpHandler({ ...handlerDeps, core: joined.api });
+  }
   core.start();
   logger.info({ host: config.host, port, tls: config.tlsCert !== undefined, apps: config.apps.length }, 'switchboard node listening');
 
@@ -36,12 +51,14 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       logger.info({ connections: core.connections.size, drainSeconds }, 'draining');
       await core.drain(drainSeconds);
       core.stop();
+      // After the drain: the members that left on the way out were announced already.
+      await cluster?.stop(true);
       await transport.close();
       logger.info('stopped');
     })();
     return stopping;
   };
-  return { port, core, stop };
+  return { port, core, cluster, stop };
 }
 
 /**

@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import { IpcAdapter } from './ipc.js';
-import { LocalAdapter } from './local.js';
 import { NatsAdapter } from './nats.js';
 import { RedisAdapter } from './redis.js';
 import type { ClusterTransport } from './types.js';
@@ -30,11 +29,6 @@ export function createTransport(settings: TransportSettings): ClusterTransport |
       // A node:cluster worker reaches its siblings through the primary.
       return cluster.isWorker ? new IpcAdapter(settings.keyPrefix) : null;
   }
-}
-
-/** The in-process adapter, for several nodes in one process (tests, embedding). */
-export function createLocalTransport(prefix: string): ClusterTransport {
-  return new LocalAdapter(undefined, prefix);
 }
 
 export function splitUrls(value: string | undefined): string[] {

@@ -9,7 +9,7 @@ import { readBody, RequestAborted } from './body.js';
 import { liveness, prometheusMetrics, readiness, type HealthState } from './health.js';
 import { triggerBatch, triggerEvent } from './publish.js';
 import { channelUsers, getChannel, listChannels, terminateUserConnections } from './queries.js';
-import { errorReply, replyForError, writeReply, type ApiReply } from './reply.js';
+import { errorReply, jsonReply, replyForError, writeReply, type ApiReply } from './reply.js';
 import { matchRoute, UNMATCHED_ROUTE, type RouteParams, type RouteSpec } from './routes.js';
 
 export interface HttpApiDeps {
@@ -17,6 +17,8 @@ export interface HttpApiDeps {
   config: Config;
   logger: Logger;
   health(): HealthState;
+  /** `GET /cluster`: the nodes, their load and the leader; null when the node runs alone. */
+  cluster?(): unknown;
 }
 
 /** The request in the shape the routes need: path and query split once. */
@@ -93,6 +95,8 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
       return liveness();
     case 'ready':
       return readiness(deps.health());
+    case 'cluster':
+      return jsonReply(deps.cluster?.() ?? { alone: true, leader: null, nodes: [] });
     case 'metrics':
       return prometheusMetrics();
     default:

@@ -3,6 +3,7 @@
 export type RouteName =
   | 'health'
   | 'ready'
+  | 'cluster'
   | 'metrics'
   | 'events'
   | 'batchEvents'
@@ -26,6 +27,7 @@ function route(name: RouteName, method: 'GET' | 'POST', template: string): Route
 export const ROUTES: readonly RouteSpec[] = [
   route('health', 'GET', '/health'),
   route('ready', 'GET', '/ready'),
+  route('cluster', 'GET', '/cluster'),
   route('metrics', 'GET', '/metrics'),
   route('events', 'POST', '/apps/:appId/events'),
   route('batchEvents', 'POST', '/apps/:appId/batch_events'),

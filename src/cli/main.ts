@@ -40,6 +40,13 @@ async function runStart(flags: Record<string, unknown>, io: CliIo): Promise<numb
   const logger = createLogger(config.logLevel);
   if (usesDevelopmentApp(config)) logger.warn(DEVELOPMENT_APP_WARNING);
   try {
+    // `--workers N|auto`: this process becomes the primary of N node processes sharing the port.
+    const { resolveWorkerCount, runPrimary } = await import('../cluster/workers.js');
+    const { default: nodeCluster } = await import('node:cluster');
+    const workers = resolveWorkerCount(config.workers);
+    if (workers > 1 && nodeCluster.isPrimary) {
+      return await runPrimary({ count: workers, relay: config.adapter === 'local', drainSeconds: config.drainSeconds, logger });
+    }
     // Imported here so `config check` and `--help` never load the server.
     const { startNode, exitOnSignals } = await import('../node.js');
     const node = await startNode(config, logger);

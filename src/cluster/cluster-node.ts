@@ -6,6 +6,7 @@ import { LeaderElector } from './leader.js';
 import {
   decodeMessage,
   encodeMessage,
+  publishPrefix,
   type ClusterMessage,
   type ClusterQuery,
   type Heartbeat,
@@ -105,6 +106,7 @@ export class ClusterNode {
   /** Channels subscribed upstream (app + '\n' + channel). */
   private readonly interest = new Set<string>();
   private readonly inbox: string;
+  private readonly ownPublishPrefix: string;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private everConnected = false;
   private stopped = false;
@@ -122,6 +124,7 @@ export class ClusterNode {
     this.registry = new NodeRegistry(options.nodeTimeoutMs);
     this.requests = new RequestTracker(`${this.id}/${this.incarnation}`);
     this.inbox = inboxSubject(this.id);
+    this.ownPublishPrefix = publishPrefix(this.id);
     this.degraded = new DegradedMode(Math.max(500, Math.min(2000, options.requestTimeoutMs)));
     this.leader = new LeaderElector(transport, LEADER_LEASE_KEY, `${this.id}/${this.incarnation}`, options.leaderLeaseMs, (state) => {
       clusterMetrics.leader.set(state.isLeader ? 1 : 0);
@@ -161,6 +164,11 @@ export class ClusterNode {
       await this.leader.stop(false);
     }
     await this.transport.close();
+  }
+
+  /** The broker link's state: connecting, connected, disconnected or closed. */
+  get linkState(): string {
+    return this.transport.state;
   }
 
   get isLeader(): boolean {
@@ -289,6 +297,8 @@ export class ClusterNode {
   // ---- receiving ----------------------------------------------------------------
 
   private receive(payload: string): void {
+    // Our own publishes come back on channels we also have subscribers for: dropped before decoding.
+    if (payload.startsWith(this.ownPublishPrefix)) return;
     const message = decodeMessage(payload);
     if (message === null) {
       clusterMetrics.invalid.inc();

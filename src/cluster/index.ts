@@ -3,3 +3,7 @@ export type { ClusterQuery, NodeLoad } from './messages.js';
 export { answerQuery, mergeChannelDetails, channelListsFrom, channelDetailsFrom, userIdListsFrom, anyTrue, sumNumbers, type ChannelDetail, type LocalQueries } from './queries.js';
 export { LeaderElector, type LeaderState } from './leader.js';
 export { clusterMetrics } from './metrics.js';
+export { ClusteredCoreApi } from './clustered-api.js';
+export { CoreClusterHost } from './core-host.js';
+export { joinCluster, defaultNodeId, type ClusterSettings, type JoinedCluster, type NodeState } from './join.js';
+export { runPrimary, resolveWorkerCount, workerSlot, type PrimaryOptions } from './workers.js';

@@ -47,8 +47,33 @@ export type ClusterMessage =
   | PresenceSyncRequest
   | ClusterResponse;
 
+/**
+ * Publishes are the hot path: they travel as newline-separated fields with
+ * the event's JSON last and untouched, so neither side escapes or parses
+ * it (ids and channel names cannot contain a newline). Everything else is JSON.
+ */
+const PUBLISH_TAG = 'P\n';
+
 export function encodeMessage(message: ClusterMessage): string {
+  if (message.t === 'publish') return `${PUBLISH_TAG}${message.from}\n${message.app}\n${message.channel}\n${message.except ?? ''}\n${message.json}`;
   return JSON.stringify(message);
+}
+
+/** The start of every publish sent by `nodeId`: lets a node drop its own echoes without decoding them. */
+export function publishPrefix(nodeId: string): string {
+  return `${PUBLISH_TAG}${nodeId}\n`;
+}
+
+function decodePublish(payload: string): PublishMessage | null {
+  const a = payload.indexOf('\n', PUBLISH_TAG.length);
+  const b = a === -1 ? -1 : payload.indexOf('\n', a + 1);
+  const c = b === -1 ? -1 : payload.indexOf('\n', b + 1);
+  const d = c === -1 ? -1 : payload.indexOf('\n', c + 1);
+  if (d === -1 || a === PUBLISH_TAG.length || b === a + 1 || c === b + 1) return null;
+  const except = payload.slice(c + 1, d);
+  const message: PublishMessage = { t: 'publish', from: payload.slice(PUBLISH_TAG.length, a), app: payload.slice(a + 1, b), channel: payload.slice(b + 1, c), json: payload.slice(d + 1) };
+  if (except !== '') message.except = except;
+  return message;
 }
 
 type Fields = Record<string, unknown>;
@@ -94,6 +119,7 @@ function accept<T extends ClusterMessage>(ok: boolean, m: Fields): T | null {
 
 /** Parse and check one payload; null when it is not a message we understand. */
 export function decodeMessage(payload: string): ClusterMessage | null {
+  if (payload.startsWith(PUBLISH_TAG)) return decodePublish(payload);
   let m: Fields;
   try {
     const parsed: unknown = JSON.parse(payload);
@@ -103,8 +129,6 @@ export function decodeMessage(payload: string): ClusterMessage | null {
     return null;
   }
   switch (m.t) {
-    case 'publish':
-      return accept<PublishMessage>(isString(m.from) && isString(m.app) && isString(m.channel) && isString(m.json) && isOptionalString(m.except), m);
     case 'presence':
       return accept<PresenceChange>(hasRef(m) && isString(m.app) && isString(m.channel) && (m.op === 'join' || m.op === 'leave') && isString(m.user), m);
     case 'presence-sync':

@@ -66,6 +66,26 @@ export const configSchema = z
     maxCachedChannels: z.number().int().min(1).default(10_000),
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
+    /** How nodes reach each other: `local` (one process, or `--workers` through the primary), `redis` or `nats`. */
+    adapter: z.enum(['local', 'redis', 'nats']).default('local'),
+    /** Redis URL(s), comma-separated (several = shards by channel hash): `redis://`, `rediss://`, `redis-sentinel://h:p,h:p/master`. */
+    redisUrl: z.string().min(1).optional(),
+    /** NATS server URL(s) of one NATS cluster, comma-separated. */
+    natsUrl: z.string().min(1).optional(),
+    /** Prepended to every Redis key/channel and NATS subject, so deployments can share a broker. */
+    keyPrefix: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ - only').default('switchboard'),
+    /** This node's id in the cluster (stable across restarts to replace the old run); default host name and port. */
+    nodeId: z.string().min(1).max(100).regex(/^[A-Za-z0-9_\-.:]+$/, 'letters, digits, _ - . : only').optional(),
+    /** Seconds between a node's heartbeats. */
+    heartbeatInterval: z.number().min(0.05).max(60).default(1),
+    /** Seconds without heartbeats after which a node is dead: its members leave, its occupancy is dropped. */
+    nodeTimeout: z.number().min(0.2).max(600).default(10),
+    /** Seconds a cluster-wide query waits for the other nodes' answers. */
+    requestTimeout: z.number().min(0.05).max(60).default(2),
+    /** Seconds of the leader lease: a new leader takes over within about this long after the leader dies. */
+    leaderLease: z.number().min(0.5).max(600).default(5),
+    /** Worker processes sharing the port: a number, or `auto` for one per core. */
+    workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1'),
     /** Convenience: a single app from flags/env, replacing `apps`. All three or none. */
     appId: z.string().min(1).optional(),
     appKey: z.string().min(1).optional(),
@@ -86,6 +106,11 @@ export const configSchema = z
     const single = [c.appId, c.appKey, c.appSecret].filter((v) => v !== undefined).length;
     if (single !== 0 && single !== 3) {
       ctx.addIssue({ code: 'custom', path: ['appId'], message: 'appId, appKey and appSecret go together' });
+    }
+    if (c.adapter === 'redis' && c.redisUrl === undefined) ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'adapter redis needs redisUrl' });
+    if (c.adapter === 'nats' && c.natsUrl === undefined) ctx.addIssue({ code: 'custom', path: ['natsUrl'], message: 'adapter nats needs natsUrl' });
+    if (c.heartbeatInterval * 2 > c.nodeTimeout) {
+      ctx.addIssue({ code: 'custom', path: ['nodeTimeout'], message: 'nodeTimeout must be at least twice heartbeatInterval' });
     }
     const ids = new Set<string>();
     const keys = new Set<string>();

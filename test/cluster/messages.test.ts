@@ -7,6 +7,7 @@ describe('cluster wire messages', () => {
     const ref = { from: 'n1', inc: 'abc' };
     const samples: ClusterMessage[] = [
       { t: 'publish', from: 'n1', app: 'a', channel: 'c', json: '{"event":"e"}', except: '1.2' },
+      { t: 'publish', from: 'n1', app: 'a', channel: 'c', json: '{"event":"e","data":"line\none\nline two"}' },
       { ...ref, t: 'presence', app: 'a', channel: 'presence-c', op: 'join', user: 'u', info: { name: 'x' } },
       { ...ref, t: 'presence-sync', app: 'a', channel: 'presence-c', members: [['u', null]], id: 'r1', to: 'n2' },
       { ...ref, t: 'heartbeat', address: '127.0.0.1:1', load: { connections: 1, channels: 2 }, startedAt: 5, hello: true },
@@ -20,7 +21,7 @@ describe('cluster wire messages', () => {
   });
 
   it('drops what does not parse or check, without throwing', () => {
-    for (const bad of ['', 'null', '[]', '{"t":"nope"}', '{"t":"publish","from":"n","app":"a","channel":"c"}', '{"t":"heartbeat","from":"n","inc":"i","address":"x","load":{},"startedAt":1}', '{"t":"request","from":"n","inc":"i","id":"1","query":{"q":"drop-tables","app":"a"}}', '{"t":"presence","from":"n","inc":"i","app":"a","channel":"c","op":"explode","user":"u"}']) {
+    for (const bad of ['P\nn\na\n', 'P\n\na\nc\n\n{}', 'P\nn\n\nc\n\n{}', '', 'null', '[]', '{"t":"nope"}', '{"t":"publish","from":"n","app":"a","channel":"c"}', '{"t":"heartbeat","from":"n","inc":"i","address":"x","load":{},"startedAt":1}', '{"t":"request","from":"n","inc":"i","id":"1","query":{"q":"drop-tables","app":"a"}}', '{"t":"presence","from":"n","inc":"i","app":"a","channel":"c","op":"explode","user":"u"}']) {
       expect(decodeMessage(bad)).toBeNull();
     }
   });

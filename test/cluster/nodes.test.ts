@@ -2,26 +2,30 @@ import type Pusher from 'pusher';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
 import { DEV_APP, RawClient, connected, pusherClient, serverSdk, sleep, startTestNode, withTimeout, type PusherJs } from '../helpers/node.js';
-import { BrokerProcess, REDIS_BINARY, serviceAvailable } from './services.js';
+import { BrokerProcess, NATS_BINARY, REDIS_BINARY, serviceAvailable } from './services.js';
 import { eventually } from './harness.js';
 
 /**
- * Several real nodes in this process, clustered through a real redis-server,
- * driven by real pusher-js clients, raw WebSockets and the pusher SDK.
+ * Several real nodes in this process, clustered through a real redis-server
+ * or nats-server, driven by real pusher-js clients, raw WebSockets and the
+ * pusher SDK.
  */
-const available = serviceAvailable(REDIS_BINARY, 'redis-server');
+const brokers: Array<['redis' | 'nats', boolean]> = [
+  ['redis', serviceAvailable(REDIS_BINARY, 'redis-server')],
+  ['nats', serviceAvailable(NATS_BINARY, 'nats-server')],
+];
 
 type Message = { event: string; channel?: string; data?: unknown };
 
-describe.skipIf(!available)('nodes clustered through Redis', () => {
-  let redis: BrokerProcess;
+describe.each(brokers)('nodes clustered through %s', (kind, available) => {
+  let broker: BrokerProcess;
   let nodes: RunningNode[] = [];
   const clients: PusherJs[] = [];
   const raws: RawClient[] = [];
   let prefixCounter = 0;
 
   beforeAll(async () => {
-    redis = await BrokerProcess.start('redis');
+    if (available) broker = await BrokerProcess.start(kind);
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.disconnect();
@@ -29,7 +33,7 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
     await Promise.all(nodes.splice(0).map((n) => n.stop({ drainSeconds: 0 })));
   });
   afterAll(async () => {
-    await redis?.stop();
+    await broker?.stop();
   });
 
   /** `count` nodes of one fresh deployment (own key prefix), knowing each other. */
@@ -38,15 +42,15 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
     const started = await Promise.all(
       Array.from({ length: count }, (_, i) =>
         startTestNode({
-          adapter: 'redis',
-          redisUrl: redis.url,
+          adapter: kind,
+          ...(kind === 'redis' ? { redisUrl: broker.url } : { natsUrl: broker.url }),
           keyPrefix,
           nodeId: `n${i}`,
           heartbeatInterval: 0.2,
           nodeTimeout: 2,
           requestTimeout: 1,
           leaderLease: 2,
-          apps: [{ ...DEV_APP, enableClientEvents: true }],
+          apps: [{ ...DEV_APP, enableClientEvents: true, enableSubscriptionCount: true }],
         }),
       ),
     );
@@ -62,7 +66,7 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
     return client;
   }
 
-  async function subscribeRaw(client: RawClient, sdk: Pusher, channel: string, presence?: { user_id: string; user_info?: unknown }): Promise<Message> {
+  async function subscribeRaw(client: RawClient, sdk: Pusher, channel: string, presence?: { user_id: string; user_info?: Record<string, unknown> }): Promise<Message> {
     const auth = channel.startsWith('presence-') ? sdk.authorizeChannel(client.socketId, channel, presence) : channel.startsWith('private-') ? sdk.authorizeChannel(client.socketId, channel) : undefined;
     const from = client.messages.length;
     client.send({ event: 'pusher:subscribe', data: { channel, ...(auth ?? {}) } });
@@ -73,7 +77,7 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
     return client.messages.filter((m) => m.event === event && predicate(JSON.parse(m.data as string) as Record<string, unknown>)).length;
   }
 
-  it('delivers an event published through one node to pusher-js clients on the others', async () => {
+  it.skipIf(!available)('delivers an event published through one node to pusher-js clients on the others', async () => {
     const [a, b, c] = await cluster(3);
     const received: string[] = [];
     for (const node of [b!, c!]) {
@@ -90,7 +94,7 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
     expect(received.sort()).toEqual([`${b!.port}:1`, `${c!.port}:1`].sort());
   });
 
-  it('keeps presence cluster-wide: one member per user, listed from every node, added and removed once', async () => {
+  it.skipIf(!available)('keeps presence cluster-wide: one member per user, listed from every node, added and removed once', async () => {
     const [a, b, c] = await cluster(3);
     const sdk = serverSdk(a!);
     const observer = await raw(c!);
@@ -121,7 +125,7 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
     expect(count(observer, 'pusher_internal:member_removed', (d) => d.user_id === 'u1')).toBe(1);
   });
 
-  it('relays client events across nodes, never back to the sender', async () => {
+  it.skipIf(!available)('relays client events across nodes, never back to the sender', async () => {
     const [a, b] = await cluster(2);
     const sdk = serverSdk(a!);
     const sender = await raw(a!);
@@ -136,7 +140,7 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
     expect(sender.messages.some((m) => m.event === 'client-typing')).toBe(false);
   });
 
-  it('lists channels and terminates a user on every node', async () => {
+  it.skipIf(!available)('lists channels and terminates a user on every node', async () => {
     const [a, b, c] = await cluster(3);
     const sdk = serverSdk(a!);
     const sessions: RawClient[] = [];
@@ -156,7 +160,7 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
     expect(codes).toEqual([4009, 4009]);
   });
 
-  it('keeps delivering locally while Redis is down, says so, and resumes cross-node within 5 s of its return', async () => {
+  it.skipIf(!available)('keeps delivering locally while the broker is down, says so, and resumes cross-node within 5 s of its return', async () => {
     const [a, b] = await cluster(2);
     const sdk = serverSdk(a!);
     const local = await raw(a!);
@@ -165,7 +169,7 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
     await subscribeRaw(remote, sdk, 'live');
     await sleep(200);
 
-    await redis.kill();
+    await broker.kill();
     try {
       await eventually(() => a!.cluster!.degraded.degraded, 3000, 'A degraded');
       const res = await sdk.trigger('live', 'during', { n: 1 });
@@ -176,7 +180,7 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
       const metricsText = await (await fetch(`http://127.0.0.1:${a!.port}/metrics`)).text();
       expect(metricsText).toMatch(/switchboard_cluster_messages_skipped_total\{kind="publish"\} [1-9]/);
     } finally {
-      await redis.restart();
+      await broker.restart();
     }
     const back = Date.now();
     await eventually(
@@ -185,7 +189,7 @@ describe.skipIf(!available)('nodes clustered through Redis', () => {
         return remote.messages.some((m) => m.event === 'after');
       },
       5000,
-      'cross-node delivery after Redis returned',
+      'cross-node delivery after the broker returned',
     );
     expect(Date.now() - back).toBeLessThan(5000);
     expect(remote.messages.some((m) => m.event === 'during')).toBe(false);

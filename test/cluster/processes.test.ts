@@ -117,7 +117,7 @@ describe.skipIf(!available)('cluster of real node processes', () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const now = await Promise.all(survivors.map((p) => getJson<ClusterView>(p, '/cluster').catch(() => null)));
+        const now = await Promise.all(survivors.map((p) => getJson<ClusterView>(p, '/cluster').then((r) => r.body, () => null)));
         maxLeaders = Math.max(maxLeaders, now.filter((v) => v?.nodes.find((n) => n.self)?.leader === true).length);
         await sleep(50);
       }
@@ -160,10 +160,10 @@ describe.skipIf(!available)('cluster of real node processes', () => {
     procs.push(proc);
     await proc.waitFor((l) => l.msg === 'switchboard node listening');
     await proc.waitFor((l) => l.msg === 'switchboard node listening' && l.pid !== proc.lines.find((x) => x.msg === 'switchboard node listening')!.pid);
-    let view: ClusterView | null = null;
+    const seen: { view: ClusterView | null } = { view: null };
     await eventually(() => {
-      void getJson<ClusterView>(port, '/cluster').then((r) => (view = r.body), () => undefined);
-      return view !== null && (view as ClusterView).nodes.length === 2;
+      void getJson<ClusterView>(port, '/cluster').then((r) => (seen.view = r.body), () => undefined);
+      return seen.view !== null && seen.view.nodes.length === 2;
     }, 5000, 'two workers in /cluster');
 
     // Connections are handed out round-robin: four clients cover both workers.
