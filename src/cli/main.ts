@@ -9,8 +9,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger } from '../util/logger.js';
 import { runConfigCheck, type ConfigCheckIo } from './config-check.js';
 import { addConfigOptions } from './start-options.js';
-// Uncomment with the call in runCli once src/bench/cli.ts exists:
-// import { registerBenchCommands } from '../bench/cli.js';
+import { registerBenchCommands } from '../bench/cli.js';
 
 /** Exit codes of the `switchboard` command. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
@@ -84,7 +83,7 @@ export async function runCli(args: readonly string[], io: CliIo = processIo): Pr
     exitCode = runConfigCheck(flags, io);
   });
 
-  // registerBenchCommands(program);
+  registerBenchCommands(program);
 
   try {
     await program.parseAsync([...args], { from: 'user' });

@@ -1,0 +1,77 @@
+import { io, type Socket } from 'socket.io-client';
+import { ConnectError, withDeadline, type BenchClient, type ClientHandlers, type Driver, type Publisher, type SubscribeOptions, type TargetSpec } from './types.js';
+
+/**
+ * The Socket.IO protocol of `bench/reference/socketio.mjs`, with the official client over the
+ * WebSocket transport only: `sub` (acked) joins a room, `pub` emits `msg` to the room, `client`
+ * emits `msg` to the room except the sender.
+ */
+class SocketIoClient implements BenchClient {
+  constructor(
+    private readonly socket: Socket,
+    handlers: ClientHandlers,
+  ) {
+    socket.on('msg', (_channel: string, data: string) => {
+      handlers.onFrame(data);
+    });
+    socket.on('disconnect', (reason) => {
+      if (reason !== 'io client disconnect') handlers.onClose(reason.replace(/ /g, '_'));
+    });
+  }
+
+  subscribe(channel: string, options: SubscribeOptions): Promise<void> {
+    const acked = new Promise<void>((resolve) => this.socket.emit('sub', channel, () => resolve()));
+    return withDeadline(acked, options.timeoutMs, 'subscribe_timeout', `no ack for sub ${channel}`);
+  }
+
+  sendClientEvent(channel: string, payload: string): void {
+    this.socket.emit('client', channel, payload);
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}
+
+function socketIoUrl(target: TargetSpec): string {
+  return target.url.replace(/^ws(s?):/, 'http$1:');
+}
+
+function openSocketIo(target: TargetSpec, timeoutMs: number): Promise<Socket> {
+  const socket = io(socketIoUrl(target), { transports: ['websocket'], reconnection: false, forceNew: true, timeout: timeoutMs });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', (err: Error) => {
+      socket.close();
+      const cause = (err as { description?: { error?: { code?: unknown } } }).description?.error?.code;
+      reject(new ConnectError(typeof cause === 'string' ? cause : 'connect_error', `cannot connect to ${socketIoUrl(target)}: ${err.message}`));
+    });
+  });
+}
+
+class SocketIoPublisher implements Publisher {
+  constructor(private readonly socket: Socket) {}
+
+  async publish(channel: string, payload: string): Promise<void> {
+    this.socket.emit('pub', channel, payload);
+  }
+
+  async close(): Promise<void> {
+    this.socket.disconnect();
+  }
+}
+
+/** Socket.IO 4 (WebSocket transport). */
+export function createSocketIoDriver(target: TargetSpec): Driver {
+  return {
+    name: 'socketio',
+    presence: false,
+    channelName: (_kind, name) => name,
+    async connect(handlers, options) {
+      return new SocketIoClient(await openSocketIo(target, options.timeoutMs), handlers);
+    },
+    async createPublisher() {
+      return new SocketIoPublisher(await openSocketIo(target, 10_000));
+    },
+  };
+}
