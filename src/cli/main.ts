@@ -83,7 +83,9 @@ export async function runCli(args: readonly string[], io: CliIo = processIo): Pr
     exitCode = runConfigCheck(flags, io);
   });
 
-  registerBenchCommands(program);
+  registerBenchCommands(program, (code) => {
+    exitCode = code;
+  });
 
   try {
     await program.parseAsync([...args], { from: 'user' });

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, startReference, type ReferenceServer } from './helpers.js';
 
 // The bench's own entry until `switchboard bench` is wired into dist/cli/main.js; `npm test` builds first.
-const ENTRY = join(REPO, 'dist/bench/cli-dev.js');
+const ENTRY = join(REPO, 'dist/cli/main.js');
 const run = promisify(execFile);
 
 async function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [ENTRY, ...args], { timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, [ENTRY, 'bench', ...args], { timeout: 30_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -21,7 +21,7 @@ async function bench(args: string[]): Promise<{ code: number; stdout: string; st
   }
 }
 
-describe.skipIf(!existsSync(ENTRY))('switchboard bench on the command line', () => {
+describe('switchboard bench on the command line', () => {
   let server: ReferenceServer;
   let dir: string;
   beforeAll(async () => {
