@@ -102,7 +102,7 @@ const rows = summary.fanout.map((run) => {
   return `| ${phase.rate} msg/s × ${opts.subscribers} | ${Math.round(phase.deliveriesPerSec)} | ${phase.loss} | ${phase.latencyMs.p50} | ${phase.latencyMs.p99} | ${run.server?.cpuAvgPct ?? 'n/a'} |`;
 });
 const idle = summary.idle;
-console.log(`\nidle: ${idle.connections?.opened ?? idle.connections?.open ?? '?'} connections, ${idle.connections?.ratePerSec ?? idle.connections?.perSec ?? '?'} conn/s, server ${idle.server?.memoryPerConnectionKiB ?? '?'} KiB per connection`);
+console.log(`\nidle: ${idle.connections.open} connections, ${idle.connections.connectsPerSec} conn/s, connect p99 ${idle.connections.connectMs.p99} ms, server ${idle.server?.memoryPerConnectionKiB ?? '?'} KiB per connection`);
 console.log(`\n| load | delivered/s | loss | p50 ms | p99 ms | server CPU % |\n|---|---|---|---|---|---|\n${rows.join('\n')}`);
 const file = `${dir}/bench-node-${stamp}.json`;
 writeFileSync(file, JSON.stringify(summary, null, 2));
