@@ -6,8 +6,8 @@ import type { Peer } from './peer.js';
 
 /**
  * The byte fan-out. Frames are queued per peer and written once per
- * event-loop turn: a peer that receives several frames in one turn gets them
- * in one (corked, writev) write. This is the one function set a faster socket
+ * event-loop turn (or after `writeCoalesceMs`): a peer that receives several
+ * frames meanwhile gets them in one (corked, writev) write. This is the one function set a faster socket
  * backend would replace: `send`, `broadcast`, `flushPeer`.
  */
 
@@ -27,7 +27,11 @@ function enqueue(peer: Peer, frame: Buffer): void {
     dirty.push(peer);
     if (!flushScheduled) {
       flushScheduled = true;
-      setImmediate(flush);
+      // One queue per process: the first frame of a batch decides how long the
+      // batch may wait (nodes of one process share the setting in practice).
+      const delayMs = peer.context.writeCoalesceMs;
+      if (delayMs > 0) setTimeout(flush, delayMs);
+      else setImmediate(flush);
     }
   } else if (Array.isArray(out)) {
     out.push(frame);

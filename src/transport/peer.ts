@@ -6,6 +6,8 @@ import { rawSocketOf } from './ws-internals.js';
 export interface PeerContext {
   readonly hooks: TransportHooks;
   readonly maxSendBufferBytes: number;
+  /** How long queued frames may wait for more before they are written; 0 = end of the event-loop turn. */
+  readonly writeCoalesceMs: number;
 }
 
 /** What the transport asks of the layer above it. */
