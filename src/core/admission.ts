@@ -23,8 +23,7 @@ export function admit(
   const match = APP_PATH.exec(path);
   if (match === null) return refuse(ErrorCode.PathNotFound, path.slice(0, 100));
 
-  const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
-  const protocol = query.get('protocol');
+  const protocol = queryAt === -1 ? null : queryParam(url.slice(queryAt + 1), 'protocol');
   if (protocol === null || protocol === '') return refuse(ErrorCode.NoProtocolVersion);
   if (!/^\d{1,3}$/.test(protocol)) return refuse(ErrorCode.InvalidProtocolVersion);
   const version = Number(protocol);
@@ -47,6 +46,15 @@ export function admit(
 
 function refuse(code: ErrorCode, detail?: string): Admission {
   return { ok: false, error: new SwitchboardError(code, detail) };
+}
+
+/** One query parameter's raw value, without building a URLSearchParams per connection. */
+function queryParam(query: string, name: string): string | null {
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    if ((eq === -1 ? pair : pair.slice(0, eq)) === name) return eq === -1 ? '' : pair.slice(eq + 1);
+  }
+  return null;
 }
 
 function decodeURIComponentSafe(s: string): string {

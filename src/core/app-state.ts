@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { AppConfig } from '../config/schema.js';
+import { metrics } from '../metrics/index.js';
 import type { Channel } from './channel.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { Connection } from './connection.js';
@@ -16,11 +17,22 @@ export class AppState {
   connectionCount = 0;
   /** The other nodes, when this node is clustered; null when it is alone. */
   cluster: ClusterLink | null = null;
+  /** This app's labelled metric children, resolved once (label hashing per connect adds up). */
+  readonly gauges: {
+    readonly connections: ReturnType<typeof metrics.connections.labels>;
+    readonly newConnections: ReturnType<typeof metrics.newConnections.labels>;
+    readonly channels: ReturnType<typeof metrics.channels.labels>;
+  };
 
   constructor(
     readonly config: AppConfig,
     cache: { ttlSeconds: number; maxChannels: number },
   ) {
     this.cache = new LRUCache<string, string>({ max: cache.maxChannels, ttl: cache.ttlSeconds * 1000, ttlAutopurge: false });
+    this.gauges = {
+      connections: metrics.connections.labels({ app_id: config.id }),
+      newConnections: metrics.newConnections.labels({ app_id: config.id }),
+      channels: metrics.channels.labels({ app_id: config.id }),
+    };
   }
 }

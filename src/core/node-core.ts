@@ -81,8 +81,8 @@ export class NodeCore implements CoreApi, TransportHooks {
     const conn = new Connection(createSocketId(), ws, this.peerContext, Date.now(), app);
     this.connections.add(conn);
     app.connectionCount++;
-    metrics.connections.inc({ app_id: app.config.id });
-    metrics.newConnections.inc({ app_id: app.config.id });
+    app.gauges.connections.inc();
+    app.gauges.newConnections.inc();
     send(conn, connectionEstablished(conn.id, this.config.activityTimeout));
     return conn;
   };
@@ -112,7 +112,7 @@ export class NodeCore implements CoreApi, TransportHooks {
     if (!this.connections.delete(conn)) return;
     const app = conn.app;
     app.connectionCount--;
-    metrics.connections.dec({ app_id: app.config.id });
+    app.gauges.connections.dec();
     try {
       leaveAll(conn, this.events);
       signOut(conn);

@@ -86,7 +86,7 @@ export function subscribe(conn: Connection, req: SubscribeRequest, events: CoreE
   if (channel === undefined) {
     channel = new Channel(name, kind);
     app.channels.set(name, channel);
-    metrics.channels.inc({ app_id: app.config.id });
+    app.gauges.channels.inc();
     events.channelOccupied(app, channel);
     app.cluster?.channelOccupied(app.config.id, name, kind.type === 'presence');
   }
@@ -177,7 +177,7 @@ function leave(conn: Connection, channel: Channel, events: CoreEvents): void {
     if (channel.countTimer !== null) clearTimeout(channel.countTimer);
     channel.countTimer = null;
     app.channels.delete(channel.name);
-    metrics.channels.dec({ app_id: app.config.id });
+    app.gauges.channels.dec();
     events.channelVacated(app, channel);
     app.cluster?.channelVacated(app.config.id, channel.name);
   } else {
