@@ -5,7 +5,7 @@ import Echo from 'laravel-echo';
 import PusherJs from 'pusher-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
-import { serverSdk, startTestNode, withTimeout } from '../helpers/node.js';
+import { connected, serverSdk, startTestNode, withTimeout, type PusherJs as PusherClient } from '../helpers/node.js';
 
 // laravel-echo on top of pusher-js, with a Laravel-style /broadcasting/auth
 // endpoint that signs with the pusher SDK: what a Laravel app runs unchanged.
@@ -65,7 +65,7 @@ describe('laravel-echo', () => {
   it('receives a broadcast on a public channel', async () => {
     const echo = echoFor('ana');
     const received = new Promise((resolve) => echo.channel('orders').listen('.order.shipped', resolve));
-    await withTimeout(new Promise<void>((r) => (echo.connector.pusher as PusherJs).connection.bind('connected', r)), 5000, 'no connection');
+    await connected(echo.connector.pusher as unknown as PusherClient);
     await new Promise((r) => setTimeout(r, 200));
     await serverSdk(node).trigger('orders', 'order.shipped', { id: 7 });
     expect(await withTimeout(received, 5000, 'no event')).toEqual({ id: 7 });
