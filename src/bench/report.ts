@@ -50,7 +50,7 @@ function chart(id, title, series) {
   const el = document.getElementById(id);
   const usable = series.filter((s) => s.values.some((v) => v !== null && v !== undefined));
   if (usable.length === 0) { el.textContent = title + ': no data in this run'; return; }
-  new uPlot({ title, width, height: 240, scales: { x: { time: false } },
+  new uPlot({ title, width, height: 240, scales: { x: { time: false } }, axes: [{}, { size: 80 }],
     series: [{ label: 's' }, ...usable.map((s) => ({ label: s.label, stroke: s.color, width: 2 }))] },
     [t, ...usable.map((s) => s.values.map((v) => (v === undefined ? null : v)))], el);
   el.dataset.drawn = 'true';
