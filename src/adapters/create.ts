@@ -6,7 +6,7 @@ import type { ClusterTransport } from './types.js';
 
 export interface TransportSettings {
   adapter: 'local' | 'redis' | 'nats';
-  /** Comma-separated Redis URLs (several = shards). */
+  /** Comma-separated Redis URLs (several = shards); sentinel and cluster URLs list their hosts with commas too. */
   redisUrl?: string | undefined;
   /** Comma-separated NATS server URLs. */
   natsUrl?: string | undefined;
@@ -22,7 +22,7 @@ export interface TransportSettings {
 export function createTransport(settings: TransportSettings): ClusterTransport | null {
   switch (settings.adapter) {
     case 'redis':
-      return new RedisAdapter({ urls: splitUrls(settings.redisUrl), prefix: settings.keyPrefix });
+      return new RedisAdapter({ urls: splitRedisUrls(settings.redisUrl), prefix: settings.keyPrefix });
     case 'nats':
       return new NatsAdapter({ servers: splitUrls(settings.natsUrl), prefix: settings.keyPrefix, name: `switchboard ${settings.nodeId}` });
     case 'local':
@@ -34,6 +34,18 @@ export function createTransport(settings: TransportSettings): ClusterTransport |
 export function splitUrls(value: string | undefined): string[] {
   return (value ?? '')
     .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/**
+ * Redis URLs separated by commas. `redis-sentinel://h:p,h:p/name` and
+ * `redis-cluster://h:p,h:p` list hosts with commas too, so a comma starts a
+ * new URL only when a scheme follows it.
+ */
+export function splitRedisUrls(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(/,(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i)
     .map((s) => s.trim())
     .filter((s) => s !== '');
 }

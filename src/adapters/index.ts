@@ -3,4 +3,4 @@ export { LocalAdapter, LocalBus, processBus } from './local.js';
 export { IpcAdapter, IpcHub } from './ipc.js';
 export { RedisAdapter, type RedisAdapterOptions } from './redis.js';
 export { NatsAdapter, type NatsAdapterOptions } from './nats.js';
-export { createTransport, splitUrls, type TransportSettings } from './create.js';
+export { createTransport, splitRedisUrls, splitUrls, type TransportSettings } from './create.js';

@@ -1,37 +1,17 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { BrokerLink, errorMessage, type BrokerSession, type SessionSink } from './link.js';
+import { isClusterUrl, openClusterSession } from './redis-cluster.js';
+import { ACQUIRE_LEASE, RELEASE_LEASE, leaseTtlArg, parseLeaseReply } from './redis-lease.js';
 import { shardOf } from './shard.js';
 import type { LeaseHolder } from './types.js';
-
-/**
- * Take the lease when free, extend it when ours; answer "owner|token" of
- * whoever holds it. The token comes from a counter that is never reset, so
- * a later holder always has a larger one (fencing).
- */
-const ACQUIRE_LEASE = `
-local current = redis.call('GET', KEYS[1])
-if current then
-  local sep = string.find(current, '|', 1, true)
-  if string.sub(current, 1, sep - 1) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-  return current
-end
-local token = redis.call('INCR', KEYS[2])
-local value = ARGV[1] .. '|' .. token
-redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
-return value
-`;
-
-const RELEASE_LEASE = `
-local current = redis.call('GET', KEYS[1])
-if current and string.sub(current, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
 
 export interface RedisAdapterOptions {
   /**
    * One URL, or several standalone servers used as shards (subjects placed by
-   * a stable hash). `redis://`, `rediss://` (TLS) and
-   * `redis-sentinel://host:port,host:port/masterName` are understood.
+   * a stable hash). `redis://`, `rediss://` (TLS),
+   * `redis-sentinel://host:port,host:port/masterName` and
+   * `redis-cluster://host:port,host:port` (a Redis Cluster, with sharded
+   * pub/sub; alone, not mixed with shards) are understood.
    */
   urls: readonly string[];
   prefix: string;
@@ -45,9 +25,12 @@ export class RedisAdapter extends BrokerLink {
   constructor(private readonly options: RedisAdapterOptions) {
     super({ prefix: options.prefix });
     if (options.urls.length === 0) throw new Error('redis adapter needs at least one URL');
+    if (options.urls.length > 1 && options.urls.some(isClusterUrl)) throw new Error('a redis-cluster:// URL places channels itself: give it alone, not with shards');
   }
 
   protected async openSession(sink: SessionSink): Promise<BrokerSession> {
+    const first = this.options.urls[0]!;
+    if (isClusterUrl(first)) return openClusterSession(first, sink, this.options.connectTimeoutMs ?? 2000);
     const shards: Shard[] = [];
     try {
       for (const url of this.options.urls) shards.push(await openShard(url, sink, this.options.connectTimeoutMs ?? 2000));
@@ -134,10 +117,7 @@ class RedisSession implements BrokerSession {
   }
 
   async acquire(key: string, owner: string, ttlMs: number): Promise<LeaseHolder | null> {
-    const reply = await this.shards[0]!.commands.eval(ACQUIRE_LEASE, 2, key, `${key}.token`, owner, String(Math.max(1, Math.round(ttlMs))));
-    if (typeof reply !== 'string') return null;
-    const sep = reply.lastIndexOf('|');
-    return { owner: reply.slice(0, sep), token: Number(reply.slice(sep + 1)) };
+    return parseLeaseReply(await this.shards[0]!.commands.eval(ACQUIRE_LEASE, 2, key, `${key}.token`, owner, leaseTtlArg(ttlMs)));
   }
 
   async release(key: string, owner: string): Promise<void> {

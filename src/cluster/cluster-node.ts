@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClusterTransport, LinkStateChange } from '../adapters/types.js';
 import type { Logger } from '../util/logger.js';
+import { CacheLookups, type LocalCache } from './cache-lookups.js';
 import { ClusterUnavailableError, DegradedMode } from './degraded.js';
 import { LeaderElector } from './leader.js';
 import {
@@ -14,15 +15,18 @@ import {
   type PresenceChange,
   type PresenceSync,
   type PresenceSyncRequest,
+  type UserChange,
+  type UsersSync,
 } from './messages.js';
 import { clusterMetrics } from './metrics.js';
 import { ChannelReplica } from './presence-replica.js';
 import { NodeRegistry, type PeerNode } from './registry.js';
+import { RemoteUsers } from './remote-users.js';
 import { RequestTracker } from './requests.js';
-import { LEADER_LEASE_KEY, MEMBERSHIP_SUBJECT, REQUEST_SUBJECT, channelSubject, inboxSubject } from './subjects.js';
+import { LEADER_LEASE_KEY, MEMBERSHIP_SUBJECT, REQUEST_SUBJECT, USERS_SUBJECT, channelSubject, inboxSubject } from './subjects.js';
 
 /** What the cluster layer needs from the node it serves (implemented by the core's wiring). */
-export interface ClusterHost {
+export interface ClusterHost extends LocalCache {
   /** An event published on another node, for a channel this node has subscribers for. */
   deliver(appId: string, channel: string, json: string, excludeSocketId: string | undefined): void;
   /** A user appeared on the other nodes' side of a presence channel (first node to have them). */
@@ -35,6 +39,12 @@ export interface ClusterHost {
   localMembers(appId: string, channel: string): Array<[string, unknown]>;
   /** Presence channels with local members, to announce again after a reconnect. */
   localPresenceChannels(): Array<[string, string]>;
+  /** A user signed in on another node and on no node before (for watchlists). */
+  remoteUserOnline(appId: string, userId: string): void;
+  /** A user is signed in on none of the other nodes any more. */
+  remoteUserOffline(appId: string, userId: string): void;
+  /** Every user signed in here, as [app id, user id]. */
+  localSignedInUsers(): Array<[string, string]>;
   load(): NodeLoad;
 }
 
@@ -103,6 +113,8 @@ export class ClusterNode {
   private readonly leader: LeaderElector;
   readonly degraded: DegradedMode;
   private readonly presence = new Map<string, PresenceInterest>();
+  private readonly remoteUsers = new RemoteUsers();
+  private readonly cacheLookups: CacheLookups;
   /** Channels subscribed upstream (app + '\n' + channel). */
   private readonly interest = new Set<string>();
   private readonly inbox: string;
@@ -130,6 +142,7 @@ export class ClusterNode {
       clusterMetrics.leader.set(state.isLeader ? 1 : 0);
       this.log?.info({ nodeId: this.id, leader: state.isLeader, token: state.token }, state.isLeader ? 'became cluster leader' : 'no longer cluster leader');
     });
+    this.cacheLookups = new CacheLookups(host, async (app, name) => (await this.query({ q: 'cached-event', app, name })).answers);
     transport.setHandler((subject, payload) => this.receive(payload));
     transport.onStateChange((change) => this.onLinkChange(change));
   }
@@ -139,6 +152,7 @@ export class ClusterNode {
     // Subscriptions are recorded before connecting: the link makes them on every (re)connect.
     void this.transport.subscribe(MEMBERSHIP_SUBJECT);
     void this.transport.subscribe(REQUEST_SUBJECT);
+    void this.transport.subscribe(USERS_SUBJECT);
     void this.transport.subscribe(this.inbox);
     const connected = this.transport.connect().then(() => true);
     const waited = await Promise.race([connected, delay(this.options.connectWaitMs ?? 3000).then(() => false)]);
@@ -264,6 +278,40 @@ export class ClusterNode {
     this.send(channelSubject(appId, channel), { t: 'presence', from: this.id, inc: this.incarnation, app: appId, channel, op: 'leave', user: userId }, 'presence');
   }
 
+  /** Members of a presence channel across the cluster, each user once (for the member limit). */
+  memberCount(appId: string, channel: string, local: ReadonlyMap<string, unknown> | undefined): number {
+    let count = local?.size ?? 0;
+    for (const [userId] of this.remoteMembers(appId, channel)) if (local?.has(userId) !== true) count++;
+    return count;
+  }
+
+  // ---- cache channels -----------------------------------------------------------
+
+  /**
+   * The last event of a cache channel across the cluster, or null when this
+   * node's copy is authoritative. See CacheLookups.
+   */
+  cachedEventLookup(appId: string, channel: string, firstSubscriber: boolean): Promise<string | undefined> | null {
+    return this.cacheLookups.lookup(appId, channel, firstSubscriber);
+  }
+
+  // ---- signed-in users (watchlists) ---------------------------------------------
+
+  /** A user's first socket on this node signed in. */
+  userSignedIn(appId: string, userId: string): void {
+    this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'online', user: userId }, 'users');
+  }
+
+  /** A user's last socket on this node left. */
+  userSignedOut(appId: string, userId: string): void {
+    this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'offline', user: userId }, 'users');
+  }
+
+  /** Whether the user is signed in on another node. */
+  isUserOnlineElsewhere(appId: string, userId: string): boolean {
+    return this.remoteUsers.isOnline(appId, userId);
+  }
+
   // ---- cluster-wide requests --------------------------------------------------
 
   /**
@@ -325,6 +373,12 @@ export class ClusterNode {
       case 'presence-sync':
         this.onPresenceSync(m);
         return;
+      case 'user':
+        this.onUserChange(m);
+        return;
+      case 'users-sync':
+        this.onUsersSync(m);
+        return;
       case 'heartbeat':
         this.onHeartbeat(m);
         return;
@@ -351,12 +405,18 @@ export class ClusterNode {
 
   private onHeartbeat(hb: Heartbeat): void {
     const seen = this.registry.observe(hb);
-    if (seen.kind === 'known') return;
+    if (seen.kind === 'known') {
+      // A known node saying hello again has been cut off from the broker: it missed our changes.
+      if (hb.hello === true) this.sendUsersSync();
+      return;
+    }
     if (seen.kind === 'restarted') this.forgetNode(seen.previous.id, seen.previous.incarnation, 'restarted');
     clusterMetrics.nodes.set(this.registry.liveIds().length + 1);
     this.log?.info({ nodeId: hb.from, address: hb.address, restarted: seen.kind === 'restarted' }, 'cluster node joined');
     // Introduce ourselves at once to a newcomer rather than at our next beat.
     if (hb.hello === true) this.beat();
+    // A newcomer (or a node back from a broker outage) needs our signed-in users for its watchlists.
+    this.sendUsersSync();
     // It may hold members we do not know of (a node back after a pause or a broker outage).
     if (hb.hello !== true) for (const key of this.presence.keys()) this.requestSync(...splitKey(key), [hb.from]);
   }
@@ -381,6 +441,27 @@ export class ClusterNode {
     const { added, removed } = interest.replica.replace(m.from, m.members);
     for (const r of removed) this.host.remoteMemberRemoved(m.app, m.channel, r.userId);
     for (const a of added) this.host.remoteMemberAdded(m.app, m.channel, a.userId, a.userInfo);
+  }
+
+  private onUserChange(m: UserChange): void {
+    if (this.registry.isDead(m.from, m.inc)) return;
+    if (m.op === 'online') {
+      if (this.remoteUsers.online(m.from, m.app, m.user)) this.host.remoteUserOnline(m.app, m.user);
+    } else if (this.remoteUsers.offline(m.from, m.app, m.user)) {
+      this.host.remoteUserOffline(m.app, m.user);
+    }
+  }
+
+  private onUsersSync(m: UsersSync): void {
+    if (this.registry.isDead(m.from, m.inc)) return;
+    const { online, offline } = this.remoteUsers.replaceNode(m.from, m.users);
+    for (const u of offline) this.host.remoteUserOffline(u.appId, u.userId);
+    for (const u of online) this.host.remoteUserOnline(u.appId, u.userId);
+  }
+
+  /** Tell every node who is signed in here: replaces what they knew of this node. */
+  private sendUsersSync(): void {
+    this.send(USERS_SUBJECT, { t: 'users-sync', from: this.id, inc: this.incarnation, users: this.host.localSignedInUsers() }, 'users');
   }
 
   private answerRequest(id: string, to: string, query: ClusterQuery): void {
@@ -461,6 +542,7 @@ export class ClusterNode {
       const [appId, channel] = splitKey(key);
       for (const r of removed) this.host.remoteMemberRemoved(appId, channel, r.userId);
     }
+    for (const u of this.remoteUsers.dropNode(id)) this.host.remoteUserOffline(u.appId, u.userId);
   }
 
   private onLinkChange(change: LinkStateChange): void {
@@ -475,6 +557,7 @@ export class ClusterNode {
     this.log?.info({ adapter: this.transport.kind, reconnected }, 'cluster broker link up');
     this.beat(true);
     if (!reconnected) return;
+    this.sendUsersSync();
     // Messages were lost while down: tell everyone what we have, and ask what they have.
     for (const [appId, channel] of this.host.localPresenceChannels()) {
       const members = this.host.localMembers(appId, channel);

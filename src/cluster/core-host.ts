@@ -1,13 +1,13 @@
 import type { AppState } from '../core/app-state.js';
 import { deliverToChannel } from '../core/delivery.js';
-import { terminateUser } from '../core/users.js';
+import { notifyWatchers, terminateUser } from '../core/users.js';
 import { classifyChannel } from '../protocol/channels.js';
 import { memberAdded, memberRemoved } from '../protocol/frames.js';
 import { frameText } from '../transport/frame.js';
 import { broadcast } from '../transport/outbound.js';
 import type { ClusterHost } from './cluster-node.js';
 import type { ClusterQuery, NodeLoad } from './messages.js';
-import { answerQuery, type ChannelDetail, type LocalQueries } from './queries.js';
+import { answerQuery, type CachedEvent, type ChannelDetail, type LocalQueries } from './queries.js';
 
 /**
  * The node's state as the cluster layer sees it: where remote events and
@@ -61,6 +61,34 @@ export class CoreClusterHost implements ClusterHost, LocalQueries {
     return list;
   }
 
+  remoteUserOnline(appId: string, userId: string): void {
+    const app = this.apps.get(appId);
+    // Signed in here too: the watchers here heard it when the local socket signed in.
+    if (app === undefined || app.users.has(userId)) return;
+    notifyWatchers(app, userId, 'online');
+  }
+
+  remoteUserOffline(appId: string, userId: string): void {
+    const app = this.apps.get(appId);
+    // Still signed in here: not offline for anyone.
+    if (app === undefined || app.users.has(userId)) return;
+    notifyWatchers(app, userId, 'offline');
+  }
+
+  localSignedInUsers(): Array<[string, string]> {
+    const list: Array<[string, string]> = [];
+    for (const [appId, app] of this.apps) for (const userId of app.users.keys()) list.push([appId, userId]);
+    return list;
+  }
+
+  storeCachedEvent(appId: string, channelName: string, event: CachedEvent): void {
+    const cache = this.apps.get(appId)?.cache;
+    if (cache === undefined) return;
+    // Keep the copy's age: it expires when the original does.
+    const ttl = cache.ttl - event.ageMs;
+    if (ttl > 0) cache.set(channelName, event.json, { ttl });
+  }
+
   load(): NodeLoad {
     let channels = 0;
     for (const app of this.apps.values()) channels += app.channels.size;
@@ -87,6 +115,14 @@ export class CoreClusterHost implements ClusterHost, LocalQueries {
 
   hasCachedEvent(appId: string, name: string): boolean {
     return this.apps.get(appId)?.cache.has(name) === true;
+  }
+
+  cachedEvent(appId: string, name: string): CachedEvent | undefined {
+    const cache = this.apps.get(appId)?.cache;
+    const json = cache?.get(name);
+    if (cache === undefined || json === undefined) return undefined;
+    const remaining = cache.getRemainingTTL(name);
+    return { json, ageMs: Number.isFinite(remaining) ? Math.max(0, cache.ttl - remaining) : 0 };
   }
 
   presenceUserIds(appId: string, name: string): string[] {

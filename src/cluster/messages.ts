@@ -20,6 +20,8 @@ export type ClusterQuery =
   | { q: 'channels'; app: string; prefix?: string }
   | { q: 'channel'; app: string; name: string }
   | { q: 'cached'; app: string; name: string }
+  /** The cache channel's last event here with its age; the asker keeps the youngest answer. */
+  | { q: 'cached-event'; app: string; name: string }
   | { q: 'presence-users'; app: string; name: string }
   | { q: 'terminate-user'; app: string; user: string };
 
@@ -27,6 +29,10 @@ export type PublishMessage = { t: 'publish'; from: string; app: string; channel:
 export type PresenceChange = NodeRef & { t: 'presence'; app: string; channel: string; op: 'join' | 'leave'; user: string; info?: unknown };
 /** A node's full member list for a channel: an answer to `id` (addressed `to` one node) or, without them, for everyone. */
 export type PresenceSync = NodeRef & { t: 'presence-sync'; app: string; channel: string; members: Array<[string, unknown]>; id?: string; to?: string };
+/** A user's first socket on a node signed in ('online') or its last one there left ('offline'). */
+export type UserChange = NodeRef & { t: 'user'; app: string; op: 'online' | 'offline'; user: string };
+/** Every user signed in on a node, as [app, user id] pairs: replaces what the others knew of that node. */
+export type UsersSync = NodeRef & { t: 'users-sync'; users: Array<[string, string]> };
 export type Heartbeat = NodeRef & { t: 'heartbeat'; address: string; load: NodeLoad; startedAt: number; hello?: boolean };
 export type Goodbye = NodeRef & { t: 'bye' };
 /** The leader's verdict that a node is dead, with its fencing token. */
@@ -40,6 +46,8 @@ export type ClusterMessage =
   | PublishMessage
   | PresenceChange
   | PresenceSync
+  | UserChange
+  | UsersSync
   | Heartbeat
   | Goodbye
   | NodeDown
@@ -95,6 +103,7 @@ function isQuery(v: unknown): v is ClusterQuery {
       return isOptionalString(q.prefix);
     case 'channel':
     case 'cached':
+    case 'cached-event':
     case 'presence-users':
       return isString(q.name);
     case 'terminate-user':
@@ -106,6 +115,10 @@ function isQuery(v: unknown): v is ClusterQuery {
 
 function isMemberList(v: unknown): v is Array<[string, unknown]> {
   return Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && isString(e[0]));
+}
+
+function isUserPairs(v: unknown): v is Array<[string, string]> {
+  return Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && isString(e[0]) && isString(e[1]));
 }
 
 function isLoad(v: unknown): v is NodeLoad {
@@ -133,6 +146,10 @@ export function decodeMessage(payload: string): ClusterMessage | null {
       return accept<PresenceChange>(hasRef(m) && isString(m.app) && isString(m.channel) && (m.op === 'join' || m.op === 'leave') && isString(m.user), m);
     case 'presence-sync':
       return accept<PresenceSync>(hasRef(m) && isString(m.app) && isString(m.channel) && isMemberList(m.members) && isOptionalString(m.id) && isOptionalString(m.to), m);
+    case 'user':
+      return accept<UserChange>(hasRef(m) && isString(m.app) && (m.op === 'online' || m.op === 'offline') && isString(m.user), m);
+    case 'users-sync':
+      return accept<UsersSync>(hasRef(m) && isUserPairs(m.users), m);
     case 'heartbeat':
       return accept<Heartbeat>(hasRef(m) && isString(m.address) && isLoad(m.load) && isNumber(m.startedAt), m);
     case 'bye':

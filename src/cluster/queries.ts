@@ -7,11 +7,18 @@ export interface ChannelDetail {
   userIds?: string[];
 }
 
+/** A cache channel's last event as one node holds it; `ageMs` since it was stored there. */
+export interface CachedEvent {
+  json: string;
+  ageMs: number;
+}
+
 /** The local state a node answers cluster queries from (implemented by the core). */
 export interface LocalQueries {
   channelDetails(appId: string, prefix?: string): ChannelDetail[];
   channelDetail(appId: string, name: string): ChannelDetail | undefined;
   hasCachedEvent(appId: string, name: string): boolean;
+  cachedEvent(appId: string, name: string): CachedEvent | undefined;
   presenceUserIds(appId: string, name: string): string[];
   /** Close the user's sockets on this node; returns how many. */
   terminateUser(appId: string, userId: string): number;
@@ -26,6 +33,8 @@ export function answerQuery(local: LocalQueries, query: ClusterQuery): unknown {
       return local.channelDetail(query.app, query.name) ?? null;
     case 'cached':
       return local.hasCachedEvent(query.app, query.name);
+    case 'cached-event':
+      return local.cachedEvent(query.app, query.name) ?? null;
     case 'presence-users':
       return local.presenceUserIds(query.app, query.name);
     case 'terminate-user':
@@ -70,6 +79,23 @@ export function channelListsFrom(answers: readonly unknown[]): ChannelDetail[][]
 /** Remote `channel` answers that name an occupied channel. */
 export function channelDetailsFrom(answers: readonly unknown[]): ChannelDetail[] {
   return answers.filter(isChannelDetail);
+}
+
+function isCachedEvent(v: unknown): v is CachedEvent {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = v as Record<string, unknown>;
+  return typeof e.json === 'string' && typeof e.ageMs === 'number' && Number.isFinite(e.ageMs) && e.ageMs >= 0;
+}
+
+/**
+ * The youngest of the well-formed `cached-event` answers and `local`: every
+ * node stores an event when it publishes or receives it, so the youngest
+ * copy is the channel's last event (ages are relative, no clocks compared).
+ */
+export function youngestCachedEvent(answers: readonly unknown[], local: CachedEvent | undefined): CachedEvent | undefined {
+  let best = local;
+  for (const answer of answers) if (isCachedEvent(answer) && (best === undefined || answer.ageMs < best.ageMs)) best = answer;
+  return best;
 }
 
 export function userIdListsFrom(answers: readonly unknown[]): string[][] {

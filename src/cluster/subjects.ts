@@ -6,6 +6,8 @@
 
 /** Heartbeats, hellos, goodbyes and leader announcements: every node. */
 export const MEMBERSHIP_SUBJECT = 'members';
+/** Users signing in and out (for watchlists): every node. */
+export const USERS_SUBJECT = 'users';
 /** Cluster-wide queries: every node. */
 export const REQUEST_SUBJECT = 'requests';
 /** The leader lease key. */

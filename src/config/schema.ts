@@ -74,7 +74,7 @@ export const configSchema = z
     tlsKey: z.string().min(1).optional(),
     /** How nodes reach each other: `local` (one process, or `--workers` through the primary), `redis` or `nats`. */
     adapter: z.enum(['local', 'redis', 'nats']).default('local'),
-    /** Redis URL(s), comma-separated (several = shards by channel hash): `redis://`, `rediss://`, `redis-sentinel://h:p,h:p/master`. */
+    /** Redis URL(s), comma-separated (several = shards by channel hash): `redis://`, `rediss://`, `redis-sentinel://h:p,h:p/master`, or alone `redis-cluster://h:p,h:p` (seed nodes of a Redis Cluster; channels by sharded pub/sub, Redis ≥ 7). */
     redisUrl: z.string().min(1).optional(),
     /** NATS server URL(s) of one NATS cluster, comma-separated. */
     natsUrl: z.string().min(1).optional(),

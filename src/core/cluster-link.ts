@@ -20,4 +20,18 @@ export interface ClusterLink {
   remoteMembers(appId: string, channel: string): Iterable<[string, unknown]>;
   /** Null when the other nodes' members are known; else resolves when they are (bounded by the request timeout). */
   presenceReady(appId: string, channel: string): Promise<void> | null;
+  /** Distinct members across the cluster: `local` plus the other nodes' users not in it. */
+  memberCount(appId: string, channel: string, local: ReadonlyMap<string, unknown> | undefined): number;
+  /**
+   * A cache channel's last event across the cluster, or null when this
+   * node's own copy is authoritative (call with `firstSubscriber` when the
+   * channel has just got its first local subscriber).
+   */
+  cachedEventLookup(appId: string, channel: string, firstSubscriber: boolean): Promise<string | undefined> | null;
+  /** A user's first local socket signed in. */
+  userSignedIn(appId: string, userId: string): void;
+  /** A user's last local socket left. */
+  userSignedOut(appId: string, userId: string): void;
+  /** Whether the user is signed in through another node. */
+  isUserOnlineElsewhere(appId: string, userId: string): boolean;
 }

@@ -14,6 +14,7 @@ import { metrics } from '../metrics/index.js';
 import { frameText } from '../transport/frame.js';
 import { broadcast, send } from '../transport/outbound.js';
 import { Channel, type PresenceMember } from './channel.js';
+import type { ClusterLink } from './cluster-link.js';
 import type { Connection } from './connection.js';
 import type { CoreEvents } from './events.js';
 
@@ -28,6 +29,11 @@ export interface SubscribeRequest {
 
 /** Handle pusher:subscribe. Every refusal is answered on the wire; nothing throws for bad input. */
 export function subscribe(conn: Connection, req: SubscribeRequest, events: CoreEvents): void {
+  subscribeWith(conn, req, events, false);
+}
+
+/** `remoteMembersKnown`: a clustered presence subscription that already waited for the other nodes' members. */
+function subscribeWith(conn: Connection, req: SubscribeRequest, events: CoreEvents, remoteMembersKnown: boolean): void {
   const name = req.channel;
   const kind = classifyChannel(name);
   if (kind === null) {
@@ -66,10 +72,22 @@ export function subscribe(conn: Connection, req: SubscribeRequest, events: CoreE
       }
       presenceUserId = parsed.userId;
       presenceUserInfo = parsed.userInfo;
-      const members = existing?.members;
-      if (members && !members.has(presenceUserId) && members.size >= app.config.maxPresenceMembersPerChannel) {
-        metrics.limitTrips.inc({ limit: 'maxPresenceMembersPerChannel' });
-        refuse(conn, name, new SwitchboardError(ErrorCode.PresenceChannelFull));
+      const members = existing?.members ?? undefined;
+      const cluster = app.cluster;
+      if (cluster === null) {
+        if (members && !members.has(presenceUserId) && members.size >= app.config.maxPresenceMembersPerChannel) {
+          refuseFullChannel(conn, name);
+          return;
+        }
+        break;
+      }
+      // The limit counts members on every node: wait until the other nodes' members are known.
+      if (!remoteMembersKnown && awaitRemoteMembers(conn, req, events, cluster)) return;
+      const appId = app.config.id;
+      if (members?.has(presenceUserId) !== true && !cluster.hasRemoteMember(appId, name, presenceUserId) && cluster.memberCount(appId, name, members) >= app.config.maxPresenceMembersPerChannel) {
+        refuseFullChannel(conn, name);
+        // The wait subscribed upstream; with nobody here on the channel, let it go.
+        if (existing === undefined) cluster.channelVacated(appId, name);
         return;
       }
       break;
@@ -83,6 +101,7 @@ export function subscribe(conn: Connection, req: SubscribeRequest, events: CoreE
   }
 
   let channel = existing;
+  const firstSubscriber = channel === undefined;
   if (channel === undefined) {
     channel = new Channel(name, kind);
     app.channels.set(name, channel);
@@ -108,13 +127,11 @@ export function subscribe(conn: Connection, req: SubscribeRequest, events: CoreE
 
   const cluster = app.cluster;
   const membersPending = presenceUserId !== undefined ? cluster?.presenceReady(app.config.id, name) : null;
-  if (membersPending) {
-    // The channel's first subscriber on this node: answer once the other
-    // nodes' members are known, so that the list it gets is the cluster's.
-    const joined = channel;
-    void membersPending.then(() => {
-      if (joined.subscribers.has(conn) && app.channels.get(name) === joined) welcome(conn, joined, events);
-    });
+  // A node that had no subscribers for a cache channel may hold a stale last event: the cluster knows better.
+  const cachePending = kind.cache && cluster !== null ? cluster.cachedEventLookup(app.config.id, name, firstSubscriber) : null;
+  if (membersPending || cachePending) {
+    // Answer once the other nodes' members and last event are known, so that what the client gets is the cluster's.
+    void welcomeWhenKnown(conn, channel, events, membersPending ?? null, cachePending);
   } else {
     welcome(conn, channel, events);
   }
@@ -129,12 +146,41 @@ export function subscribe(conn: Connection, req: SubscribeRequest, events: CoreE
   scheduleSubscriptionCount(conn, channel);
 }
 
-/** subscription_succeeded, then for cache channels the last event or a cache miss. */
-function welcome(conn: Connection, channel: Channel, events: CoreEvents): void {
+/**
+ * Clustered presence: the member list and the member limit need the other
+ * nodes' members. Start receiving the channel (which fetches them) and
+ * subscribe again once they are known. False when they are known already.
+ */
+function awaitRemoteMembers(conn: Connection, req: SubscribeRequest, events: CoreEvents, cluster: ClusterLink): boolean {
+  const app = conn.app;
+  const appId = app.config.id;
+  cluster.channelOccupied(appId, req.channel, true);
+  const ready = cluster.presenceReady(appId, req.channel);
+  if (ready === null) return false;
+  void ready.then(() => {
+    if (conn.open) subscribeWith(conn, req, events, true);
+    // Nobody stayed for what was fetched: stop receiving the channel.
+    else if (!app.channels.has(req.channel)) cluster.channelVacated(appId, req.channel);
+  });
+  return true;
+}
+
+async function welcomeWhenKnown(conn: Connection, channel: Channel, events: CoreEvents, members: Promise<void> | null, cached: Promise<string | undefined> | null): Promise<void> {
+  await members;
+  let clusterCached: { json: string | undefined } | undefined;
+  if (cached !== null) clusterCached = { json: await cached.catch(() => conn.app.cache.get(channel.name)) };
+  if (channel.subscribers.has(conn) && conn.app.channels.get(channel.name) === channel) welcome(conn, channel, events, clusterCached);
+}
+
+/**
+ * subscription_succeeded, then for cache channels the last event or a cache
+ * miss (`clusterCached`: the cluster's last event, when it was asked for).
+ */
+function welcome(conn: Connection, channel: Channel, events: CoreEvents, clusterCached?: { json: string | undefined }): void {
   const app = conn.app;
   sendSucceeded(conn, channel);
   if (channel.kind.cache) {
-    const cached = app.cache.get(channel.name);
+    const cached = clusterCached !== undefined ? clusterCached.json : app.cache.get(channel.name);
     send(conn, cached ?? cacheMiss(channel.name));
     if (cached === undefined) events.cacheMiss(app, channel);
   }
@@ -203,6 +249,11 @@ function* presenceInfos(members: Map<string, PresenceMember>): Iterable<[string,
 function* clusterPresenceInfos(members: Map<string, PresenceMember>, remote: Iterable<[string, unknown]>): Iterable<[string, unknown]> {
   yield* presenceInfos(members);
   for (const entry of remote) if (!members.has(entry[0])) yield entry;
+}
+
+function refuseFullChannel(conn: Connection, channelName: string): void {
+  metrics.limitTrips.inc({ limit: 'maxPresenceMembersPerChannel' });
+  refuse(conn, channelName, new SwitchboardError(ErrorCode.PresenceChannelFull));
 }
 
 function refuse(conn: Connection, channelName: string, error: SwitchboardError): void {

@@ -28,11 +28,16 @@ export function signIn(conn: Connection, auth: string, userData: string, now: nu
       let watchers = app.watchers.get(watched);
       if (watchers === undefined) app.watchers.set(watched, (watchers = new Set()));
       watchers.add(conn);
-      if (app.users.has(watched)) online.push(watched);
+      if (app.users.has(watched) || app.cluster?.isUserOnlineElsewhere(app.config.id, watched) === true) online.push(watched);
     }
     if (online.length > 0) send(conn, watchlistEvents([{ name: 'online', user_ids: online }]));
   }
-  if (cameOnline) notifyWatchers(app, parsed.id, 'online');
+  if (cameOnline) {
+    const cluster = app.cluster;
+    // Signed in on another node already: its watchers everywhere know.
+    if (cluster?.isUserOnlineElsewhere(app.config.id, parsed.id) !== true) notifyWatchers(app, parsed.id, 'online');
+    cluster?.userSignedIn(app.config.id, parsed.id);
+  }
   return null;
 }
 
@@ -52,11 +57,15 @@ export function signOut(conn: Connection): void {
   sockets.delete(conn);
   if (sockets.size === 0) {
     app.users.delete(user.id);
-    notifyWatchers(app, user.id, 'offline');
+    const cluster = app.cluster;
+    // Still signed in on another node: not offline for anyone.
+    if (cluster?.isUserOnlineElsewhere(app.config.id, user.id) !== true) notifyWatchers(app, user.id, 'offline');
+    cluster?.userSignedOut(app.config.id, user.id);
   }
 }
 
-function notifyWatchers(app: AppState, userId: string, name: 'online' | 'offline'): void {
+/** Tell this node's watchers of `userId` that the user came online or went offline. */
+export function notifyWatchers(app: AppState, userId: string, name: 'online' | 'offline'): void {
   const watchers = app.watchers.get(userId);
   if (watchers === undefined || watchers.size === 0) return;
   broadcast(frameText(watchlistEvents([{ name, user_ids: [userId] }])), watchers);

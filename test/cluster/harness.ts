@@ -1,8 +1,8 @@
 import { LocalAdapter, LocalBus, NatsAdapter, RedisAdapter, type ClusterTransport } from '../../src/adapters/index.js';
-import { ClusterNode, type ClusterHost, type ClusterNodeOptions, type ClusterQuery, type NodeLoad } from '../../src/cluster/index.js';
-import { BrokerProcess } from './services.js';
+import { ClusterNode, type CachedEvent, type ClusterHost, type ClusterNodeOptions, type ClusterQuery, type NodeLoad } from '../../src/cluster/index.js';
+import { BrokerProcess, RedisClusterProcess } from './services.js';
 
-export type AdapterKind = 'local' | 'redis' | 'nats';
+export type AdapterKind = 'local' | 'redis' | 'nats' | 'redis-cluster';
 
 /** Makes transports of one kind, all reaching the same broker (or in-process bus). */
 export class TransportFactory {
@@ -11,11 +11,15 @@ export class TransportFactory {
 
   constructor(
     readonly kind: AdapterKind,
+    /** The single broker process that tests may kill and restart (redis, nats). */
     readonly broker: BrokerProcess | null,
+    readonly redisCluster: RedisClusterProcess | null = null,
   ) {}
 
   static async create(kind: AdapterKind): Promise<TransportFactory> {
-    return new TransportFactory(kind, kind === 'local' ? null : await BrokerProcess.start(kind));
+    if (kind === 'local') return new TransportFactory(kind, null);
+    if (kind === 'redis-cluster') return new TransportFactory(kind, null, await RedisClusterProcess.start());
+    return new TransportFactory(kind, await BrokerProcess.start(kind));
   }
 
   make(prefix = 'test'): ClusterTransport {
@@ -24,7 +28,9 @@ export class TransportFactory {
         ? new LocalAdapter(this.bus, prefix)
         : this.kind === 'redis'
           ? new RedisAdapter({ urls: [this.broker!.url], prefix })
-          : new NatsAdapter({ servers: [this.broker!.url], prefix });
+          : this.kind === 'redis-cluster'
+            ? new RedisAdapter({ urls: [this.redisCluster!.url], prefix })
+            : new NatsAdapter({ servers: [this.broker!.url], prefix });
     this.made.push(transport);
     return transport;
   }
@@ -32,6 +38,7 @@ export class TransportFactory {
   async closeAll(): Promise<void> {
     await Promise.all(this.made.splice(0).map((t) => t.close()));
     await this.broker?.stop();
+    await this.redisCluster?.stop();
   }
 }
 
@@ -44,6 +51,29 @@ export class RecordingHost implements ClusterHost {
   readonly members = new Map<string, Map<string, unknown>>();
   readonly terminated: string[] = [];
   subscribers = new Map<string, number>();
+  /** Users signed in "here", as [app, user]. */
+  readonly signedIn: Array<[string, string]> = [];
+  /** Watchlist notifications the cluster layer asked for, as 'online:user' / 'offline:user'. */
+  readonly userEvents: string[] = [];
+  /** Cache channel → last event, with the Date.now() it was stored at. */
+  readonly cache = new Map<string, { json: string; storedAt: number }>();
+
+  remoteUserOnline(_app: string, userId: string): void {
+    this.userEvents.push(`online:${userId}`);
+  }
+  remoteUserOffline(_app: string, userId: string): void {
+    this.userEvents.push(`offline:${userId}`);
+  }
+  localSignedInUsers(): Array<[string, string]> {
+    return [...this.signedIn];
+  }
+  cachedEvent(_app: string, channel: string): CachedEvent | undefined {
+    const entry = this.cache.get(channel);
+    return entry === undefined ? undefined : { json: entry.json, ageMs: Date.now() - entry.storedAt };
+  }
+  storeCachedEvent(_app: string, channel: string, event: CachedEvent): void {
+    this.cache.set(channel, { json: event.json, storedAt: Date.now() - event.ageMs });
+  }
 
   deliver(app: string, channel: string, json: string, except: string | undefined): void {
     this.delivered.push({ app, channel, json, except });
@@ -63,6 +93,8 @@ export class RecordingHost implements ClusterHost {
         return 1;
       case 'presence-users':
         return [...(this.members.get(query.name)?.keys() ?? [])];
+      case 'cached-event':
+        return this.cachedEvent(query.app, query.name) ?? null;
       default:
         return null;
     }

@@ -37,7 +37,7 @@ describe.each(brokers)('nodes clustered through %s', (kind, available) => {
   });
 
   /** `count` nodes of one fresh deployment (own key prefix), knowing each other. */
-  async function cluster(count: number): Promise<RunningNode[]> {
+  async function cluster(count: number, app: Record<string, unknown> = {}): Promise<RunningNode[]> {
     const keyPrefix = `t${process.pid}x${++prefixCounter}`;
     const started = await Promise.all(
       Array.from({ length: count }, (_, i) =>
@@ -50,7 +50,7 @@ describe.each(brokers)('nodes clustered through %s', (kind, available) => {
           nodeTimeout: 2,
           requestTimeout: 1,
           leaderLease: 2,
-          apps: [{ ...DEV_APP, enableClientEvents: true, enableSubscriptionCount: true }],
+          apps: [{ ...DEV_APP, enableClientEvents: true, enableSubscriptionCount: true, ...app }],
         }),
       ),
     );
@@ -158,6 +158,93 @@ describe.each(brokers)('nodes clustered through %s', (kind, available) => {
     await sdk.terminateUserConnections('u5');
     const codes = await Promise.all(sessions.map((s) => s.closed(3000)));
     expect(codes).toEqual([4009, 4009]);
+  });
+
+  /** The next event on a cache channel after subscribing: its last event or `pusher:cache_miss`. */
+  async function cacheWelcome(node: RunningNode, sdk: Pusher, channel: string): Promise<{ event: string; data?: unknown }> {
+    const client = await raw(node);
+    const succeeded = await subscribeRaw(client, sdk, channel);
+    expect(succeeded.event).toBe('pusher_internal:subscription_succeeded');
+    const from = client.messages.indexOf(succeeded) + 1;
+    return client.next((m) => m.channel === channel && !m.event.startsWith('pusher_internal:'), 3000, from);
+  }
+
+  it.skipIf(!available)('gives a cache channel\'s first subscriber on any node the last event published anywhere, never a stale one', async () => {
+    const [a, b] = await cluster(2);
+    const sdk = serverSdk(a!);
+    // Nobody subscribed anywhere when it is published: only A has seen it.
+    await sdk.trigger('cache-scores', 'score', { v: 1 });
+    expect(await cacheWelcome(b!, sdk, 'cache-scores')).toMatchObject({ event: 'score', data: JSON.stringify({ v: 1 }) });
+
+    // B's subscriber leaves; v2 is published while B has nobody: B's copy (v1) is stale and must not be served.
+    for (const r of raws.splice(0)) r.close();
+    await sleep(300);
+    await sdk.trigger('cache-scores', 'score', { v: 2 });
+    expect(await cacheWelcome(b!, sdk, 'cache-scores')).toMatchObject({ event: 'score', data: JSON.stringify({ v: 2 }) });
+    // A second subscriber on B is answered from B's own (now current) copy.
+    expect(await cacheWelcome(b!, sdk, 'cache-scores')).toMatchObject({ event: 'score', data: JSON.stringify({ v: 2 }) });
+
+    expect((await cacheWelcome(b!, sdk, 'cache-never-published')).event).toBe('pusher:cache_miss');
+  });
+
+  /** Sign a raw client in, optionally with a watchlist. */
+  async function signIn(node: RunningNode, sdk: Pusher, user: { id: string; watchlist?: string[] }): Promise<RawClient> {
+    const client = await raw(node);
+    client.send({ event: 'pusher:signin', data: sdk.authenticateUser(client.socketId, user) });
+    await client.event('pusher:signin_success');
+    return client;
+  }
+
+  /** Watchlist events a client got, flattened to 'online:id' / 'offline:id'. */
+  function watchlistSeen(client: RawClient): string[] {
+    return client.messages
+      .filter((m) => m.event === 'pusher_internal:watchlist_events')
+      .flatMap((m) => (JSON.parse(m.data as string) as { events: Array<{ name: string; user_ids: string[] }> }).events.flatMap((e) => e.user_ids.map((id) => `${e.name}:${id}`)));
+  }
+
+  it.skipIf(!available)('tells watchers on every node when a user comes online and goes offline anywhere, node death included', async () => {
+    const [a, b, c] = await cluster(3);
+    const sdk = serverSdk(a!);
+    const watcher = await signIn(b!, sdk, { id: 'watcher', watchlist: ['ana', 'bob'] });
+
+    const ana = await signIn(a!, sdk, { id: 'ana' });
+    await eventually(() => watchlistSeen(watcher).includes('online:ana'), 3000, 'ana online on B');
+    // A second socket of ana on another node changes nothing; closing one of two changes nothing.
+    const anaAgain = await signIn(c!, sdk, { id: 'ana' });
+    ana.close();
+    await sleep(500);
+    expect(watchlistSeen(watcher)).toEqual(['online:ana']);
+    anaAgain.close();
+    await eventually(() => watchlistSeen(watcher).includes('offline:ana'), 3000, 'ana offline on B');
+
+    // A watcher signing in later learns who is online elsewhere at once.
+    await signIn(c!, sdk, { id: 'bob' });
+    await sleep(300);
+    const late = await signIn(a!, sdk, { id: 'late', watchlist: ['bob'] });
+    await eventually(() => watchlistSeen(late).includes('online:bob'), 3000, 'bob listed online for a late watcher');
+
+    // C dies without a word (its link drops, its heartbeats stop): bob goes offline within the node timeout.
+    await c!.cluster!.stop(false);
+    await eventually(() => watchlistSeen(watcher).includes('offline:bob') && watchlistSeen(late).includes('offline:bob'), 5000, 'bob offline after C died');
+    expect(watchlistSeen(watcher).filter((e) => e === 'offline:bob')).toHaveLength(1);
+  });
+
+  it.skipIf(!available)('enforces maxPresenceMembersPerChannel on the members of every node, each user counted once', async () => {
+    const [a, b, c] = await cluster(3, { maxPresenceMembersPerChannel: 2 });
+    const sdk = serverSdk(a!);
+    expect((await subscribeRaw(await raw(a!), sdk, 'presence-small', { user_id: 'u1' })).event).toBe('pusher_internal:subscription_succeeded');
+    // B's first subscriber: B has nobody locally, the cluster has u1.
+    expect((await subscribeRaw(await raw(b!), sdk, 'presence-small', { user_id: 'u2' })).event).toBe('pusher_internal:subscription_succeeded');
+    const refused = await subscribeRaw(await raw(a!), sdk, 'presence-small', { user_id: 'u3' });
+    expect(refused.event).toBe('pusher:subscription_error');
+    const refusedOnB = await subscribeRaw(await raw(b!), sdk, 'presence-small', { user_id: 'u3' });
+    expect(refusedOnB.event).toBe('pusher:subscription_error');
+    // C has nobody on the channel: its first subscriber waits for the others' members, then is refused too.
+    expect((await subscribeRaw(await raw(c!), sdk, 'presence-small', { user_id: 'u4' })).event).toBe('pusher:subscription_error');
+    // A member already in (through another node) may open more sockets anywhere.
+    expect((await subscribeRaw(await raw(b!), sdk, 'presence-small', { user_id: 'u1' })).event).toBe('pusher_internal:subscription_succeeded');
+    const users = (await (await sdk.get({ path: '/channels/presence-small/users' })).json()) as { users: Array<{ id: string }> };
+    expect(users.users.map((u) => u.id).sort()).toEqual(['u1', 'u2']);
   });
 
   it.skipIf(!available)('keeps delivering locally while the broker is down, says so, and resumes cross-node within 5 s of its return', async () => {

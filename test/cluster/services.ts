@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,5 +130,113 @@ function spawnUntil(binary: string, args: string[], readyLine: string, timeoutMs
     child.stderr!.on('data', onData);
     child.once('exit', (code) => fail(new Error(`${binary} exited with ${code}: ${output.slice(-500)}`)));
     child.once('error', fail);
+  });
+}
+
+export const REDIS_CLI = findBinary(['redis-cli'], ['/usr/bin/redis-cli', '/usr/local/bin/redis-cli']);
+
+/**
+ * A real Redis Cluster: three `redis-server --cluster-enabled yes` masters on
+ * free ports (client and bus ports both chosen free), joined with
+ * `redis-cli --cluster create`, ready once every node reports cluster_state:ok.
+ */
+export class RedisClusterProcess {
+  private readonly children: ChildProcess[] = [];
+  private readonly dataDir = mkdtempSync(join(tmpdir(), 'switchboard-redis-cluster-'));
+  readonly ports: number[] = [];
+
+  static async start(size = 3): Promise<RedisClusterProcess> {
+    const cluster = new RedisClusterProcess();
+    try {
+      await cluster.boot(size);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** The seed-node URL the Redis adapter takes. */
+  get url(): string {
+    return `redis-cluster://${this.ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  }
+
+  private async boot(size: number): Promise<void> {
+    for (let i = 0; i < size; i++) {
+      const [port, busPort] = [await freePort(), await freePort()];
+      const args = [
+        '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
+        '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
+        '--save', '', '--appendonly', 'no', '--dir', this.dataDir,
+      ];
+      this.children.push(await spawnUntil(REDIS_BINARY!, args, 'Ready to accept connections', 5000));
+      this.ports.push(port);
+    }
+    await run(REDIS_CLI!, ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], 15000);
+    const deadline = Date.now() + 10000;
+    for (const port of this.ports) {
+      while (!(await run(REDIS_CLI!, ['-p', String(port), 'cluster', 'info'], 2000)).includes('cluster_state:ok')) {
+        if (Date.now() > deadline) throw new Error(`redis cluster node ${port} not ok after 10 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.children.splice(0).map(killChild));
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Redis Sentinel watching one real master: `redis-server --sentinel` with a
+ * config file of its own (Sentinel rewrites it), on a free port.
+ */
+export class RedisSentinelProcess {
+  private child: ChildProcess | null = null;
+  private readonly dataDir = mkdtempSync(join(tmpdir(), 'switchboard-sentinel-'));
+
+  private constructor(
+    readonly port: number,
+    readonly masterName: string,
+  ) {}
+
+  static async start(master: BrokerProcess, masterName = 'sbmaster'): Promise<RedisSentinelProcess> {
+    const sentinel = new RedisSentinelProcess(await freePort(), masterName);
+    const config = join(sentinel.dataDir, 'sentinel.conf');
+    writeFileSync(config, [`port ${sentinel.port}`, 'bind 127.0.0.1', `dir ${sentinel.dataDir}`, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`, ''].join('\n'));
+    try {
+      sentinel.child = await spawnUntil(REDIS_BINARY!, [config, '--sentinel'], '+monitor master', 5000);
+    } catch (err) {
+      rmSync(sentinel.dataDir, { recursive: true, force: true });
+      throw err;
+    }
+    return sentinel;
+  }
+
+  /** The URL the Redis adapter takes to find the master through this Sentinel. */
+  get url(): string {
+    return `redis-sentinel://127.0.0.1:${this.port}/${this.masterName}`;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child !== null) await killChild(child);
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Run a command to completion (bounded by `timeoutMs`); resolves with its stdout, rejects on a non-zero exit. */
+function run(binary: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(binary, args, { timeout: timeoutMs }, (err, stdout, stderr) => (err ? reject(new Error(`${binary} ${args.join(' ')}: ${err.message} ${stderr}`)) : resolve(stdout)));
   });
 }

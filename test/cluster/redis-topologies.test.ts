@@ -1,0 +1,119 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisAdapter, splitRedisUrls } from '../../src/adapters/index.js';
+import type { RunningNode } from '../../src/node.js';
+import { DEV_APP, RawClient, serverSdk, startTestNode } from '../helpers/node.js';
+import { eventually } from './harness.js';
+import { BrokerProcess, REDIS_BINARY, REDIS_CLI, RedisClusterProcess, RedisSentinelProcess, serviceAvailable } from './services.js';
+
+/**
+ * Redis deployments other than one server: a real Redis Cluster (sharded
+ * pub/sub) and a real Sentinel in front of a master, reached through the
+ * URLs an operator would give `--redis-url`.
+ */
+const available = serviceAvailable(REDIS_BINARY, 'redis-server') && serviceAvailable(REDIS_CLI, 'redis-cli');
+
+describe('redis URL lists', () => {
+  it('keeps the comma-separated hosts of sentinel and cluster URLs together, and splits shards', () => {
+    expect(splitRedisUrls('redis://a:1, redis://b:2')).toEqual(['redis://a:1', 'redis://b:2']);
+    expect(splitRedisUrls('redis-cluster://a:1,b:2,c:3')).toEqual(['redis-cluster://a:1,b:2,c:3']);
+    expect(splitRedisUrls('redis-sentinel://a:1,b:2/main,rediss://c:3')).toEqual(['redis-sentinel://a:1,b:2/main', 'rediss://c:3']);
+  });
+});
+
+describe.skipIf(!available)('redis cluster', () => {
+  let cluster: RedisClusterProcess;
+  const adapters: RedisAdapter[] = [];
+  const nodes: RunningNode[] = [];
+  const clients: RawClient[] = [];
+
+  beforeAll(async () => {
+    cluster = await RedisClusterProcess.start(3);
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await Promise.all(nodes.map((n) => n.stop({ drainSeconds: 0 })));
+    await Promise.all(adapters.map((a) => a.close()));
+    await cluster?.stop();
+  });
+
+  it('places subjects on the shard that owns their slot, by sharded pub/sub only', async () => {
+    const sender = new RedisAdapter({ urls: [cluster.url], prefix: 'sharded' });
+    const receiver = new RedisAdapter({ urls: [cluster.url], prefix: 'sharded' });
+    adapters.push(sender, receiver);
+    const got = new Set<string>();
+    receiver.setHandler((subject) => got.add(subject));
+    await Promise.all([sender.connect(), receiver.connect()]);
+    const subjects = Array.from({ length: 30 }, (_, i) => `ch.app.room-${i}`);
+    await Promise.all(subjects.map((s) => receiver.subscribe(s)));
+    for (const s of subjects) sender.publish(s, 'x');
+    await eventually(() => got.size === 30, 5000, 'all 30 subjects');
+
+    const sharded = cluster.ports.map((port) => lines(port, 'SHARDCHANNELS', 'sharded.ch.*'));
+    expect(sharded.every((n) => n > 0)).toBe(true); // every master carries some
+    expect(sharded.reduce((a, b) => a + b, 0)).toBe(30); // each subject on exactly one
+    expect(cluster.ports.map((port) => lines(port, 'CHANNELS', 'sharded.*'))).toEqual([0, 0, 0]); // nothing on the cluster-wide bus
+  });
+
+  it('clusters real nodes given a redis-cluster:// URL: an event published on one reaches a client on the other', async () => {
+    const config = { adapter: 'redis' as const, redisUrl: cluster.url, keyPrefix: 'rcnodes', heartbeatInterval: 0.2, nodeTimeout: 2, requestTimeout: 1, leaderLease: 2, apps: [DEV_APP] };
+    const [a, b] = await Promise.all([startTestNode({ ...config, nodeId: 'a' }), startTestNode({ ...config, nodeId: 'b' })]);
+    nodes.push(a, b);
+    await eventually(() => a.cluster!.peers().length === 1 && b.cluster!.peers().length === 1, 5000, 'the nodes to see each other');
+    await eventually(() => [a, b].filter((n) => n.cluster!.isLeader).length === 1, 5000, 'one leader');
+    const client = await RawClient.connect(b);
+    clients.push(client);
+    await client.event('pusher:connection_established');
+    client.send({ event: 'pusher:subscribe', data: { channel: 'scores' } });
+    await client.event('pusher_internal:subscription_succeeded');
+    await eventually(() => lines(cluster.ports, 'SHARDCHANNELS', 'rcnodes.ch.*') === 1, 3000, 'the upstream subscription');
+    await serverSdk(a).trigger('scores', 'goal', { team: 'blue' });
+    const goal = await client.event('goal');
+    expect(goal.data).toBe(JSON.stringify({ team: 'blue' }));
+  });
+});
+
+describe.skipIf(!available)('redis sentinel', () => {
+  let master: BrokerProcess;
+  let sentinel: RedisSentinelProcess;
+  const adapters: RedisAdapter[] = [];
+
+  beforeAll(async () => {
+    master = await BrokerProcess.start('redis');
+    sentinel = await RedisSentinelProcess.start(master);
+  });
+  afterEach(async () => {
+    await Promise.all(adapters.splice(0).map((a) => a.close()));
+  });
+  afterAll(async () => {
+    await sentinel?.stop();
+    await master?.stop();
+  });
+
+  it('finds the master through Sentinel, moves payloads and holds the lease there', async () => {
+    const a = new RedisAdapter({ urls: [sentinel.url], prefix: 'sent' });
+    const b = new RedisAdapter({ urls: [sentinel.url], prefix: 'sent' });
+    adapters.push(a, b);
+    const got: string[] = [];
+    b.setHandler((_subject, payload) => got.push(payload));
+    await Promise.all([a.connect(), b.connect()]);
+    await b.subscribe('room');
+    a.publish('room', 'hello');
+    await eventually(() => got.length === 1, 3000, 'the payload');
+    expect(got).toEqual(['hello']);
+    expect((await a.acquire('lease', 'A', 2000))?.owner).toBe('A');
+    expect((await b.acquire('lease', 'B', 2000))?.owner).toBe('A');
+    // The lease lives on the master Sentinel named, not anywhere else.
+    expect(execFileSync(REDIS_CLI!, ['-p', String(master.port), 'GET', 'sent.lease']).toString()).toMatch(/^A\|\d+/);
+  });
+});
+
+/** How many (shard) channels match `pattern`, summed over the given nodes. */
+function lines(ports: number | number[], kind: 'CHANNELS' | 'SHARDCHANNELS', pattern: string): number {
+  let total = 0;
+  for (const port of Array.isArray(ports) ? ports : [ports]) {
+    const out = execFileSync(REDIS_CLI!, ['-p', String(port), 'PUBSUB', kind, pattern]).toString().trim();
+    total += out === '' ? 0 : out.split('\n').length;
+  }
+  return total;
+}
