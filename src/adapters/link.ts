@@ -160,9 +160,7 @@ export abstract class BrokerLink implements ClusterTransport {
     try {
       session = await this.openSession(sink);
     } catch (err) {
-      if (generation !== this.generation) return;
-      this.setState('disconnected', errorMessage(err));
-      this.scheduleRetry();
+      this.connectFailed(generation, err);
       return;
     }
     if (generation !== this.generation) {
@@ -176,9 +174,7 @@ export abstract class BrokerLink implements ClusterTransport {
       await Promise.all([...this.subjects].map((s) => session.subscribe(this.prefix + s)));
     } catch (err) {
       await session.close().catch(() => undefined);
-      if (generation !== this.generation) return;
-      this.setState('disconnected', errorMessage(err));
-      this.scheduleRetry();
+      this.connectFailed(generation, err);
       return;
     }
     if (generation !== this.generation) {
@@ -189,6 +185,13 @@ export abstract class BrokerLink implements ClusterTransport {
     this.backoff.reset();
     this.setState('connected', 'connect');
     this.firstConnect?.resolve();
+  }
+
+  /** A connection attempt failed: back off and try again, unless a newer attempt or a close superseded it. */
+  private connectFailed(generation: number, err: unknown): void {
+    if (generation !== this.generation) return;
+    this.setState('disconnected', errorMessage(err));
+    this.scheduleRetry();
   }
 
   private onLost(generation: number, reason: string): void {
