@@ -272,6 +272,13 @@ export class TestResources {
     return client;
   }
 
+  /** A connected pusher-js client whose auth endpoint is the real SDK; `presence` names it on presence channels. */
+  async authedPusher(node: RunningNode, sdk: Pusher, presence?: PresenceIdentity): Promise<PusherJs> {
+    const client = this.pusher(node, sdkChannelAuthorization(sdk, presence));
+    await connected(client);
+    return client;
+  }
+
   /** Track any other socket-like handle (e.g. a raw `net.Socket`). */
   adopt<T extends { destroy(): void }>(socket: T): T {
     this.sockets.push(socket);

@@ -1,37 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import Pusher from 'pusher';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
-import {
-  connected,
-  DEV_APP,
-  nextEmit,
-  rawSubscribe,
-  record,
-  sdkChannelAuthorization,
-  serverSdk,
-  sleep,
-  subscribed,
-  TestResources,
-  until,
-  type PusherJs,
-} from '../helpers/node.js';
+import { useTestResources } from '../helpers/lifecycle.js';
+import { DEV_APP, nextEmit, rawSubscribe, record, serverSdk, sleep, subscribed, until, type PusherJs } from '../helpers/node.js';
 
 // Channels through the real clients: pusher-js (Node build) subscribing, the pusher SDK publishing.
 
-let res: TestResources;
-beforeEach(() => {
-  res = new TestResources();
-});
-afterEach(async () => {
-  await res.dispose();
-});
+const res = useTestResources();
 
 /** A pusher-js client whose auth endpoint is the real SDK; `userId` names it on presence channels. */
-async function authedClient(node: RunningNode, sdk: Pusher, userId?: string): Promise<PusherJs> {
-  const client = res.pusher(node, sdkChannelAuthorization(sdk, userId === undefined ? undefined : { user_id: userId, user_info: { name: userId } }));
-  await connected(client);
-  return client;
+function authedClient(node: RunningNode, sdk: Pusher, userId?: string): Promise<PusherJs> {
+  return res.authedPusher(node, sdk, userId === undefined ? undefined : { user_id: userId, user_info: { name: userId } });
 }
 
 /**

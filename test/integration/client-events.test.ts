@@ -1,37 +1,17 @@
 import type Pusher from 'pusher';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
 import { CloseCode } from '../../src/protocol/codes.js';
-import {
-  connected,
-  DEV_APP,
-  nextEmit,
-  rawSubscribe,
-  record,
-  sdkChannelAuthorization,
-  serverSdk,
-  sleep,
-  subscribed,
-  TestResources,
-  until,
-  type PusherJs,
-  type RawClient,
-} from '../helpers/node.js';
+import { useTestResources } from '../helpers/lifecycle.js';
+import { DEV_APP, nextEmit, rawSubscribe, record, serverSdk, sleep, subscribed, until, type PusherJs, type RawClient } from '../helpers/node.js';
 
 // Client events (`client-*`) between real pusher-js clients, and their limits seen on a raw socket.
 
-let res: TestResources;
-beforeEach(() => {
-  res = new TestResources();
-});
-afterEach(async () => {
-  await res.dispose();
-});
+const res = useTestResources();
 
-async function authedClient(node: RunningNode, sdk: Pusher, userId?: string): Promise<PusherJs> {
-  const client = res.pusher(node, sdkChannelAuthorization(sdk, userId === undefined ? undefined : { user_id: userId }));
-  await connected(client);
-  return client;
+/** A connected pusher-js client authorised by the SDK; `userId` names it on presence channels. */
+function authedClient(node: RunningNode, sdk: Pusher, userId?: string): Promise<PusherJs> {
+  return res.authedPusher(node, sdk, userId === undefined ? undefined : { user_id: userId });
 }
 
 /** A raw socket subscribed to `channel`. */
@@ -46,6 +26,19 @@ async function flushedRaw(sdk: Pusher, raw: RawClient, channel: string): Promise
   const marker = `marker-${Math.random().toString(36).slice(2)}`;
   await sdk.trigger(channel, marker, {});
   await raw.event(marker);
+}
+
+/**
+ * `sender` sends client event `event` on `channel`: it must get a `pusher:error` (no code) whose
+ * message matches `reason`, and `listener`, subscribed there, must never receive the event.
+ */
+async function expectRefused(refusal: { sdk: Pusher; sender: RawClient; listener: RawClient; channel: string; event: string; reason: RegExp }): Promise<void> {
+  const { sdk, sender, listener, channel, event, reason } = refusal;
+  sender.send({ event, channel, data: {} });
+  const error = await sender.event('pusher:error');
+  expect(error.data).toMatchObject({ code: null, message: expect.stringMatching(reason) });
+  await flushedRaw(sdk, listener, channel);
+  expect(listener.messages.filter((m) => m.event === event)).toEqual([]);
 }
 
 describe('relaying', () => {
@@ -88,11 +81,7 @@ describe('refusals', () => {
     const sender = await rawOn(node, 'private-quiet');
     const listener = await rawOn(node, 'private-quiet');
 
-    sender.send({ event: 'client-psst', channel: 'private-quiet', data: {} });
-    const error = await sender.event('pusher:error');
-    expect(error.data).toMatchObject({ code: null, message: expect.stringMatching(/not enabled/i) });
-    await flushedRaw(sdk, listener, 'private-quiet');
-    expect(listener.messages.filter((m) => m.event === 'client-psst')).toEqual([]);
+    await expectRefused({ sdk, sender, listener, channel: 'private-quiet', event: 'client-psst', reason: /not enabled/i });
   });
 
   it('refuses client events on a public channel', async () => {
@@ -101,11 +90,7 @@ describe('refusals', () => {
     const sender = await rawOn(node, 'lobby');
     const listener = await rawOn(node, 'lobby');
 
-    sender.send({ event: 'client-shout', channel: 'lobby', data: {} });
-    const error = await sender.event('pusher:error');
-    expect(error.data).toMatchObject({ code: null, message: expect.stringMatching(/private and presence/i) });
-    await flushedRaw(sdk, listener, 'lobby');
-    expect(listener.messages.filter((m) => m.event === 'client-shout')).toEqual([]);
+    await expectRefused({ sdk, sender, listener, channel: 'lobby', event: 'client-shout', reason: /private and presence/i });
   });
 
   it('refuses a client event on a channel the sender has not joined', async () => {
@@ -115,11 +100,7 @@ describe('refusals', () => {
     await outsider.event('pusher:connection_established');
     const member = await rawOn(node, 'private-club');
 
-    outsider.send({ event: 'client-gatecrash', channel: 'private-club', data: {} });
-    const error = await outsider.event('pusher:error');
-    expect(error.data).toMatchObject({ code: null, message: expect.stringMatching(/not subscribed/i) });
-    await flushedRaw(sdk, member, 'private-club');
-    expect(member.messages.filter((m) => m.event === 'client-gatecrash')).toEqual([]);
+    await expectRefused({ sdk, sender: outsider, listener: member, channel: 'private-club', event: 'client-gatecrash', reason: /not subscribed/i });
   });
 });
 

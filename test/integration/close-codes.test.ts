@@ -3,12 +3,13 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Connection } from '../../src/core/connection.js';
 import type { RunningNode } from '../../src/node.js';
 import { CloseCode, WsCloseCode } from '../../src/protocol/codes.js';
 import { signUserAuth } from '../../src/protocol/signatures.js';
+import { useTestResources } from '../helpers/lifecycle.js';
 import {
   DEV_APP,
   record,
@@ -40,18 +41,12 @@ async function refusedWith(client: RawClient): Promise<number> {
 
 describe('admission', () => {
   let node: RunningNode;
-  let res: TestResources;
+  const res = useTestResources();
   beforeAll(async () => {
     node = await startTestNode({ apps: [DEV_APP, DISABLED_APP, QUOTA_APP, ORIGIN_APP] });
   });
   afterAll(async () => {
     await node.stop({ drainSeconds: 0 });
-  });
-  beforeEach(() => {
-    res = new TestResources();
-  });
-  afterEach(async () => {
-    await res.dispose();
   });
 
   const cases: Array<[string, string, number]> = [
@@ -92,13 +87,7 @@ describe('admission', () => {
 });
 
 describe('node limits', () => {
-  let res: TestResources;
-  beforeEach(() => {
-    res = new TestResources();
-  });
-  afterEach(async () => {
-    await res.dispose();
-  });
+  const res = useTestResources();
 
   it('closes a connection past the node maxConnections with 4100', async () => {
     const node = await res.node({ maxConnections: 2 });
@@ -217,13 +206,7 @@ describe.concurrent('keep-alive and sign-in deadlines', () => {
 });
 
 describe('slow consumer', () => {
-  let res: TestResources;
-  beforeEach(() => {
-    res = new TestResources();
-  });
-  afterEach(async () => {
-    await res.dispose();
-  });
+  const res = useTestResources();
 
   it('drops a socket that never reads, keeps its buffer bounded, and the reading subscriber gets everything', async () => {
     const maxSendBufferBytes = 64 * 1024;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metrics } from '../../src/metrics/index.js';
 import type { RunningNode } from '../../src/node.js';
 import { Bystander, connected, DEV_APP, pusherClient, RawClient, serverSdk, startTestNode, withTimeout } from '../helpers/node.js';
+import { pick, seededRandom } from '../helpers/prng.js';
 
 // A seeded fuzz over the wire: mutations of valid Pusher frames from one raw socket, while a
 // pusher-js bystander on the same node must keep receiving every event in order. Reproduce a
@@ -12,23 +13,11 @@ const FRAMES = 3000;
 const BATCH = 100;
 const MAX_FRAME_CHARS = 16 * 1024; // well under maxFrameBytes: this fuzz is about content, not size
 
-/** mulberry32: a tiny deterministic PRNG, so a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Mutator {
   private readonly random: () => number;
 
   constructor(seed: number) {
-    this.random = prng(seed);
+    this.random = seededRandom(seed);
   }
 
   int(max: number): number {
@@ -36,7 +25,7 @@ class Mutator {
   }
 
   pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
+    return pick(this.random, items);
   }
 
   /** A valid client frame of every kind pusher-js sends, with plausible and implausible values. */

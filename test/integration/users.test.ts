@@ -1,8 +1,9 @@
 import type Pusher from 'pusher';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
 import { CloseCode } from '../../src/protocol/codes.js';
 import { signUserAuth } from '../../src/protocol/signatures.js';
+import { useTestResources } from '../helpers/lifecycle.js';
 import {
   connected,
   DEV_APP,
@@ -11,7 +12,6 @@ import {
   record,
   sdkUserAuthentication,
   serverSdk,
-  TestResources,
   until,
   withTimeout,
   type PusherJs,
@@ -20,13 +20,7 @@ import {
 
 // User sign-in through pusher-js `signin()` with the SDK's `authenticateUser` as the auth endpoint.
 
-let res: TestResources;
-beforeEach(() => {
-  res = new TestResources();
-});
-afterEach(async () => {
-  await res.dispose();
-});
+const res = useTestResources();
 
 /** The next raw protocol message named `event` that pusher-js receives. */
 function nextMessage(client: PusherJs, event: string, ms = 3000): Promise<{ event: string; data: unknown }> {

@@ -1,18 +1,7 @@
 import { expect, test } from 'vitest';
 import { isErrorCode } from '../../../src/protocol/errors.js';
 import { parseClientFrame } from '../../../src/protocol/frames.js';
-
-/** mulberry32: small, fast and deterministic, so a failure replays with the same seed. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { pick, seededRandom } from '../../helpers/prng.js';
 
 const SEED = 0x5b0a7d;
 const FRAMES = 10_000;
@@ -39,10 +28,6 @@ const SPECIAL_VALUES: unknown[] = [
   null, true, false, 0, -1, 1e308, -1e308, 2 ** 53 + 1, '', 'x'.repeat(300), '\u0000', '\ud800', [], {}, [[[]]],
   { __proto__: 'x' }, { constructor: { prototype: {} } }, 'pusher:subscribe', 'client-x', 'private-', '#server-to-user-',
 ];
-
-function pick<T>(random: () => number, items: readonly T[]): T {
-  return items[Math.floor(random() * items.length)] as T;
-}
 
 /** Replace one value somewhere in a JSON tree with a value of another type, or nest it deeper. */
 function mutateValue(random: () => number, value: unknown, depth = 0): unknown {
@@ -104,7 +89,7 @@ function generateFrame(random: () => number): string {
 const KINDS = new Set(['ping', 'pong', 'subscribe', 'unsubscribe', 'signin', 'client-event', 'unknown']);
 
 test(`parseClientFrame survives ${FRAMES} mutated frames (seed ${SEED})`, () => {
-  const random = createRandom(SEED);
+  const random = seededRandom(SEED);
   const seen = { ok: 0, error: 0 };
   for (let i = 0; i < FRAMES; i++) {
     const frame = generateFrame(random);

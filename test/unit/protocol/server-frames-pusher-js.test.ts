@@ -8,22 +8,7 @@ import PusherJsModule from 'pusher-js';
 import type * as PusherTypes from 'pusher-js/types/src/core/pusher.js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import {
-  cacheMiss,
-  connectionEstablished,
-  encodeEvent,
-  memberAdded,
-  memberRemoved,
-  parseClientFrame,
-  presenceSubscriptionSucceeded,
-  pusherError,
-  pusherPong,
-  signinSuccess,
-  subscriptionCount,
-  subscriptionError,
-  subscriptionSucceeded,
-  watchlistEvents,
-} from '../../../src/protocol/frames.js';
+import * as frames from '../../../src/protocol/frames.js';
 
 // pusher-js's index.d.ts is read as CommonJS under NodeNext, so its default import is typed as
 // the module namespace although at run time it is the Pusher class: restore the class type.
@@ -34,31 +19,31 @@ const USER_DATA = JSON.stringify({ id: '1', watchlist: ['2'] });
 
 /** How the scripted server answers each client frame. */
 function answer(socket: WebSocket, text: string): void {
-  const parsed = parseClientFrame(text);
+  const parsed = frames.parseClientFrame(text);
   if (!parsed.ok) return;
   const message = parsed.message;
   const send = (frame: string) => socket.send(frame);
-  if (message.kind === 'ping') send(pusherPong());
+  if (message.kind === 'ping') send(frames.pusherPong());
   if (message.kind === 'signin') {
-    send(signinSuccess(message.userData));
-    send(watchlistEvents([{ name: 'online', user_ids: ['2'] }]));
+    send(frames.signinSuccess(message.userData));
+    send(frames.watchlistEvents([{ name: 'online', user_ids: ['2'] }]));
   }
-  if (message.kind === 'client-event') send(pusherError(4301, 'slow down'));
+  if (message.kind === 'client-event') send(frames.pusherError(4301, 'slow down'));
   if (message.kind !== 'subscribe') return;
   const { channel } = message;
   if (channel === 'cache-news') {
-    send(subscriptionSucceeded(channel));
-    send(cacheMiss(channel));
-    send(subscriptionCount(channel, 3));
+    send(frames.subscriptionSucceeded(channel));
+    send(frames.cacheMiss(channel));
+    send(frames.subscriptionCount(channel, 3));
   } else if (channel === 'presence-room') {
-    send(presenceSubscriptionSucceeded(channel, new Map<string, unknown>([['1', { name: 'Ann' }], ['2', undefined]])));
-    send(memberAdded(channel, '3', { name: 'Cy' }));
-    send(memberRemoved(channel, '2'));
+    send(frames.presenceSubscriptionSucceeded(channel, new Map<string, unknown>([['1', { name: 'Ann' }], ['2', undefined]])));
+    send(frames.memberAdded(channel, '3', { name: 'Cy' }));
+    send(frames.memberRemoved(channel, '2'));
   } else if (channel === 'private-denied') {
-    send(subscriptionError(channel, 'AuthError', 'Invalid signature', 401));
+    send(frames.subscriptionError(channel, 'AuthError', 'Invalid signature', 401));
   } else {
-    send(subscriptionSucceeded(channel));
-    send(encodeEvent('greeting', '{"text":"hi"}', channel));
+    send(frames.subscriptionSucceeded(channel));
+    send(frames.encodeEvent('greeting', '{"text":"hi"}', channel));
   }
 }
 
@@ -69,7 +54,7 @@ beforeAll(async () => {
   server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   server.on('connection', (socket) => {
-    socket.send(connectionEstablished('111.222', 120));
+    socket.send(frames.connectionEstablished('111.222', 120));
     socket.on('message', (data) => answer(socket, String(data)));
   });
   const { port } = server.address() as AddressInfo;
