@@ -56,10 +56,18 @@ export const configSchema = z
     maxSendBufferBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
     /**
      * Milliseconds queued frames may wait for more frames to the same sockets so
-     * that they leave in one write; 0 = write at the end of every event-loop turn.
-     * Trades a little latency for less CPU per delivery at moderate rates.
+     * that they leave in one write, while the node delivers at least
+     * `writeCoalesceMinRate` per second; 0 = always write at the end of the
+     * event-loop turn. Trades a few ms of latency under heavy fan-out for
+     * about a third less CPU per delivery.
      */
-    writeCoalesceMs: z.number().int().min(0).max(100).default(0),
+    writeCoalesceMs: z.number().int().min(0).max(100).default(10),
+    /**
+     * Deliveries per second (this node, over the last second) from which frames
+     * wait `writeCoalesceMs`; below it they leave at the end of their turn.
+     * 0 = always wait.
+     */
+    writeCoalesceMinRate: z.number().int().min(0).default(60_000),
     /** Largest HTTP API request body in bytes. Over it: 413. */
     maxHttpBodyBytes: z.number().int().min(1024).default(1024 * 1024),
     /** Seconds an HTTP request may take to arrive whole (headers and body); slower senders get 408. */

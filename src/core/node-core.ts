@@ -48,7 +48,7 @@ export class NodeCore implements CoreApi, TransportHooks {
       this.appsById.set(appConfig.id, app);
       this.appsByKey.set(appConfig.key, app);
     }
-    this.peerContext = { hooks: this, maxSendBufferBytes: config.maxSendBufferBytes, writeCoalesceMs: config.writeCoalesceMs };
+    this.peerContext = { hooks: this, maxSendBufferBytes: config.maxSendBufferBytes, writeCoalesceMs: config.writeCoalesceMs, writeCoalesceMinRate: config.writeCoalesceMinRate };
   }
 
   /** Start the once-a-second keep-alive sweep. */

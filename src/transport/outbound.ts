@@ -15,6 +15,11 @@ let dirty: Peer[] = [];
 let spare: Peer[] = [];
 let flushScheduled = false;
 
+// Deliveries per second over the last full second, for adaptive coalescing.
+let rateWindowStart = Date.now();
+let rateWindowDeliveries = 0;
+let recentDeliveriesPerSec = 0;
+
 // Counted locally per turn and handed to prom-client once per flush.
 let pendingDeliveries = 0;
 let pendingBytes = 0;
@@ -29,8 +34,10 @@ function enqueue(peer: Peer, frame: Buffer): void {
       flushScheduled = true;
       // One queue per process: the first frame of a batch decides how long the
       // batch may wait (nodes of one process share the setting in practice).
-      const delayMs = peer.context.writeCoalesceMs;
-      if (delayMs > 0) setTimeout(flush, delayMs);
+      // Batches wait only while the node is busy fanning out, where merging
+      // writes saves CPU; at light load a frame leaves at the end of its turn.
+      const context = peer.context;
+      if (context.writeCoalesceMs > 0 && recentDeliveriesPerSec >= context.writeCoalesceMinRate) setTimeout(flush, context.writeCoalesceMs);
       else setImmediate(flush);
     }
   } else if (Array.isArray(out)) {
@@ -147,6 +154,13 @@ function flush(): void {
   list.length = 0;
   spare = list;
   metrics.socketWrites.inc(writes);
+  rateWindowDeliveries += pendingDeliveries;
+  const now = Date.now();
+  if (now - rateWindowStart >= 1000) {
+    recentDeliveriesPerSec = (rateWindowDeliveries * 1000) / (now - rateWindowStart);
+    rateWindowStart = now;
+    rateWindowDeliveries = 0;
+  }
   if (pendingDeliveries > 0) {
     metrics.messagesOut.inc(pendingDeliveries);
     metrics.bytesOut.inc(pendingBytes);

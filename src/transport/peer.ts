@@ -8,6 +8,8 @@ export interface PeerContext {
   readonly maxSendBufferBytes: number;
   /** How long queued frames may wait for more before they are written; 0 = end of the event-loop turn. */
   readonly writeCoalesceMs: number;
+  /** Deliveries per second (over the last second) from which batches wait `writeCoalesceMs`. */
+  readonly writeCoalesceMinRate: number;
 }
 
 /** What the transport asks of the layer above it. */

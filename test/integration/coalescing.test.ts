@@ -13,10 +13,14 @@ describe('write coalescing', () => {
   afterEach(async () => node?.stop({ drainSeconds: 0 }));
 
   it.each([
-    { writeCoalesceMs: 0, expectFewerWritesThanEvents: false },
-    { writeCoalesceMs: 40, expectFewerWritesThanEvents: true },
-  ])('with writeCoalesceMs=$writeCoalesceMs, every event arrives in order', async ({ writeCoalesceMs, expectFewerWritesThanEvents }) => {
-    node = await startTestNode({ writeCoalesceMs });
+    // Off: one write per event-loop turn.
+    { writeCoalesceMs: 0, writeCoalesceMinRate: 0, expectFewerWritesThanEvents: false },
+    // On whatever the load: frames wait for each other.
+    { writeCoalesceMs: 40, writeCoalesceMinRate: 0, expectFewerWritesThanEvents: true },
+    // The default, adaptive: at this light load nothing waits.
+    { writeCoalesceMs: 40, writeCoalesceMinRate: 60_000, expectFewerWritesThanEvents: false },
+  ])('with writeCoalesceMs=$writeCoalesceMs above $writeCoalesceMinRate/s, every event arrives in order', async ({ writeCoalesceMs, writeCoalesceMinRate, expectFewerWritesThanEvents }) => {
+    node = await startTestNode({ writeCoalesceMs, writeCoalesceMinRate });
     const client = await RawClient.connect(node);
     client.send({ event: 'pusher:subscribe', data: { channel: 'coalesce' } });
     await client.event('pusher_internal:subscription_succeeded');
