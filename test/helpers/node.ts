@@ -26,17 +26,14 @@ export function serverSdk(node: RunningNode, app: { id: string; key: string; sec
 const PusherJsClass = PusherJsModule as unknown as new (key: string, options: PusherJsOptions) => PusherJs;
 export type PusherJs = PusherTypes.default;
 
+/** The pusher-js options a user points at a node (plain ws, no stats). */
+export function pusherJsOptions(node: RunningNode) {
+  return { wsHost: '127.0.0.1', wsPort: node.port, forceTLS: false, enabledTransports: ['ws' as const], cluster: 'mt1', disableStats: true };
+}
+
 /** A real pusher-js client (Node build) connected to a node. */
 export function pusherClient(node: RunningNode, options: Partial<PusherJsOptions> = {}, key: string = DEV_APP.key): PusherJs {
-  return new PusherJsClass(key, {
-    wsHost: '127.0.0.1',
-    wsPort: node.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    cluster: 'mt1',
-    disableStats: true,
-    ...options,
-  } as PusherJsOptions);
+  return new PusherJsClass(key, { ...pusherJsOptions(node), ...options } as PusherJsOptions);
 }
 
 /** Resolve when a pusher-js client is connected (rejects after `ms`). */

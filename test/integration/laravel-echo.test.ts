@@ -5,7 +5,7 @@ import Echo from 'laravel-echo';
 import PusherJs from 'pusher-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
-import { connected, serverSdk, startTestNode, withTimeout, type PusherJs as PusherClient } from '../helpers/node.js';
+import { connected, pusherJsOptions, serverSdk, startTestNode, withTimeout, type PusherJs as PusherClient } from '../helpers/node.js';
 
 // laravel-echo on top of pusher-js, with a Laravel-style /broadcasting/auth
 // endpoint that signs with the pusher SDK: what a Laravel app runs unchanged.
@@ -48,12 +48,7 @@ describe('laravel-echo', () => {
     const echo = new Echo({
       broadcaster: 'pusher',
       key: 'app-key',
-      wsHost: '127.0.0.1',
-      wsPort: node.port,
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      cluster: 'mt1',
-      disableStats: true,
+      ...pusherJsOptions(node),
       authEndpoint: authUrl,
       auth: { headers: { 'x-user': user } },
       Pusher: PusherJs,
