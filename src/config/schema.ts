@@ -61,7 +61,7 @@ export const configSchema = z
      * event-loop turn. Trades a few ms of latency under heavy fan-out for
      * about a third less CPU per delivery.
      */
-    writeCoalesceMs: z.number().int().min(0).max(100).default(10),
+    writeCoalesceMs: z.number().int().min(0).max(100).default(15),
     /**
      * Deliveries per second (this node, over the last second) from which frames
      * wait `writeCoalesceMs`; below it they leave at the end of their turn.
