@@ -20,6 +20,14 @@ let rateWindowStart = Date.now();
 let rateWindowDeliveries = 0;
 let recentDeliveriesPerSec = 0;
 
+/**
+ * The measured rate, or 0 once it is stale: the window only advances on a
+ * flush, so after a quiet spell the first frame must not wait on old load.
+ */
+function currentRate(): number {
+  return Date.now() - rateWindowStart < 2000 ? recentDeliveriesPerSec : 0;
+}
+
 // Counted locally per turn and handed to prom-client once per flush.
 let pendingDeliveries = 0;
 let pendingBytes = 0;
@@ -37,7 +45,7 @@ function enqueue(peer: Peer, frame: Buffer): void {
       // Batches wait only while the node is busy fanning out, where merging
       // writes saves CPU; at light load a frame leaves at the end of its turn.
       const context = peer.context;
-      if (context.writeCoalesceMs > 0 && recentDeliveriesPerSec >= context.writeCoalesceMinRate) setTimeout(flush, context.writeCoalesceMs);
+      if (context.writeCoalesceMs > 0 && currentRate() >= context.writeCoalesceMinRate) setTimeout(flush, context.writeCoalesceMs);
       else setImmediate(flush);
     }
   } else if (Array.isArray(out)) {
