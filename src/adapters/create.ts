@@ -12,6 +12,9 @@ export interface TransportSettings {
   natsUrl?: string | undefined;
   keyPrefix: string;
   nodeId: string;
+  /** Milliseconds a batch of outgoing cluster messages may wait for more while the node publishes at least `clusterCoalesceMinRate` per second. */
+  clusterCoalesceMs: number;
+  clusterCoalesceMinRate: number;
 }
 
 /**
@@ -20,14 +23,15 @@ export interface TransportSettings {
  * and the hot path does no cluster work at all.
  */
 export function createTransport(settings: TransportSettings): ClusterTransport | null {
+  const link = { prefix: settings.keyPrefix, coalesceMs: settings.clusterCoalesceMs, coalesceMinRate: settings.clusterCoalesceMinRate };
   switch (settings.adapter) {
     case 'redis':
-      return new RedisAdapter({ urls: splitRedisUrls(settings.redisUrl), prefix: settings.keyPrefix });
+      return new RedisAdapter({ ...link, urls: splitRedisUrls(settings.redisUrl) });
     case 'nats':
-      return new NatsAdapter({ servers: splitUrls(settings.natsUrl), prefix: settings.keyPrefix, name: `switchboard ${settings.nodeId}` });
+      return new NatsAdapter({ ...link, servers: splitUrls(settings.natsUrl), name: `switchboard ${settings.nodeId}` });
     case 'local':
       // A node:cluster worker reaches its siblings through the primary.
-      return cluster.isWorker ? new IpcAdapter(settings.keyPrefix) : null;
+      return cluster.isWorker ? new IpcAdapter(link) : null;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:cluster';
 import { LocalBus } from './local.js';
-import { BrokerLink, type BrokerSession, type SessionSink } from './link.js';
+import { BrokerLink, type BrokerLinkOptions, type BrokerSession, type SessionSink } from './link.js';
 import type { LeaseHolder } from './types.js';
 
 /**
@@ -91,8 +91,8 @@ export class IpcHub {
 export class IpcAdapter extends BrokerLink {
   readonly kind = 'ipc' as const;
 
-  constructor(prefix = 'switchboard') {
-    super({ prefix });
+  constructor(options: BrokerLinkOptions = { prefix: 'switchboard' }) {
+    super(options);
   }
 
   protected async openSession(sink: SessionSink): Promise<BrokerSession> {

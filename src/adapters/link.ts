@@ -1,4 +1,6 @@
 import { Backoff } from './backoff.js';
+import { RateMeter } from '../util/rate-meter.js';
+import { MAX_BATCH_UNITS, decodeBatch, encodeBatch } from './batch.js';
 import type { ClusterTransport, LeaseHolder, LinkState, LinkStateChange, SubjectHandler } from './types.js';
 
 /** One live connection to a broker, as an adapter opens it. Lost for good when `onLost` fires. */
@@ -25,12 +27,21 @@ export interface BrokerLinkOptions {
   prefix: string;
   backoffBaseMs?: number;
   backoffCapMs?: number;
+  /**
+   * While this link publishes at least `coalesceMinRate` payloads per second,
+   * a batch waits up to `coalesceMs` for more before it is written (fewer
+   * broker messages, and fewer wake-ups on every receiving node). Below that
+   * rate, or with 0 ms, a batch leaves at the end of its event-loop turn.
+   */
+  coalesceMs?: number;
+  coalesceMinRate?: number;
 }
 
 /**
  * The part every adapter shares: the link state machine, reconnect with
  * full-jitter backoff, the set of subjects to resubscribe after a reconnect,
- * and writes coalesced per tick. Subclasses only open sessions.
+ * and writes coalesced per tick (adaptively for longer under load), several
+ * payloads for one subject in one broker message. Subclasses only open sessions.
  */
 export abstract class BrokerLink implements ClusterTransport {
   abstract readonly kind: ClusterTransport['kind'];
@@ -45,12 +56,17 @@ export abstract class BrokerLink implements ClusterTransport {
   private outbox: Array<readonly [string, string]> = [];
   private flushScheduled = false;
   private readonly prefix: string;
+  private readonly coalesceMs: number;
+  private readonly coalesceMinRate: number;
+  private readonly publishRate = new RateMeter();
   /** Bumped on every session, so a stale session's callbacks are ignored. */
   private generation = 0;
 
   constructor(options: BrokerLinkOptions) {
     this.prefix = options.prefix === '' ? '' : `${options.prefix}.`;
     this.backoff = new Backoff(options.backoffBaseMs ?? 100, options.backoffCapMs ?? 2000);
+    this.coalesceMs = options.coalesceMs ?? 0;
+    this.coalesceMinRate = options.coalesceMinRate ?? 0;
   }
 
   /** Open one connection. Rejects when the broker cannot be reached. */
@@ -97,7 +113,8 @@ export abstract class BrokerLink implements ClusterTransport {
     this.outbox.push([this.prefix + subject, payload]);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flush);
+      if (this.coalesceMs > 0 && this.publishRate.perSecond() >= this.coalesceMinRate) setTimeout(this.flush, this.coalesceMs);
+      else setImmediate(this.flush);
     }
     return true;
   }
@@ -135,10 +152,11 @@ export abstract class BrokerLink implements ClusterTransport {
     const batch = this.outbox;
     if (batch.length === 0) return;
     this.outbox = [];
+    this.publishRate.record(batch.length);
     const session = this.session;
     if (session === null) return;
     try {
-      session.publishBatch(batch);
+      session.publishBatch(batch.length === 1 ? batch : groupBySubject(batch));
     } catch (err) {
       session === this.session && this.onLost(this.generation, errorMessage(err));
     }
@@ -211,14 +229,17 @@ export abstract class BrokerLink implements ClusterTransport {
     this.retryTimer.unref();
   }
 
-  private dispatch(subject: string, payload: string): void {
+  private dispatch(subject: string, message: string): void {
     const local = this.prefix === '' ? subject : subject.startsWith(this.prefix) ? subject.slice(this.prefix.length) : null;
     if (local === null) return;
-    try {
-      this.handler(local, payload);
-    } catch {
-      // The cluster layer contains its own faults; a throw here must not kill the client library's loop.
-    }
+    // A damaged batch (never seen from our own nodes) loses only its tail.
+    decodeBatch(message, (payload) => {
+      try {
+        this.handler(local, payload);
+      } catch {
+        // The cluster layer contains its own faults; a throw here must not kill the client library's loop.
+      }
+    });
   }
 
   private setState(state: LinkState, reason: string): void {
@@ -228,6 +249,29 @@ export abstract class BrokerLink implements ClusterTransport {
     const change: LinkStateChange = { state, previous, reason };
     for (const listener of this.listeners) listener(change);
   }
+}
+
+/**
+ * One broker message per subject (in the order subjects first appear; each
+ * subject's payloads keep their order), split where a batch would grow past
+ * MAX_BATCH_UNITS.
+ */
+function groupBySubject(batch: ReadonlyArray<readonly [string, string]>): Array<readonly [string, string]> {
+  const groups = new Map<string, { payloads: string[]; units: number }[]>();
+  for (const [subject, payload] of batch) {
+    let list = groups.get(subject);
+    if (list === undefined) groups.set(subject, (list = []));
+    const open = list[list.length - 1];
+    if (open !== undefined && open.units + payload.length <= MAX_BATCH_UNITS) {
+      open.payloads.push(payload);
+      open.units += payload.length;
+    } else {
+      list.push({ payloads: [payload], units: payload.length });
+    }
+  }
+  const out: Array<readonly [string, string]> = [];
+  for (const [subject, list] of groups) for (const group of list) out.push([subject, encodeBatch(group.payloads)]);
+  return out;
 }
 
 export function errorMessage(err: unknown): string {

@@ -1,11 +1,10 @@
 import { connect, type KV, type NatsConnection, type Subscription } from 'nats';
-import { BrokerLink, errorMessage, type BrokerSession, type SessionSink } from './link.js';
+import { BrokerLink, errorMessage, type BrokerLinkOptions, type BrokerSession, type SessionSink } from './link.js';
 import type { LeaseHolder } from './types.js';
 
-export interface NatsAdapterOptions {
+export interface NatsAdapterOptions extends BrokerLinkOptions {
   /** One or several server URLs of one NATS cluster (`nats://host:4222`). */
   servers: readonly string[];
-  prefix: string;
   connectTimeoutMs?: number;
   /** Client name shown by the server's monitoring. */
   name?: string;
@@ -24,7 +23,7 @@ export class NatsAdapter extends BrokerLink {
   readonly kind = 'nats' as const;
 
   constructor(private readonly options: NatsAdapterOptions) {
-    super({ prefix: options.prefix });
+    super(options);
     if (options.servers.length === 0) throw new Error('nats adapter needs at least one server URL');
   }
 

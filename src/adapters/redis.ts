@@ -1,11 +1,11 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { BrokerLink, errorMessage, type BrokerSession, type SessionSink } from './link.js';
+import { BrokerLink, errorMessage, type BrokerLinkOptions, type BrokerSession, type SessionSink } from './link.js';
 import { isClusterUrl, openClusterSession } from './redis-cluster.js';
 import { ACQUIRE_LEASE, RELEASE_LEASE, leaseTtlArg, parseLeaseReply } from './redis-lease.js';
 import { shardOf } from './shard.js';
 import type { LeaseHolder } from './types.js';
 
-export interface RedisAdapterOptions {
+export interface RedisAdapterOptions extends BrokerLinkOptions {
   /**
    * One URL, or several standalone servers used as shards (subjects placed by
    * a stable hash). `redis://`, `rediss://` (TLS),
@@ -14,7 +14,6 @@ export interface RedisAdapterOptions {
    * pub/sub; alone, not mixed with shards) are understood.
    */
   urls: readonly string[];
-  prefix: string;
   connectTimeoutMs?: number;
 }
 
@@ -23,7 +22,7 @@ export class RedisAdapter extends BrokerLink {
   readonly kind = 'redis' as const;
 
   constructor(private readonly options: RedisAdapterOptions) {
-    super({ prefix: options.prefix });
+    super(options);
     if (options.urls.length === 0) throw new Error('redis adapter needs at least one URL');
     if (options.urls.length > 1 && options.urls.some(isClusterUrl)) throw new Error('a redis-cluster:// URL places channels itself: give it alone, not with shards');
   }

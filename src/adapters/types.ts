@@ -47,7 +47,9 @@ export interface ClusterTransport extends LeaseStore {
   close(): Promise<void>;
   /**
    * Queue a payload for `subject`. Writes are coalesced and flushed once per
-   * tick. Returns false when the link is down and the payload was dropped.
+   * tick. Payloads for one subject arrive in the order they were published;
+   * payloads for different subjects may not (they can live on different
+   * shards). Returns false when the link is down and the payload was dropped.
    */
   publish(subject: string, payload: string): boolean;
   /**

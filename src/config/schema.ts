@@ -98,6 +98,15 @@ export const configSchema = z
     requestTimeout: z.number().min(0.05).max(60).default(2),
     /** Seconds of the leader lease: a new leader takes over within about this long after the leader dies. */
     leaderLease: z.number().min(0.5).max(600).default(5),
+    /**
+     * Milliseconds a batch of outgoing cluster messages may wait for more,
+     * while this node publishes at least `clusterCoalesceMinRate` of them per
+     * second; 0 = always send at the end of the event-loop turn. Under load,
+     * fewer and larger broker messages cost every node fewer wake-ups.
+     */
+    clusterCoalesceMs: z.number().int().min(0).max(100).default(2),
+    /** Cluster messages per second (this node, over the last second) from which batches wait `clusterCoalesceMs`. 0 = always wait. */
+    clusterCoalesceMinRate: z.number().int().min(0).default(1000),
     /** Worker processes sharing the port: a number, or `auto` for one per core. */
     workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1'),
     /** Convenience: a single app from flags/env, replacing `apps`. All three or none. */

@@ -1,6 +1,7 @@
 import { metrics } from '../metrics/index.js';
 import { WsCloseCode } from '../protocol/codes.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
+import { RateMeter } from '../util/rate-meter.js';
 import { frameText } from './frame.js';
 import type { Peer } from './peer.js';
 
@@ -15,18 +16,8 @@ let dirty: Peer[] = [];
 let spare: Peer[] = [];
 let flushScheduled = false;
 
-// Deliveries per second over the last full second, for adaptive coalescing.
-let rateWindowStart = Date.now();
-let rateWindowDeliveries = 0;
-let recentDeliveriesPerSec = 0;
-
-/**
- * The measured rate, or 0 once it is stale: the window only advances on a
- * flush, so after a quiet spell the first frame must not wait on old load.
- */
-function currentRate(): number {
-  return Date.now() - rateWindowStart < 2000 ? recentDeliveriesPerSec : 0;
-}
+/** Deliveries per second, for adaptive coalescing. */
+const deliveryRate = new RateMeter();
 
 // Counted locally per turn and handed to prom-client once per flush.
 let pendingDeliveries = 0;
@@ -45,7 +36,7 @@ function enqueue(peer: Peer, frame: Buffer): void {
       // Batches wait only while the node is busy fanning out, where merging
       // writes saves CPU; at light load a frame leaves at the end of its turn.
       const context = peer.context;
-      if (context.writeCoalesceMs > 0 && currentRate() >= context.writeCoalesceMinRate) setTimeout(flush, context.writeCoalesceMs);
+      if (context.writeCoalesceMs > 0 && deliveryRate.perSecond() >= context.writeCoalesceMinRate) setTimeout(flush, context.writeCoalesceMs);
       else setImmediate(flush);
     }
   } else if (Array.isArray(out)) {
@@ -162,13 +153,7 @@ function flush(): void {
   list.length = 0;
   spare = list;
   metrics.socketWrites.inc(writes);
-  rateWindowDeliveries += pendingDeliveries;
-  const now = Date.now();
-  if (now - rateWindowStart >= 1000) {
-    recentDeliveriesPerSec = (rateWindowDeliveries * 1000) / (now - rateWindowStart);
-    rateWindowStart = now;
-    rateWindowDeliveries = 0;
-  }
+  deliveryRate.record(pendingDeliveries);
   if (pendingDeliveries > 0) {
     metrics.messagesOut.inc(pendingDeliveries);
     metrics.bytesOut.inc(pendingBytes);
