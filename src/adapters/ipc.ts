@@ -50,6 +50,7 @@ export class IpcHub {
         }
       },
       lost: () => {},
+      refused: () => {},
     };
     const subjects = new Set<string>();
     const reply = (message: PrimaryToWorker): void => {

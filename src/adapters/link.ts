@@ -20,6 +20,8 @@ export interface SessionSink {
   deliver(subject: string, payload: string): void;
   /** The connection is gone; the link reconnects. Safe to call more than once. */
   lost(reason: string): void;
+  /** The broker refused one message (too large for it); the connection is fine. */
+  refused(subject: string, reason: string): void;
 }
 
 export interface BrokerLinkOptions {
@@ -47,6 +49,7 @@ export abstract class BrokerLink implements ClusterTransport {
   abstract readonly kind: ClusterTransport['kind'];
   private current: LinkState = 'disconnected';
   private readonly listeners: Array<(change: LinkStateChange) => void> = [];
+  private readonly refusalListeners: Array<(subject: string, reason: string) => void> = [];
   private session: BrokerSession | null = null;
   private readonly subjects = new Set<string>();
   private handler: SubjectHandler = () => {};
@@ -78,6 +81,10 @@ export abstract class BrokerLink implements ClusterTransport {
 
   onStateChange(listener: (change: LinkStateChange) => void): void {
     this.listeners.push(listener);
+  }
+
+  onRefused(listener: (subject: string, reason: string) => void): void {
+    this.refusalListeners.push(listener);
   }
 
   setHandler(handler: SubjectHandler): void {
@@ -173,6 +180,10 @@ export abstract class BrokerLink implements ClusterTransport {
         this.dispatch(subject, payload);
       },
       lost: (reason) => this.onLost(generation, reason),
+      refused: (subject, reason) => {
+        const local = this.prefix === '' ? subject : subject.slice(this.prefix.length);
+        for (const listener of this.refusalListeners) listener(local, reason);
+      },
     };
     let session: BrokerSession;
     try {

@@ -1,4 +1,4 @@
-import { connect, type KV, type NatsConnection, type Subscription } from 'nats';
+import { ErrorCode, connect, type KV, type NatsConnection, type Subscription } from 'nats';
 import { BrokerLink, errorMessage, type BrokerLinkOptions, type BrokerSession, type SessionSink } from './link.js';
 import type { LeaseHolder } from './types.js';
 
@@ -53,7 +53,15 @@ class NatsSession implements BrokerSession {
 
   publishBatch(batch: ReadonlyArray<readonly [string, string]>): void {
     // nats.js buffers writes and flushes them together: one socket write per batch.
-    for (const [subject, payload] of batch) this.nc.publish(subject, encoder.encode(payload));
+    for (const [subject, payload] of batch) {
+      try {
+        this.nc.publish(subject, encoder.encode(payload));
+      } catch (err) {
+        // One message over the server's max_payload must not cost the link (and the rest of the batch).
+        if ((err as { code?: unknown }).code !== ErrorCode.MaxPayloadExceeded) throw err;
+        this.sink.refused(subject, `larger than the server's max_payload (${this.nc.info?.max_payload ?? '?'} bytes)`);
+      }
+    }
   }
 
   async subscribe(subject: string): Promise<void> {

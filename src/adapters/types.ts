@@ -41,6 +41,8 @@ export interface ClusterTransport extends LeaseStore {
   readonly state: LinkState;
   /** Listen to state changes (emitted only on change). */
   onStateChange(listener: (change: LinkStateChange) => void): void;
+  /** Listen to payloads the broker refused one by one (too large) while the link stayed up. */
+  onRefused(listener: (subject: string, reason: string) => void): void;
   /** Connect; resolves on the first successful connection, keeps retrying in the background after. */
   connect(): Promise<void>;
   /** Disconnect for good. */

@@ -145,6 +145,10 @@ export class ClusterNode {
     this.cacheLookups = new CacheLookups(host, async (app, name) => (await this.query({ q: 'cached-event', app, name })).answers);
     transport.setHandler((subject, payload) => this.receive(payload));
     transport.onStateChange((change) => this.onLinkChange(change));
+    transport.onRefused((subject, reason) => {
+      clusterMetrics.skipped.inc({ kind: 'refused' });
+      this.log?.warn({ subject, reason }, 'the broker refused a cluster message: not delivered to other nodes');
+    });
   }
 
   /** Join the cluster. Waits for the broker up to `connectWaitMs`, then carries on degraded (it keeps retrying). */

@@ -8,7 +8,7 @@ const registers = [registry];
 export const clusterMetrics = {
   skipped: new Counter({
     name: 'switchboard_cluster_messages_skipped_total',
-    help: 'Cross-node messages not sent because the broker link was down (degraded mode), by kind',
+    help: 'Cross-node messages not sent because the broker link was down (degraded mode) or the broker refused them (kind=refused), by kind',
     labelNames: ['kind'] as const,
     registers,
   }),

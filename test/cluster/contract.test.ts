@@ -70,6 +70,26 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
       expect(got).toEqual(sent);
     });
 
+    it.skipIf(kind !== 'nats')('refuses alone a payload over the server’s max_payload: the link stays up and the rest arrive', async () => {
+      const a = factory.make();
+      const b = factory.make();
+      const got: string[] = [];
+      const refused: string[] = [];
+      b.setHandler((_subject, payload) => got.push(payload.slice(0, 10)));
+      a.onRefused((subject) => refused.push(subject));
+      await Promise.all([a.connect(), b.connect()]);
+      await b.subscribe('room.limits');
+      a.publish('room.limits', 'before');
+      a.publish('room.other', 'x'.repeat(2 * 1024 * 1024)); // nats-server's default max_payload is 1 MB
+      a.publish('room.limits', 'same tick');
+      await eventually(() => got.length === 2, 3000, 'the payloads around the refused one');
+      a.publish('room.limits', 'later');
+      await eventually(() => got.length === 3, 3000, 'a later payload');
+      expect(got).toEqual(['before', 'same tick', 'later']);
+      expect(refused).toEqual(['room.other']);
+      expect(a.state).toBe('connected');
+    });
+
     it('keeps deployments with different prefixes apart', async () => {
       const a = factory.make('blue');
       const b = factory.make('green');
