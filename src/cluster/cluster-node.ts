@@ -22,6 +22,7 @@ import { clusterMetrics } from './metrics.js';
 import { ChannelReplica } from './presence-replica.js';
 import { NodeRegistry, type PeerNode } from './registry.js';
 import { RemoteUsers } from './remote-users.js';
+import { UsersSyncAssembler, splitUsers } from './users-sync.js';
 import { RequestTracker } from './requests.js';
 import { LEADER_LEASE_KEY, MEMBERSHIP_SUBJECT, REQUEST_SUBJECT, USERS_SUBJECT, channelSubject, inboxSubject } from './subjects.js';
 
@@ -114,6 +115,8 @@ export class ClusterNode {
   readonly degraded: DegradedMode;
   private readonly presence = new Map<string, PresenceInterest>();
   private readonly remoteUsers = new RemoteUsers();
+  private readonly usersSyncParts = new UsersSyncAssembler();
+  private usersSyncRounds = 0;
   private readonly cacheLookups: CacheLookups;
   /** Channels subscribed upstream (app + '\n' + channel). */
   private readonly interest = new Set<string>();
@@ -458,14 +461,22 @@ export class ClusterNode {
 
   private onUsersSync(m: UsersSync): void {
     if (this.registry.isDead(m.from, m.inc)) return;
-    const { online, offline } = this.remoteUsers.replaceNode(m.from, m.users);
+    const users = this.usersSyncParts.add(m);
+    if (users === null) return;
+    const { online, offline } = this.remoteUsers.replaceNode(m.from, users);
     for (const u of offline) this.host.remoteUserOffline(u.appId, u.userId);
     for (const u of online) this.host.remoteUserOnline(u.appId, u.userId);
   }
 
   /** Tell every node who is signed in here: replaces what they knew of this node. */
   private sendUsersSync(): void {
-    this.send(USERS_SUBJECT, { t: 'users-sync', from: this.id, inc: this.incarnation, users: this.host.localSignedInUsers() }, 'users');
+    const parts = splitUsers(this.host.localSignedInUsers());
+    if (parts.length === 1) {
+      this.send(USERS_SUBJECT, { t: 'users-sync', from: this.id, inc: this.incarnation, users: parts[0]! }, 'users');
+      return;
+    }
+    const round = String(++this.usersSyncRounds);
+    parts.forEach((users, part) => this.send(USERS_SUBJECT, { t: 'users-sync', from: this.id, inc: this.incarnation, users, round, part, parts: parts.length }, 'users'));
   }
 
   private answerRequest(id: string, to: string, query: ClusterQuery): void {
@@ -547,6 +558,7 @@ export class ClusterNode {
       for (const r of removed) this.host.remoteMemberRemoved(appId, channel, r.userId);
     }
     for (const u of this.remoteUsers.dropNode(id)) this.host.remoteUserOffline(u.appId, u.userId);
+    this.usersSyncParts.forget(id);
   }
 
   private onLinkChange(change: LinkStateChange): void {

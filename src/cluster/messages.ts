@@ -31,8 +31,12 @@ export type PresenceChange = NodeRef & { t: 'presence'; app: string; channel: st
 export type PresenceSync = NodeRef & { t: 'presence-sync'; app: string; channel: string; members: Array<[string, unknown]>; id?: string; to?: string };
 /** A user's first socket on a node signed in ('online') or its last one there left ('offline'). */
 export type UserChange = NodeRef & { t: 'user'; app: string; op: 'online' | 'offline'; user: string };
-/** Every user signed in on a node, as [app, user id] pairs: replaces what the others knew of that node. */
-export type UsersSync = NodeRef & { t: 'users-sync'; users: Array<[string, string]> };
+/**
+ * Every user signed in on a node, as [app, user id] pairs: replaces what the
+ * others knew of that node. A long list comes in `parts` messages of one
+ * `round`, numbered from 0 by `part` (all three absent: one message).
+ */
+export type UsersSync = NodeRef & { t: 'users-sync'; users: Array<[string, string]>; round?: string; part?: number; parts?: number };
 export type Heartbeat = NodeRef & { t: 'heartbeat'; address: string; load: NodeLoad; startedAt: number; hello?: boolean };
 export type Goodbye = NodeRef & { t: 'bye' };
 /** The leader's verdict that a node is dead, with its fencing token. */
@@ -117,6 +121,12 @@ function isMemberList(v: unknown): v is Array<[string, unknown]> {
   return Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && isString(e[0]));
 }
 
+/** No round fields, or all three with 0 <= part < parts. */
+function isPartOfRound(m: Fields): boolean {
+  if (m.round === undefined && m.part === undefined && m.parts === undefined) return true;
+  return isString(m.round) && Number.isInteger(m.parts) && Number.isInteger(m.part) && (m.part as number) >= 0 && (m.part as number) < (m.parts as number);
+}
+
 function isUserPairs(v: unknown): v is Array<[string, string]> {
   return Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && isString(e[0]) && isString(e[1]));
 }
@@ -149,7 +159,7 @@ export function decodeMessage(payload: string): ClusterMessage | null {
     case 'user':
       return accept<UserChange>(hasRef(m) && isString(m.app) && (m.op === 'online' || m.op === 'offline') && isString(m.user), m);
     case 'users-sync':
-      return accept<UsersSync>(hasRef(m) && isUserPairs(m.users), m);
+      return accept<UsersSync>(hasRef(m) && isUserPairs(m.users) && isPartOfRound(m), m);
     case 'heartbeat':
       return accept<Heartbeat>(hasRef(m) && isString(m.address) && isLoad(m.load) && isNumber(m.startedAt), m);
     case 'bye':

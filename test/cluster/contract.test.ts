@@ -238,6 +238,17 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
       expect(b.host.userEvents).toEqual(['online:u1', 'offline:u1']);
     });
 
+    it('syncs a signed-in list larger than one broker message to a node that joins late', async () => {
+      const a = await start('a');
+      // ~2.4 MB of JSON: over NATS's 1 MB max_payload in one message, so it must travel in parts.
+      const users = Array.from({ length: 20_000 }, (_, i): [string, string] => ['app', `user-${i}-${'x'.repeat(100)}`]);
+      a.host.signedIn.push(...users);
+      const b = await start('b');
+      await eventually(() => b.host.userEvents.length === users.length, 8000, 'every user online on B');
+      expect(new Set(b.host.userEvents)).toEqual(new Set(users.map(([, id]) => `online:${id}`)));
+      expect(b.node.isUserOnlineElsewhere('app', users[19_999]![1])).toBe(true);
+    });
+
     it('finds the youngest copy of a cache channel\'s last event in the cluster and keeps it', async () => {
       const [a, b, c] = await Promise.all([start('a'), start('b'), start('c')]);
       await eventually(() => b.node.peers().length === 2, 3000, 'registry');
