@@ -201,10 +201,12 @@ export class RedisSentinelProcess {
     readonly masterName: string,
   ) {}
 
-  static async start(master: BrokerProcess, masterName = 'sbmaster'): Promise<RedisSentinelProcess> {
+  /** `downAfterMs`: how long the master may be silent before Sentinel fails over (to a replica it found). */
+  static async start(master: BrokerProcess, masterName = 'sbmaster', downAfterMs?: number): Promise<RedisSentinelProcess> {
     const sentinel = new RedisSentinelProcess(await freePort(), masterName);
     const config = join(sentinel.dataDir, 'sentinel.conf');
-    writeFileSync(config, [`port ${sentinel.port}`, 'bind 127.0.0.1', `dir ${sentinel.dataDir}`, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`, ''].join('\n'));
+    const failover = downAfterMs === undefined ? [] : [`sentinel down-after-milliseconds ${masterName} ${downAfterMs}`, `sentinel failover-timeout ${masterName} ${downAfterMs * 4}`];
+    writeFileSync(config, [`port ${sentinel.port}`, 'bind 127.0.0.1', `dir ${sentinel.dataDir}`, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`, ...failover, ''].join('\n'));
     try {
       sentinel.child = await spawnUntil(REDIS_BINARY!, [config, '--sentinel'], '+monitor master', 5000);
     } catch (err) {
