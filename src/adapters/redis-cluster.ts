@@ -66,7 +66,7 @@ export async function openClusterSession(url: string, sink: SessionSink, connect
     client.on('end', onLost);
   }
   subscriber.on('smessage', (subject: string, payload: string) => sink.deliver(subject, payload));
-  const session = new RedisClusterSession(commands, subscriber, onLost);
+  const session = new RedisClusterSession(commands, subscriber, onLost, sink);
   try {
     await Promise.all([commands.connect(), subscriber.connect()]);
   } catch (err) {
@@ -81,11 +81,13 @@ class RedisClusterSession implements BrokerSession {
     private readonly commands: Cluster,
     private readonly subscriber: Cluster,
     private readonly onLost: () => void,
+    private readonly sink: SessionSink,
   ) {}
 
   publishBatch(batch: ReadonlyArray<readonly [string, string]>): void {
     // Auto-pipelining groups these per shard; a pipeline of our own could not span slots.
-    for (const [subject, payload] of batch) this.commands.spublish(subject, payload).catch(ignoreFailure);
+    // One shard failing (its master died, a replica is taking over) does not end the session: say what it lost.
+    for (const [subject, payload] of batch) this.commands.spublish(subject, payload).catch((err: unknown) => this.sink.refused(subject, errorMessage(err)));
   }
 
   async subscribe(subject: string): Promise<void> {

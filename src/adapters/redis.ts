@@ -37,7 +37,7 @@ export class RedisAdapter extends BrokerLink {
       for (const shard of shards) shard.disconnect();
       throw err;
     }
-    return new RedisSession(shards);
+    return new RedisSession(shards, sink);
   }
 }
 
@@ -84,7 +84,10 @@ async function openShard(url: string, sink: SessionSink, connectTimeout: number)
 }
 
 class RedisSession implements BrokerSession {
-  constructor(private readonly shards: readonly Shard[]) {}
+  constructor(
+    private readonly shards: readonly Shard[],
+    private readonly sink: SessionSink,
+  ) {}
 
   private shard(subject: string): Shard {
     return this.shards[shardOf(subject, this.shards.length)]!;
@@ -93,7 +96,7 @@ class RedisSession implements BrokerSession {
   publishBatch(batch: ReadonlyArray<readonly [string, string]>): void {
     if (this.shards.length === 1 && batch.length === 1) {
       const [subject, payload] = batch[0]!;
-      this.shards[0]!.commands.publish(subject, payload).catch(ignoreFailure);
+      this.shards[0]!.commands.publish(subject, payload).catch((err: unknown) => this.sink.refused(subject, errorMessage(err)));
       return;
     }
     // One pipeline per shard: the batch leaves in one socket write each.
@@ -104,7 +107,16 @@ class RedisSession implements BrokerSession {
       if (pipeline === undefined) pipelines.set(shard, (pipeline = shard.commands.pipeline()));
       pipeline.publish(subject, payload);
     }
-    for (const pipeline of pipelines.values()) pipeline.exec().catch(ignoreFailure);
+    for (const [shard, pipeline] of pipelines) {
+      const subjects = batch.filter(([subject]) => this.shard(subject) === shard).map(([subject]) => subject);
+      pipeline.exec().then(
+        (results) =>
+          results?.forEach(([err], i) => {
+            if (err) this.sink.refused(subjects[i]!, errorMessage(err));
+          }),
+        (err: unknown) => subjects.forEach((subject) => this.sink.refused(subject, errorMessage(err))),
+      );
+    }
   }
 
   async subscribe(subject: string): Promise<void> {
@@ -128,8 +140,8 @@ class RedisSession implements BrokerSession {
   }
 }
 
-// A publish lost with the connection is counted by the cluster layer's
-// degraded-mode accounting; the link's 'end' event triggers the reconnect.
+// The link's 'end' event triggers the reconnect; a failed unsubscribe leaves
+// nothing to undo (the connection is going, and with it the subscription).
 function ignoreFailure(): void {}
 
 const SENTINEL_SCHEME = 'redis-sentinel://';

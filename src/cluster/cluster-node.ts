@@ -117,6 +117,8 @@ export class ClusterNode {
   private readonly remoteUsers = new RemoteUsers();
   private readonly usersSyncParts = new UsersSyncAssembler();
   private usersSyncRounds = 0;
+  private refusedSinceLog = 0;
+  private refusedLoggedAt = 0;
   private readonly cacheLookups: CacheLookups;
   /** Channels subscribed upstream (app + '\n' + channel). */
   private readonly interest = new Set<string>();
@@ -148,10 +150,7 @@ export class ClusterNode {
     this.cacheLookups = new CacheLookups(host, async (app, name) => (await this.query({ q: 'cached-event', app, name })).answers);
     transport.setHandler((subject, payload) => this.receive(payload));
     transport.onStateChange((change) => this.onLinkChange(change));
-    transport.onRefused((subject, reason) => {
-      clusterMetrics.skipped.inc({ kind: 'refused' });
-      this.log?.warn({ subject, reason }, 'the broker refused a cluster message: not delivered to other nodes');
-    });
+    transport.onRefused((subject, reason) => this.onRefused(subject, reason));
   }
 
   /** Join the cluster. Waits for the broker up to `connectWaitMs`, then carries on degraded (it keeps retrying). */
@@ -317,6 +316,11 @@ export class ClusterNode {
   /** Whether the user is signed in on another node. */
   isUserOnlineElsewhere(appId: string, userId: string): boolean {
     return this.remoteUsers.isOnline(appId, userId);
+  }
+
+  /** On how many other nodes the user is signed in, as far as this node has heard (diagnostics). */
+  userNodeCountElsewhere(appId: string, userId: string): number {
+    return this.remoteUsers.nodesWith(appId, userId);
   }
 
   // ---- cluster-wide requests --------------------------------------------------
@@ -580,6 +584,17 @@ export class ClusterNode {
       this.send(channelSubject(appId, channel), { t: 'presence-sync', from: this.id, inc: this.incarnation, app: appId, channel, members }, 'presence');
     }
     for (const key of this.presence.keys()) void this.syncPresence(...splitKey(key));
+  }
+
+  /** The broker did not take a message while the link stayed up: counted, and logged at most once a second. */
+  private onRefused(subject: string, reason: string): void {
+    clusterMetrics.skipped.inc({ kind: 'refused' });
+    this.refusedSinceLog++;
+    const now = Date.now();
+    if (now - this.refusedLoggedAt < 1000) return;
+    this.log?.warn({ subject, reason, messages: this.refusedSinceLog }, 'the broker did not take cluster messages: not delivered to other nodes');
+    this.refusedSinceLog = 0;
+    this.refusedLoggedAt = now;
   }
 
   /** Publish one message; counted as skipped when the link is down. */

@@ -19,6 +19,11 @@ export class ChannelReplica {
     return this.nodeCount.has(userId);
   }
 
+  /** On how many remote nodes the user is. */
+  nodesWith(userId: string): number {
+    return this.nodeCount.get(userId) ?? 0;
+  }
+
   /** Each remote user once, with the info of the first node that has them. */
   *members(): Iterable<[string, unknown]> {
     const seen = new Set<string>();

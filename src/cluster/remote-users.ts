@@ -20,6 +20,11 @@ export class RemoteUsers {
     return this.apps.get(appId)?.has(userId) === true;
   }
 
+  /** On how many other nodes the user is signed in. */
+  nodesWith(appId: string, userId: string): number {
+    return this.apps.get(appId)?.nodesWith(userId) ?? 0;
+  }
+
   /** A user's first socket on `node` signed in; true when they are new to the remote side. */
   online(node: string, appId: string, userId: string): boolean {
     let replica = this.apps.get(appId);

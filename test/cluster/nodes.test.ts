@@ -211,6 +211,8 @@ describe.each(brokers)('nodes clustered through %s', (kind, available) => {
     await eventually(() => watchlistSeen(watcher).includes('online:ana'), 3000, 'ana online on B');
     // A second socket of ana on another node changes nothing; closing one of two changes nothing.
     const anaAgain = await signIn(c!, sdk, { id: 'ana' });
+    // Nodes do not order each other's messages: B must have heard from C before A's news can count as "one of two".
+    await eventually(() => b!.cluster!.userNodeCountElsewhere(DEV_APP.id, 'ana') === 2, 3000, 'B to know ana on A and C');
     ana.close();
     await sleep(500);
     expect(watchlistSeen(watcher)).toEqual(['online:ana']);

@@ -145,10 +145,11 @@ export class RedisClusterProcess {
   private readonly dataDir = mkdtempSync(join(tmpdir(), 'switchboard-redis-cluster-'));
   readonly ports: number[] = [];
 
-  static async start(size = 3): Promise<RedisClusterProcess> {
+  /** `size` masters, each with `replicas` replicas (so that a master's death fails over). */
+  static async start(size = 3, replicas = 0): Promise<RedisClusterProcess> {
     const cluster = new RedisClusterProcess();
     try {
-      await cluster.boot(size);
+      await cluster.boot(size, replicas);
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -161,25 +162,62 @@ export class RedisClusterProcess {
     return `redis-cluster://${this.ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
   }
 
-  private async boot(size: number): Promise<void> {
-    for (let i = 0; i < size; i++) {
+  private async boot(size: number, replicas: number): Promise<void> {
+    for (let i = 0; i < size * (1 + replicas); i++) {
       const [port, busPort] = [await freePort(), await freePort()];
       const args = [
         '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
         '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
         '--save', '', '--appendonly', 'no', '--dir', this.dataDir,
+        // A replica syncs at once (the default waits 5 s to batch replicas): one that never synced cannot take over.
+        '--repl-diskless-sync-delay', '0',
       ];
       this.children.push(await spawnUntil(REDIS_BINARY!, args, 'Ready to accept connections', 5000));
       this.ports.push(port);
     }
-    await run(REDIS_CLI!, ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], 15000);
+    await run(REDIS_CLI!, ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], 15000);
     const deadline = Date.now() + 10000;
     for (const port of this.ports) {
       while (!(await run(REDIS_CLI!, ['-p', String(port), 'cluster', 'info'], 2000)).includes('cluster_state:ok')) {
         if (Date.now() > deadline) throw new Error(`redis cluster node ${port} not ok after 10 s`);
         await new Promise((r) => setTimeout(r, 100));
       }
+      for (;;) {
+        const replication = await run(REDIS_CLI!, ['-p', String(port), 'INFO', 'replication'], 2000);
+        if (replication.includes('role:master') || replication.includes('master_link_status:up')) break;
+        if (Date.now() > deadline) throw new Error(`redis cluster replica ${port} not in sync after 10 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
+  }
+
+  /** The port of the master that owns `key`'s slot now. */
+  async masterFor(key: string): Promise<number> {
+    const slot = Number((await run(REDIS_CLI!, ['-p', String(this.livePorts()[0]), 'CLUSTER', 'KEYSLOT', key], 2000)).trim());
+    const nodes = await run(REDIS_CLI!, ['-p', String(this.livePorts()[0]), 'CLUSTER', 'NODES'], 2000);
+    for (const line of nodes.trim().split('\n')) {
+      const fields = line.split(' ');
+      if (!fields[2]!.includes('master') || fields[2]!.includes('fail')) continue;
+      for (const range of fields.slice(8)) {
+        const [from, to = from] = range.split('-').map(Number);
+        if (slot >= from! && slot <= to!) return Number(fields[1]!.split(':')[1]!.split('@')[0]);
+      }
+    }
+    throw new Error(`no live master owns slot ${slot}`);
+  }
+
+  /** SIGKILL the server on `port`. */
+  async kill(port: number): Promise<void> {
+    const i = this.ports.indexOf(port);
+    const child = this.children[i];
+    if (child !== undefined) await killChild(child);
+    this.dead.add(port);
+  }
+
+  private readonly dead = new Set<number>();
+
+  private livePorts(): number[] {
+    return this.ports.filter((p) => !this.dead.has(p));
   }
 
   async stop(): Promise<void> {
