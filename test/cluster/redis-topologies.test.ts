@@ -169,8 +169,10 @@ describe.skipIf(!available)('redis sentinel failover', () => {
   beforeAll(async () => {
     master = await BrokerProcess.start('redis');
     replica = await BrokerProcess.start('redis');
+    // Sync at once (the default waits 5 s to batch replicas): a replica that never synced cannot take over.
+    execFileSync(REDIS_CLI!, ['-p', String(master.port), 'CONFIG', 'SET', 'repl-diskless-sync-delay', '0']);
     execFileSync(REDIS_CLI!, ['-p', String(replica.port), 'REPLICAOF', '127.0.0.1', String(master.port)]);
-    await eventually(() => execFileSync(REDIS_CLI!, ['-p', String(replica.port), 'INFO', 'replication']).toString().includes('master_link_status:up'), 5000, 'the replica to sync');
+    await eventually(() => execFileSync(REDIS_CLI!, ['-p', String(replica.port), 'INFO', 'replication']).toString().includes('master_link_status:up'), 10_000, 'the replica to sync');
     sentinel = await RedisSentinelProcess.start(master, 'sbfail', 500);
   });
   afterAll(async () => {
