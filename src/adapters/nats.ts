@@ -36,6 +36,9 @@ export class NatsAdapter extends BrokerLink {
       pingInterval: 2000,
       maxPingOut: 2,
       name: this.options.name ?? 'switchboard',
+      // A node has no use for its own messages (the cluster layer would drop
+      // them): the server need not send them back.
+      noEcho: true,
     });
     void nc.closed().then((err) => sink.lost(err ? `nats connection lost: ${err.message}` : 'nats connection closed'));
     return new NatsSession(nc, sink);

@@ -14,7 +14,7 @@ export interface LinkStateChange {
   readonly reason: string;
 }
 
-/** Receives every payload published on a subscribed subject (by any node, this one included). */
+/** Receives every payload published on a subscribed subject by another node; whether a node gets its own back depends on the broker (Redis: yes, NATS: no), so the cluster layer drops its own. */
 export type SubjectHandler = (subject: string, payload: string) => void;
 
 /** Who holds a lease after an acquire attempt. */

@@ -90,6 +90,21 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
       expect(a.state).toBe('connected');
     });
 
+    it.skipIf(kind !== 'nats')('does not send a node its own payloads back (NATS no-echo)', async () => {
+      const a = factory.make();
+      const b = factory.make();
+      const atA: string[] = [];
+      const atB: string[] = [];
+      a.setHandler((_subject, payload) => atA.push(payload));
+      b.setHandler((_subject, payload) => atB.push(payload));
+      await Promise.all([a.connect(), b.connect()]);
+      await Promise.all([a.subscribe('room.echo'), b.subscribe('room.echo')]);
+      a.publish('room.echo', 'from a');
+      await eventually(() => atB.length === 1, 3000, 'the payload at B');
+      await sleep(200);
+      expect(atA).toEqual([]);
+    });
+
     it('keeps deployments with different prefixes apart', async () => {
       const a = factory.make('blue');
       const b = factory.make('green');
