@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Cross-node cost of clustering, measured on this machine:
-//   npm run build && node bench/cluster.mjs [--subscribers 200] [--rate 200]
-//     [--load-rate 2000] [--in-flight 16] [--seconds 5] [--profile DIR]
-// Runs, in one go: (1) one node alone, (2) two nodes + a redis-server this
-// script starts on a free port. Subscribers are raw WebSocket clients split
+//   npm run build && node bench/cluster.mjs [--adapter redis|nats] [--subscribers 200]
+//     [--rate 200] [--load-rate 2000] [--in-flight 16] [--seconds 5] [--profile DIR]
+// Runs, in one go: (1) one node alone, (2) two nodes + a redis-server (or
+// nats-server) this script starts on a free port. Subscribers are raw WebSocket clients split
 // over both nodes; events are published through node A's HTTP API. Each setup
 // goes through three phases of --seconds each: a light fixed rate (--rate), a
 // heavy fixed rate (--load-rate) and as fast as --in-flight concurrent
@@ -35,6 +35,13 @@ const LOAD_RATE = Number(args['load-rate'] ?? 2000); // publishes/s in the same-
 const APP = { id: 'bench-app', key: 'bench-key', secret: 'bench-secret' };
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p)) ?? 'redis-server';
+const NATS = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
+const BROKER = args.adapter ?? 'redis'; // redis | nats
+if (BROKER !== 'redis' && BROKER !== 'nats') {
+  console.error('--adapter is redis or nats');
+  process.exit(2);
+}
+const BROKER_NAME = BROKER === 'nats' ? 'NATS' : 'Redis';
 const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
 const children = [];
 
@@ -53,13 +60,21 @@ const results = {};
   await stopNode(a);
 }
 {
-  const redisPort = await freePort();
-  await startProcess(REDIS, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
-  const flags = ['--adapter', 'redis', '--redis-url', `redis://127.0.0.1:${redisPort}`, '--key-prefix', `bench${process.pid}`];
+  const brokerPort = await freePort();
+  let flags;
+  let broker;
+  if (BROKER === 'nats') {
+    broker = (await startProcess(NATS, ['-a', '127.0.0.1', '-p', String(brokerPort)], /Server is ready/)).child;
+    flags = ['--adapter', 'nats', '--nats-url', `nats://127.0.0.1:${brokerPort}`];
+  } else {
+    broker = (await startProcess(REDIS, ['--port', String(brokerPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/)).child;
+    flags = ['--adapter', 'redis', '--redis-url', `redis://127.0.0.1:${brokerPort}`];
+  }
+  flags.push('--key-prefix', `bench${process.pid}`);
   const a = await startNode([...flags, '--node-id', 'bench-a']);
   const b = await startNode([...flags, '--node-id', 'bench-b']);
   await waitForPeers(a, 2);
-  results.cluster = await scenario([a, b], a);
+  results.cluster = await scenario([a, b], a, { child: broker });
   // A profile is written only on a clean exit.
   if (PROFILE_DIR) await Promise.all([stopNode(a), stopNode(b)]);
 }
@@ -69,7 +84,8 @@ process.exit(0);
 
 // ---- scenario ----------------------------------------------------------------
 
-async function scenario(nodes, publishTo) {
+/** `broker`: a process whose CPU is reported next to the nodes' (not counted in theirs). */
+async function scenario(nodes, publishTo, broker = null) {
   const channel = `bench-${Date.now()}`;
   const subs = [];
   for (let i = 0; i < SUBSCRIBERS; i++) subs.push(await subscribe(nodes[i % nodes.length], channel, Math.floor(i / nodes.length) % LATENCY_SAMPLE === 0));
@@ -78,29 +94,31 @@ async function scenario(nodes, publishTo) {
     nodes: nodes.length,
     subscribers: subs.length,
     // Latency at a light fixed rate (no batching kicks in).
-    light: await phase(nodes, subs, () => publishFor(publishTo, channel, SECONDS * 1000, { rate: RATE })),
+    light: await phase(nodes, broker, subs, () => publishFor(publishTo, channel, SECONDS * 1000, { rate: RATE })),
     // The same heavy load for both setups: CPU per delivery compared like for like.
-    load: await phase(nodes, subs, () => publishFor(publishTo, channel, SECONDS * 1000, { rate: LOAD_RATE })),
+    load: await phase(nodes, broker, subs, () => publishFor(publishTo, channel, SECONDS * 1000, { rate: LOAD_RATE })),
     // As fast as IN_FLIGHT concurrent publishes go (the client shares the machine).
-    saturated: await phase(nodes, subs, () => publishFor(publishTo, channel, SECONDS * 1000, { inFlight: IN_FLIGHT })),
+    saturated: await phase(nodes, broker, subs, () => publishFor(publishTo, channel, SECONDS * 1000, { inFlight: IN_FLIGHT })),
   };
   for (const s of subs) s.ws.terminate();
   return result;
 }
 
 /** Run one publishing schedule; measure deliveries, latency split by node, and the nodes' CPU. */
-async function phase(nodes, subs, publishing) {
+async function phase(nodes, broker, subs, publishing) {
   const publishTo = nodes[0];
   for (const s of subs) {
     s.latencies = [];
     s.count = 0;
   }
   const cpuBefore = nodes.map(nodeCpu);
+  const brokerBefore = broker === null ? 0 : nodeCpu(broker);
   const started = performance.now();
   const published = await publishing();
   const publishSeconds = (performance.now() - started) / 1000;
   await sleep(500); // the last deliveries arrive
   const cpuPerNode = nodes.map((n, i) => round(nodeCpu(n) - cpuBefore[i]));
+  const brokerCpuSeconds = broker === null ? null : round(nodeCpu(broker) - brokerBefore);
   const cpuSeconds = cpuPerNode.reduce((a, b) => a + b, 0);
   const deliveries = subs.reduce((n, s) => n + s.count, 0);
   const local = subs.filter((s) => s.node === publishTo).flatMap((s) => s.latencies);
@@ -112,6 +130,7 @@ async function phase(nodes, subs, publishing) {
     deliveriesPerSecond: Math.round(deliveries / publishSeconds),
     nodeCpuSeconds: round(cpuSeconds),
     cpuPerNode,
+    brokerCpuSeconds,
     deliveriesPerCpuSecond: Math.round(deliveries / Math.max(cpuSeconds, 0.001)),
     latency: { local: summary(local), crossNode: remote.length > 0 ? summary(remote) : null },
   };
@@ -273,26 +292,26 @@ function report({ single, cluster }) {
   const pct = (v) => `${(v * 100).toFixed(0)}%`;
   const n = (v) => v.toLocaleString('en-US');
   console.log(`\nswitchboard cluster bench — node ${process.version}, ${SUBSCRIBERS} subscribers over the nodes, publishing through node A's HTTP API`);
-  console.log(`command: node bench/cluster.mjs --subscribers ${SUBSCRIBERS} --rate ${RATE} --load-rate ${LOAD_RATE} --in-flight ${IN_FLIGHT} --seconds ${SECONDS}\n`);
+  console.log(`command: node bench/cluster.mjs --adapter ${BROKER} --subscribers ${SUBSCRIBERS} --rate ${RATE} --load-rate ${LOAD_RATE} --in-flight ${IN_FLIGHT} --seconds ${SECONDS}\n`);
   const phases = [
     ['light', `${RATE} publishes/s`],
     ['load', `${LOAD_RATE} publishes/s`],
     ['saturated', `${IN_FLIGHT} publishes in flight`],
   ];
-  console.log('| phase | setup | p50 | p99 | deliveries/s | node CPU-s | deliveries per node-CPU-s | received/expected |');
+  console.log('| phase | setup | p50 | p99 | deliveries/s | node CPU-s (broker) | deliveries per node-CPU-s | received/expected |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [key, label] of phases) {
     const one = single[key];
     const two = cluster[key];
     console.log(`| ${label} | 1 node | ${ms(one.latency.local?.p50)} | ${ms(one.latency.local?.p99)} | ${n(one.deliveriesPerSecond)} | ${one.nodeCpuSeconds} | ${n(one.deliveriesPerCpuSecond)} | ${one.deliveries}/${one.expected} |`);
-    console.log(`| | 2 nodes + Redis, same node | ${ms(two.latency.local?.p50)} | ${ms(two.latency.local?.p99)} | ${n(two.deliveriesPerSecond)} (both) | ${two.cpuPerNode.join(' + ')} | ${n(two.deliveriesPerCpuSecond)} (${pct(two.deliveriesPerCpuSecond / one.deliveriesPerCpuSecond)}) | ${two.deliveries}/${two.expected} |`);
-    console.log(`| | 2 nodes + Redis, cross-node | ${ms(two.latency.crossNode?.p50)} | ${ms(two.latency.crossNode?.p99)} | | | | |`);
+    console.log(`| | 2 nodes + ${BROKER_NAME}, same node | ${ms(two.latency.local?.p50)} | ${ms(two.latency.local?.p99)} | ${n(two.deliveriesPerSecond)} (both) | ${two.cpuPerNode.join(' + ')} (${BROKER_NAME} ${two.brokerCpuSeconds}) | ${n(two.deliveriesPerCpuSecond)} (${pct(two.deliveriesPerCpuSecond / one.deliveriesPerCpuSecond)}) | ${two.deliveries}/${two.expected} |`);
+    console.log(`| | 2 nodes + ${BROKER_NAME}, cross-node | ${ms(two.latency.crossNode?.p50)} | ${ms(two.latency.crossNode?.p99)} | | | | |`);
   }
   const overhead = (key) => cluster[key].latency.crossNode.p50 - single[key].latency.local.p50;
   const perCpu = (key) => cluster[key].deliveriesPerCpuSecond / single[key].deliveriesPerCpuSecond;
   console.log(`\ncross-node p50 overhead over single node: ${ms(overhead('light'))} at ${RATE}/s (target < 2 ms), ${ms(overhead('load'))} at ${LOAD_RATE}/s`);
   console.log(`cluster deliveries per node-CPU-second vs single node, same load: ${pct(perCpu('load'))} (target >= 70%)`);
-  console.log(`saturated: ${pct(perCpu('saturated'))} per node-CPU-second, ${pct(cluster.saturated.deliveriesPerSecond / single.saturated.deliveriesPerSecond)} of the deliveries/s (the client, Redis and the nodes share two cores; the rates differ, so this ratio is not like for like)`);
+  console.log(`saturated: ${pct(perCpu('saturated'))} per node-CPU-second, ${pct(cluster.saturated.deliveriesPerSecond / single.saturated.deliveriesPerSecond)} of the deliveries/s (the client, ${BROKER_NAME} and the nodes share two cores; the rates differ, so this ratio is not like for like)`);
   console.log(`\n${JSON.stringify({ single, cluster })}`);
 }
 
