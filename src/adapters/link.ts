@@ -20,7 +20,7 @@ export interface SessionSink {
   deliver(subject: string, payload: string): void;
   /** The connection is gone; the link reconnects. Safe to call more than once. */
   lost(reason: string): void;
-  /** The broker refused one message (too large for it); the connection is fine. */
+  /** The broker did not take one message (too large, or its shard failed); the session goes on. */
   refused(subject: string, reason: string): void;
 }
 

@@ -41,7 +41,7 @@ export interface ClusterTransport extends LeaseStore {
   readonly state: LinkState;
   /** Listen to state changes (emitted only on change). */
   onStateChange(listener: (change: LinkStateChange) => void): void;
-  /** Listen to payloads the broker refused one by one (too large) while the link stayed up. */
+  /** Listen to payloads the broker did not take (too large, or their shard failed) while the link stayed up. */
   onRefused(listener: (subject: string, reason: string) => void): void;
   /** Connect; resolves on the first successful connection, keeps retrying in the background after. */
   connect(): Promise<void>;
