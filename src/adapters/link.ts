@@ -120,8 +120,7 @@ export abstract class BrokerLink implements ClusterTransport {
     this.outbox.push([this.prefix + subject, payload]);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      if (this.coalesceMs > 0 && this.publishRate.perSecond() >= this.coalesceMinRate) setTimeout(this.flush, this.coalesceMs);
-      else setImmediate(this.flush);
+      this.publishRate.scheduleFlush(this.flush, this.coalesceMs, this.coalesceMinRate);
     }
     return true;
   }
@@ -181,8 +180,8 @@ export abstract class BrokerLink implements ClusterTransport {
       },
       lost: (reason) => this.onLost(generation, reason),
       refused: (subject, reason) => {
-        const local = this.prefix === '' ? subject : subject.slice(this.prefix.length);
-        for (const listener of this.refusalListeners) listener(local, reason);
+        const local = this.withoutPrefix(subject);
+        if (local !== null) for (const listener of this.refusalListeners) listener(local, reason);
       },
     };
     let session: BrokerSession;
@@ -240,8 +239,14 @@ export abstract class BrokerLink implements ClusterTransport {
     this.retryTimer.unref();
   }
 
+  /** A broker subject as the cluster layer names it; null when it is not this deployment's. */
+  private withoutPrefix(subject: string): string | null {
+    if (this.prefix === '') return subject;
+    return subject.startsWith(this.prefix) ? subject.slice(this.prefix.length) : null;
+  }
+
   private dispatch(subject: string, message: string): void {
-    const local = this.prefix === '' ? subject : subject.startsWith(this.prefix) ? subject.slice(this.prefix.length) : null;
+    const local = this.withoutPrefix(subject);
     if (local === null) return;
     // A damaged batch (never seen from our own nodes) loses only its tail.
     decodeBatch(message, (payload) => {

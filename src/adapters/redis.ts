@@ -100,15 +100,15 @@ class RedisSession implements BrokerSession {
       return;
     }
     // One pipeline per shard: the batch leaves in one socket write each.
-    const pipelines = new Map<Shard, ReturnType<Redis['pipeline']>>();
+    const pipelines = new Map<Shard, { pipeline: ReturnType<Redis['pipeline']>; subjects: string[] }>();
     for (const [subject, payload] of batch) {
       const shard = this.shard(subject);
-      let pipeline = pipelines.get(shard);
-      if (pipeline === undefined) pipelines.set(shard, (pipeline = shard.commands.pipeline()));
-      pipeline.publish(subject, payload);
+      let entry = pipelines.get(shard);
+      if (entry === undefined) pipelines.set(shard, (entry = { pipeline: shard.commands.pipeline(), subjects: [] }));
+      entry.pipeline.publish(subject, payload);
+      entry.subjects.push(subject);
     }
-    for (const [shard, pipeline] of pipelines) {
-      const subjects = batch.filter(([subject]) => this.shard(subject) === shard).map(([subject]) => subject);
+    for (const { pipeline, subjects } of pipelines.values()) {
       pipeline.exec().then(
         (results) =>
           results?.forEach(([err], i) => {

@@ -36,8 +36,7 @@ function enqueue(peer: Peer, frame: Buffer): void {
       // Batches wait only while the node is busy fanning out, where merging
       // writes saves CPU; at light load a frame leaves at the end of its turn.
       const context = peer.context;
-      if (context.writeCoalesceMs > 0 && deliveryRate.perSecond() >= context.writeCoalesceMinRate) setTimeout(flush, context.writeCoalesceMs);
-      else setImmediate(flush);
+      deliveryRate.scheduleFlush(flush, context.writeCoalesceMs, context.writeCoalesceMinRate);
     }
   } else if (Array.isArray(out)) {
     out.push(frame);

@@ -21,4 +21,14 @@ export class RateMeter {
   perSecond(now = Date.now()): number {
     return now - this.windowStart < 2000 ? this.recent : 0;
   }
+
+  /**
+   * Run `flush` after `waitMs` while the rate is at least `minRate` (under
+   * load, waiting merges more work into one write), else at the end of this
+   * event-loop turn (at light load waiting would only add latency).
+   */
+  scheduleFlush(flush: () => void, waitMs: number, minRate: number): void {
+    if (waitMs > 0 && this.perSecond() >= minRate) setTimeout(flush, waitMs);
+    else setImmediate(flush);
+  }
 }
