@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterTransport } from '../../src/adapters/index.js';
 import { clusterMetrics } from '../../src/cluster/index.js';
 import { NATS_BINARY, REDIS_BINARY, REDIS_CLI, serviceAvailable } from './services.js';
-import { TransportFactory, eventually, sleep, startClusterNode, type AdapterKind, type TestNode } from './harness.js';
+import { TransportFactory, connectedPair, eventually, sleep, startClusterNode, type AdapterKind, type TestNode } from './harness.js';
 
 /**
  * One contract, every adapter: the same tests run against the in-process
@@ -57,12 +57,7 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
     });
 
     it('carries a tick of payloads larger than one broker message whole and in order', async () => {
-      const a = factory.make();
-      const b = factory.make();
-      const got: string[] = [];
-      b.setHandler((_subject, payload) => got.push(payload));
-      await Promise.all([a.connect(), b.connect()]);
-      await b.subscribe('room.big');
+      const { sender: a, got } = await connectedPair(() => factory.make(), 'room.big');
       // 2.4 MB of text in one tick: batched per subject, but never past what NATS accepts (1 MB).
       const sent = Array.from({ length: 60 }, (_, i) => `${i}:${'é'.repeat(20_000)}`);
       for (const payload of sent) a.publish('room.big', payload);
@@ -71,14 +66,9 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
     });
 
     it.skipIf(kind !== 'nats')('refuses alone a payload over the server’s max_payload: the link stays up and the rest arrive', async () => {
-      const a = factory.make();
-      const b = factory.make();
-      const got: string[] = [];
+      const { sender: a, got } = await connectedPair(() => factory.make(), 'room.limits');
       const refused: string[] = [];
-      b.setHandler((_subject, payload) => got.push(payload.slice(0, 10)));
       a.onRefused((subject) => refused.push(subject));
-      await Promise.all([a.connect(), b.connect()]);
-      await b.subscribe('room.limits');
       a.publish('room.limits', 'before');
       a.publish('room.other', 'x'.repeat(2 * 1024 * 1024)); // nats-server's default max_payload is 1 MB
       a.publish('room.limits', 'same tick');

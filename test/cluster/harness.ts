@@ -133,6 +133,17 @@ export async function startClusterNode(factory: TransportFactory, nodeId: string
   return { node, host, transport };
 }
 
+/** Two connected transports from `make`: `receiver` is subscribed to `subject` and `got` collects its payloads in arrival order. */
+export async function connectedPair<T extends ClusterTransport>(make: () => T, subject: string): Promise<{ sender: T; receiver: T; got: string[] }> {
+  const sender = make();
+  const receiver = make();
+  const got: string[] = [];
+  receiver.setHandler((_subject, payload) => got.push(payload));
+  await Promise.all([sender.connect(), receiver.connect()]);
+  await receiver.subscribe(subject);
+  return { sender, receiver, got };
+}
+
 /** Poll `check` until it returns true (bounded by `ms`). */
 export async function eventually(check: () => boolean, ms = 5000, what = 'condition'): Promise<number> {
   const started = Date.now();

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisAdapter, splitRedisUrls } from '../../src/adapters/index.js';
 import type { RunningNode } from '../../src/node.js';
 import { DEV_APP, RawClient, serverSdk, startTestNode } from '../helpers/node.js';
-import { eventually, sleep } from './harness.js';
+import { connectedPair, eventually, sleep } from './harness.js';
 import { BrokerProcess, REDIS_BINARY, REDIS_CLI, RedisClusterProcess, RedisSentinelProcess, serviceAvailable } from './services.js';
 
 /**
@@ -91,13 +91,7 @@ describe.skipIf(!available)('redis sentinel', () => {
   });
 
   it('finds the master through Sentinel, moves payloads and holds the lease there', async () => {
-    const a = new RedisAdapter({ urls: [sentinel.url], prefix: 'sent' });
-    const b = new RedisAdapter({ urls: [sentinel.url], prefix: 'sent' });
-    adapters.push(a, b);
-    const got: string[] = [];
-    b.setHandler((_subject, payload) => got.push(payload));
-    await Promise.all([a.connect(), b.connect()]);
-    await b.subscribe('room');
+    const { sender: a, receiver: b, got } = await connectedPair(() => tracked(adapters, new RedisAdapter({ urls: [sentinel.url], prefix: 'sent' })), 'room');
     a.publish('room', 'hello');
     await eventually(() => got.length === 1, 3000, 'the payload');
     expect(got).toEqual(['hello']);
@@ -121,13 +115,7 @@ describe.skipIf(!available)('redis cluster failover', () => {
   });
 
   it('moves a subject\'s payloads again once a replica has taken over its dead master', async () => {
-    const sender = new RedisAdapter({ urls: [cluster.url], prefix: 'rcfail' });
-    const receiver = new RedisAdapter({ urls: [cluster.url], prefix: 'rcfail' });
-    adapters.push(sender, receiver);
-    const got: string[] = [];
-    receiver.setHandler((_subject, payload) => got.push(payload));
-    await Promise.all([sender.connect(), receiver.connect()]);
-    await receiver.subscribe('ch.app.feed');
+    const { sender, got } = await connectedPair(() => tracked(adapters, new RedisAdapter({ urls: [cluster.url], prefix: 'rcfail' })), 'ch.app.feed');
     sender.publish('ch.app.feed', 'before');
     await eventually(() => got.includes('before'), 3000, 'the payload before the failover');
 
@@ -222,4 +210,10 @@ function lines(ports: number | number[], kind: 'CHANNELS' | 'SHARDCHANNELS', pat
     total += out === '' ? 0 : out.split('\n').length;
   }
   return total;
+}
+
+/** Remember an adapter for closing after the suite. */
+function tracked(list: RedisAdapter[], adapter: RedisAdapter): RedisAdapter {
+  list.push(adapter);
+  return adapter;
 }
