@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { webhookSchema } from './webhook-schema.js';
 
 /**
  * The one configuration schema. Defaults live here; the loader layers
@@ -30,6 +31,8 @@ export const appSchema = z
     enableSubscriptionCount: z.boolean().default(false),
     /** Seconds a connection may stay without `pusher:signin` when required; 0 = not required. Over it: close 4009. */
     userAuthenticationTimeout: z.number().min(0).default(0),
+    /** Where this app's webhooks go (Pusher's format; Soketi's field names are accepted too). */
+    webhooks: z.array(webhookSchema).default([]),
   })
   .strict();
 
@@ -107,6 +110,24 @@ export const configSchema = z
     clusterCoalesceMs: z.number().int().min(0).max(100).default(2),
     /** Cluster messages per second (this node, over the last second) from which batches wait `clusterCoalesceMs`. 0 = always wait. */
     clusterCoalesceMinRate: z.number().int().min(0).default(1000),
+    /** Where webhook batches wait for delivery: `memory` (this process; lost on restart), `redis` or `rabbitmq` (durable). */
+    webhookQueue: z.enum(['memory', 'redis', 'rabbitmq']).default('memory'),
+    /** The queue's broker: a `redis://` URL (default: `redisUrl`) or an `amqp://` URL. */
+    webhookQueueUrl: z.string().min(1).optional(),
+    /** Events per webhook request, at most. */
+    webhookBatchSize: z.number().int().min(1).max(1000).default(20),
+    /** Milliseconds the first event of a batch waits for more before the batch is sent. */
+    webhookBatchMs: z.number().int().min(0).max(60_000).default(250),
+    /** Seconds `channel_vacated` and `member_removed` wait; a return within it sends neither the leave nor the next join. */
+    webhookLeaveDelay: z.number().min(0).max(600).default(3),
+    /** Seconds one delivery attempt may take, answer included. */
+    webhookAttemptTimeout: z.number().min(0.1).max(120).default(4),
+    /** Seconds after an event's creation during which failed deliveries are retried (receivers reject a `time_ms` older than 5 minutes). */
+    webhookRetryFor: z.number().min(0).max(3600).default(300),
+    /** Batches the memory queue holds across all endpoints; beyond it new batches are dead-lettered. */
+    webhookMemoryQueueMax: z.number().int().min(1).default(10_000),
+    /** Bearer token for the admin endpoints (`/webhooks/failed`, `/webhooks/replay`); unset = admin endpoints off (404). */
+    adminToken: z.string().min(16).optional(),
     /** Worker processes sharing the port: a number, or `auto` for one per core. */
     workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1'),
     /** Convenience: a single app from flags/env, replacing `apps`. All three or none. */
@@ -132,6 +153,12 @@ export const configSchema = z
     }
     if (c.adapter === 'redis' && c.redisUrl === undefined) ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'adapter redis needs redisUrl' });
     if (c.adapter === 'nats' && c.natsUrl === undefined) ctx.addIssue({ code: 'custom', path: ['natsUrl'], message: 'adapter nats needs natsUrl' });
+    if (c.webhookQueue === 'redis' && c.webhookQueueUrl === undefined && c.redisUrl === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['webhookQueueUrl'], message: 'webhookQueue redis needs webhookQueueUrl or redisUrl' });
+    }
+    if (c.webhookQueue === 'rabbitmq' && c.webhookQueueUrl === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['webhookQueueUrl'], message: 'webhookQueue rabbitmq needs webhookQueueUrl (amqp://...)' });
+    }
     if (c.heartbeatInterval * 2 > c.nodeTimeout) {
       ctx.addIssue({ code: 'custom', path: ['nodeTimeout'], message: 'nodeTimeout must be at least twice heartbeatInterval' });
     }
