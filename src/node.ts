@@ -33,7 +33,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const transport = new Transport(config, core.admit, (req: IncomingMessage, res: ServerResponse) => httpHandler(req, res), logger);
   const port = await transport.listen();
   // The node id defaults to host and port, so the cluster is joined once the port is known.
-  const joined = await joinCluster(config, { apps: core.apps, connectionCount: () => core.connections.size, api: core, host: config.host, port }, logger);
+  const joined = await joinCluster(config, { apps: core.apps, reads: core.reads, connectionCount: () => core.connections.size, api: core, host: config.host, port }, logger);
   if (joined !== null) {
     cluster = joined.node;
     core.attachCluster(joined.node);

@@ -1,13 +1,19 @@
 import type { AppConfig } from '../config/schema.js';
-import { classifyChannel } from '../protocol/channels.js';
+import { classifyChannel, type ChannelKind } from '../protocol/channels.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import { parseInfo, type InfoRequest } from './info.js';
+
+/** A channel an event goes to, classified once when the request is checked. */
+export interface TargetChannel {
+  readonly name: string;
+  readonly kind: ChannelKind;
+}
 
 /** One event to publish, checked against the app's limits. */
 export interface ValidEvent {
   name: string;
   data: string;
-  channels: string[];
+  channels: TargetChannel[];
   socketId: string | undefined;
   info: InfoRequest;
 }
@@ -20,7 +26,7 @@ const RESERVED_EVENT_PREFIX = 'pusher_internal:';
 /** Body of `POST /apps/{id}/events`. Throws SwitchboardError (400 or 413). */
 export function parseTriggerBody(body: unknown, app: AppConfig): ValidEvent {
   const input = asObject(body, 'the body');
-  let channels: string[];
+  let channels: TargetChannel[];
   if (input['channels'] !== undefined) {
     if (input['channel'] !== undefined) throw malformed('give either channels or channel, not both');
     channels = channelList(input['channels'], app);
@@ -47,7 +53,7 @@ export function parseBatchBody(body: unknown, app: AppConfig): ValidEvent[] {
   });
 }
 
-function eventFields(input: Record<string, unknown>, channels: string[], app: AppConfig, where: string): ValidEvent {
+function eventFields(input: Record<string, unknown>, channels: TargetChannel[], app: AppConfig, where: string): ValidEvent {
   const name = input['name'];
   if (typeof name !== 'string' || name === '') throw malformed(`${where}name must be a non-empty string`);
   if (name.length > app.maxEventNameLength) {
@@ -76,26 +82,29 @@ function eventFields(input: Record<string, unknown>, channels: string[], app: Ap
   return { name, data, channels, socketId, info: parseInfo(input['info']) };
 }
 
-function channelList(value: unknown, app: AppConfig): string[] {
+function channelList(value: unknown, app: AppConfig): TargetChannel[] {
   if (!Array.isArray(value) || value.length === 0) throw malformed('channels must be a non-empty array of channel names');
   if (value.length > app.maxChannelsPerPublish) {
     throw malformed(`${value.length} channels; this app allows ${app.maxChannelsPerPublish} per event`);
   }
-  const names = value.map((entry: unknown, i) => channelName(entry, `channels[${i}]`));
+  const targets = value.map((entry: unknown, i) => channelName(entry, `channels[${i}]`));
   // Each encrypted channel has its own key, so one ciphertext can only be meant for one channel.
-  if (names.length > 1 && names.some((n) => classifyChannel(n)?.type === 'encrypted')) {
+  if (targets.length > 1 && targets.some((t) => t.kind.type === 'encrypted')) {
     throw malformed('an event for an encrypted channel must name exactly one channel');
   }
+  if (targets.length === 1) return targets;
   // The same channel twice would deliver the event twice.
-  return names.length > 1 ? [...new Set(names)] : names;
+  const seen = new Set<string>();
+  return targets.filter((t) => !seen.has(t.name) && seen.add(t.name) !== undefined);
 }
 
-function channelName(value: unknown, where: string): string {
-  if (typeof value !== 'string' || classifyChannel(value) === null) {
+function channelName(value: unknown, where: string): TargetChannel {
+  const kind = typeof value === 'string' ? classifyChannel(value) : null;
+  if (kind === null) {
     const shown = typeof value === 'string' ? `'${value.slice(0, 210)}'` : typeof value;
     throw new SwitchboardError(ErrorCode.ApiMalformedRequest, `${where} is not a valid channel name: ${shown}`);
   }
-  return value;
+  return { name: value as string, kind };
 }
 
 /** UTF-8 size check that skips the byte count when the UTF-16 length already decides. */

@@ -1,33 +1,33 @@
-import type { AppConfig } from '../config/schema.js';
-import { classifyChannel } from '../protocol/channels.js';
-import type { CoreApi } from '../core/types.js';
-import { parseBatchBody, parseTriggerBody, type ValidEvent } from './event-input.js';
+import type { AppState } from '../core/app-state.js';
+import type { ChannelSnapshot, CoreApi } from '../core/types.js';
+import { parseBatchBody, parseTriggerBody, type TargetChannel, type ValidEvent } from './event-input.js';
 import { channelCounts, wantsAny, type ChannelAttributes } from './info.js';
 import { EMPTY_OBJECT_REPLY, jsonReply, type ApiReply } from './reply.js';
 
 /** `POST /apps/{id}/events`: `{}`, or the requested counts per channel. */
-export async function triggerEvent(core: CoreApi, app: AppConfig, body: unknown): Promise<ApiReply> {
-  const event = parseTriggerBody(body, app);
+export async function triggerEvent(core: CoreApi, app: AppState, body: unknown): Promise<ApiReply> {
+  const event = parseTriggerBody(body, app.config);
   publish(core, app, event);
   if (!wantsAny(event.info)) return EMPTY_OBJECT_REPLY;
+  // Every channel's counts in one question (one cluster round trip, not one per channel).
+  const snapshots = await core.getChannels(app, event.channels.map((c) => c.name));
   // No prototype: `__proto__` is a valid channel name.
   const channels: Record<string, ChannelAttributes> = Object.create(null) as Record<string, ChannelAttributes>;
-  for (const name of event.channels) channels[name] = await countsFor(core, app, name, event);
+  for (const channel of event.channels) channels[channel.name] = countsFor(app, channel, snapshots, event);
   return jsonReply({ channels });
 }
 
 /** `POST /apps/{id}/batch_events`: all items are validated first, so a bad one publishes none. */
-export async function triggerBatch(core: CoreApi, app: AppConfig, body: unknown): Promise<ApiReply> {
-  const events = parseBatchBody(body, app);
+export async function triggerBatch(core: CoreApi, app: AppState, body: unknown): Promise<ApiReply> {
+  const events = parseBatchBody(body, app.config);
   for (const event of events) publish(core, app, event);
-  const batch: ChannelAttributes[] = [];
-  for (const event of events) {
-    batch.push(wantsAny(event.info) ? await countsFor(core, app, event.channels[0] as string, event) : {});
-  }
+  const asked = events.filter((e) => wantsAny(e.info)).map((e) => e.channels[0]!.name);
+  const snapshots = asked.length === 0 ? new Map<string, ChannelSnapshot>() : await core.getChannels(app, [...new Set(asked)]);
+  const batch = events.map((event) => (wantsAny(event.info) ? countsFor(app, event.channels[0]!, snapshots, event) : {}));
   return jsonReply({ batch });
 }
 
-function publish(core: CoreApi, app: AppConfig, event: ValidEvent): void {
+function publish(core: CoreApi, app: AppState, event: ValidEvent): void {
   // The data string goes to the core untouched: it serialises once per channel.
   core.publish(
     event.socketId === undefined
@@ -36,8 +36,6 @@ function publish(core: CoreApi, app: AppConfig, event: ValidEvent): void {
   );
 }
 
-async function countsFor(core: CoreApi, app: AppConfig, channel: string, event: ValidEvent): Promise<ChannelAttributes> {
-  const kind = classifyChannel(channel);
-  if (kind === null) return {};
-  return channelCounts(app, kind, await core.getChannel(app, channel), event.info);
+function countsFor(app: AppState, channel: TargetChannel, snapshots: ReadonlyMap<string, ChannelSnapshot>, event: ValidEvent): ChannelAttributes {
+  return channelCounts(app.config, channel.kind, snapshots.get(channel.name), event.info);
 }

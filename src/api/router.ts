@@ -104,12 +104,12 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
   }
 
   const { core, config } = deps;
-  const app = core.findAppById(params['appId'] ?? '');
+  const app = core.findApp(params['appId'] ?? '');
   if (app === undefined) throw new SwitchboardError(ErrorCode.ApiNotFound, 'no such app');
   const body = await readBody(request.req, config.maxHttpBodyBytes);
-  const auth = authenticate(request.method, request.rawPath, request.query, body, app, Math.floor(Date.now() / 1000));
+  const auth = authenticate(request.method, request.rawPath, request.query, body, app.config, Math.floor(Date.now() / 1000));
   if (!auth.ok) return errorReply(auth.status, auth.message);
-  if (!app.enabled) throw new SwitchboardError(ErrorCode.ApiAppDisabled);
+  if (!app.config.enabled) throw new SwitchboardError(ErrorCode.ApiAppDisabled);
 
   switch (route.name) {
     case 'events':

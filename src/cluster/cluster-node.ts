@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClusterTransport, LinkStateChange } from '../adapters/types.js';
+import type { ClusterLink } from '../core/cluster-link.js';
+import type { AppMembership, ShareAnnouncer } from '../core/membership.js';
 import type { Logger } from '../util/logger.js';
 import { CacheLookups, type LocalCache } from './cache-lookups.js';
 import { ClusterUnavailableError, DegradedMode } from './degraded.js';
@@ -15,37 +17,29 @@ import {
   type PresenceChange,
   type PresenceSync,
   type PresenceSyncRequest,
+  type ShareTuple,
+  type SharesSync,
+  type SubscribersChange,
   type UserChange,
   type UsersSync,
 } from './messages.js';
 import { clusterMetrics } from './metrics.js';
-import { ChannelReplica } from './presence-replica.js';
 import { NodeRegistry, type PeerNode } from './registry.js';
-import { RemoteUsers } from './remote-users.js';
-import { UsersSyncAssembler, splitUsers } from './users-sync.js';
+import { SyncAssembler, UsersSyncAssembler, splitShares, splitUsers, type UserPair } from './users-sync.js';
 import { RequestTracker } from './requests.js';
-import { LEADER_LEASE_KEY, MEMBERSHIP_SUBJECT, REQUEST_SUBJECT, USERS_SUBJECT, channelSubject, inboxSubject } from './subjects.js';
+import { LEADER_LEASE_KEY, MEMBERSHIP_SUBJECT, REQUEST_SUBJECT, SHARES_SUBJECT, USERS_SUBJECT, channelSubject, inboxSubject } from './subjects.js';
 
 /** What the cluster layer needs from the node it serves (implemented by the core's wiring). */
 export interface ClusterHost extends LocalCache {
   /** An event published on another node, for a channel this node has subscribers for. */
   deliver(appId: string, channel: string, json: string, excludeSocketId: string | undefined): void;
-  /** A user appeared on the other nodes' side of a presence channel (first node to have them). */
-  remoteMemberAdded(appId: string, channel: string, userId: string, userInfo: unknown): void;
-  /** A user is on none of the other nodes any more. */
-  remoteMemberRemoved(appId: string, channel: string, userId: string): void;
+  /** The app's membership model, where the other nodes' shares are applied; undefined for an app this node does not serve. */
+  membership(appId: string): AppMembership | undefined;
+  /** Whether every membership change of the app travels to every node (apps with webhooks). */
+  replicated(appId: string): boolean;
+  appIds(): Iterable<string>;
   /** This node's local answer to a query from another node. */
   answer(query: ClusterQuery): unknown;
-  /** This node's local members of a presence channel (empty when none). */
-  localMembers(appId: string, channel: string): Array<[string, unknown]>;
-  /** Presence channels with local members, to announce again after a reconnect. */
-  localPresenceChannels(): Array<[string, string]>;
-  /** A user signed in on another node and on no node before (for watchlists). */
-  remoteUserOnline(appId: string, userId: string): void;
-  /** A user is signed in on none of the other nodes any more. */
-  remoteUserOffline(appId: string, userId: string): void;
-  /** Every user signed in here, as [app id, user id]. */
-  localSignedInUsers(): Array<[string, string]>;
   load(): NodeLoad;
 }
 
@@ -93,7 +87,6 @@ export interface QueryResult {
 }
 
 interface PresenceInterest {
-  readonly replica: ChannelReplica;
   /** Resolves once the first sync after subscribing is in (or timed out). */
   ready: Promise<void> | null;
 }
@@ -104,7 +97,7 @@ interface PresenceInterest {
  * replicas, and cluster-wide requests. Talks to the broker only through a
  * ClusterTransport and to the node only through a ClusterHost.
  */
-export class ClusterNode {
+export class ClusterNode implements ClusterLink {
   readonly id: string;
   /** This run of the node: lets peers tell a restart from a long pause. */
   readonly incarnation = randomBytes(6).toString('base64url');
@@ -113,10 +106,15 @@ export class ClusterNode {
   private readonly requests: RequestTracker;
   private readonly leader: LeaderElector;
   readonly degraded: DegradedMode;
+  /** Presence channels of non-replicated apps this node receives: their members are fetched on subscribing. */
   private readonly presence = new Map<string, PresenceInterest>();
-  private readonly remoteUsers = new RemoteUsers();
   private readonly usersSyncParts = new UsersSyncAssembler();
-  private usersSyncRounds = 0;
+  private readonly sharesSyncParts = new SyncAssembler<SharesSync, ShareTuple>((part) => part.shares);
+  private syncRounds = 0;
+  /** Replicated apps' subscriber counts changed this turn (app + '\n' + channel → count): sent once per turn. */
+  private readonly pendingCounts = new Map<string, number>();
+  private countsFlush: NodeJS.Immediate | null = null;
+  private readonly announcers = new Map<string, ShareAnnouncer>();
   private refusedSinceLog = 0;
   private refusedLoggedAt = 0;
   private readonly cacheLookups: CacheLookups;
@@ -159,6 +157,7 @@ export class ClusterNode {
     void this.transport.subscribe(MEMBERSHIP_SUBJECT);
     void this.transport.subscribe(REQUEST_SUBJECT);
     void this.transport.subscribe(USERS_SUBJECT);
+    if ([...this.host.appIds()].some((app) => this.host.replicated(app))) void this.transport.subscribe(SHARES_SUBJECT);
     void this.transport.subscribe(this.inbox);
     const connected = this.transport.connect().then(() => true);
     const waited = await Promise.race([connected, delay(this.options.connectWaitMs ?? 3000).then(() => false)]);
@@ -238,26 +237,29 @@ export class ClusterNode {
     this.send(channelSubject(appId, channel), message, 'publish');
   }
 
-  /** The channel got its first local subscriber: subscribe upstream (and sync presence). */
-  channelOccupied(appId: string, channel: string, isPresence: boolean): void {
+  /** Start receiving a channel (its first local subscriber, or a presence subscription about to wait for members). */
+  watch(appId: string, channel: string, isPresence: boolean): void {
     const key = channelKey(appId, channel);
     if (this.interest.has(key)) return;
     this.interest.add(key);
     const subscribed = this.transport.subscribe(channelSubject(appId, channel));
-    if (!isPresence) return;
-    const interest: PresenceInterest = { replica: new ChannelReplica(), ready: null };
+    // A replicated app's members arrive with every node's share: nothing to fetch.
+    if (!isPresence || this.host.replicated(appId)) return;
+    const interest: PresenceInterest = { ready: null };
     this.presence.set(key, interest);
     interest.ready = subscribed.then(() => this.syncPresence(appId, channel)).finally(() => {
       if (this.presence.get(key) === interest) interest.ready = null;
     });
   }
 
-  /** The channel lost its last local subscriber: stop receiving it. */
-  channelVacated(appId: string, channel: string): void {
+  /** Stop receiving a channel: nobody here is subscribed any more. */
+  unwatch(appId: string, channel: string): void {
     const key = channelKey(appId, channel);
     if (!this.interest.delete(key)) return;
     this.presence.delete(key);
     this.transport.unsubscribe(channelSubject(appId, channel));
+    // What this node knew of the others' members of it would only go stale.
+    if (!this.host.replicated(appId)) this.host.membership(appId)?.forgetRemote(channel);
   }
 
   /** Null when the presence channel's remote members are known; else a promise that resolves when they are. */
@@ -265,30 +267,50 @@ export class ClusterNode {
     return this.presence.get(channelKey(appId, channel))?.ready ?? null;
   }
 
-  hasRemoteMember(appId: string, channel: string, userId: string): boolean {
-    return this.presence.get(channelKey(appId, channel))?.replica.has(userId) === true;
+  /** How this node's share of an app reaches the others. */
+  announcerFor(appId: string): ShareAnnouncer {
+    let announcer = this.announcers.get(appId);
+    if (announcer !== undefined) return announcer;
+    const replicated = this.host.replicated(appId);
+    announcer = {
+      watch: (channel, isPresence) => this.watch(appId, channel, isPresence),
+      unwatch: (channel) => this.unwatch(appId, channel),
+      subscribers: (channel, count) => {
+        if (replicated) this.queueCount(appId, channel, count);
+      },
+      memberJoined: (channel, userId, userInfo) =>
+        this.send(this.membershipSubject(appId, channel), { t: 'presence', from: this.id, inc: this.incarnation, app: appId, channel, op: 'join', user: userId, info: userInfo }, 'presence'),
+      memberLeft: (channel, userId) =>
+        this.send(this.membershipSubject(appId, channel), { t: 'presence', from: this.id, inc: this.incarnation, app: appId, channel, op: 'leave', user: userId }, 'presence'),
+      userSignedIn: (userId) => this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'online', user: userId }, 'users'),
+      userSignedOut: (userId) => this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'offline', user: userId }, 'users'),
+    };
+    this.announcers.set(appId, announcer);
+    return announcer;
   }
 
-  /** Members of a presence channel on the other nodes, each user once. */
-  remoteMembers(appId: string, channel: string): Iterable<[string, unknown]> {
-    return this.presence.get(channelKey(appId, channel))?.replica.members() ?? [];
+  /**
+   * Presence changes of a replicated app go where every node hears them,
+   * in order with that node's counts and full shares; otherwise to the
+   * nodes that receive the channel.
+   */
+  private membershipSubject(appId: string, channel: string): string {
+    return this.host.replicated(appId) ? SHARES_SUBJECT : channelSubject(appId, channel);
   }
 
-  /** A user's first socket on this node joined a presence channel. */
-  localMemberJoined(appId: string, channel: string, userId: string, userInfo: unknown): void {
-    this.send(channelSubject(appId, channel), { t: 'presence', from: this.id, inc: this.incarnation, app: appId, channel, op: 'join', user: userId, info: userInfo }, 'presence');
+  /** Counts change with every subscribe: the last count of a turn is the one sent. */
+  private queueCount(appId: string, channel: string, count: number): void {
+    this.pendingCounts.set(channelKey(appId, channel), count);
+    this.countsFlush ??= setImmediate(() => this.flushCounts());
   }
 
-  /** A user's last socket on this node left a presence channel. */
-  localMemberLeft(appId: string, channel: string, userId: string): void {
-    this.send(channelSubject(appId, channel), { t: 'presence', from: this.id, inc: this.incarnation, app: appId, channel, op: 'leave', user: userId }, 'presence');
-  }
-
-  /** Members of a presence channel across the cluster, each user once (for the member limit). */
-  memberCount(appId: string, channel: string, local: ReadonlyMap<string, unknown> | undefined): number {
-    let count = local?.size ?? 0;
-    for (const [userId] of this.remoteMembers(appId, channel)) if (local?.has(userId) !== true) count++;
-    return count;
+  private flushCounts(): void {
+    this.countsFlush = null;
+    for (const [key, n] of this.pendingCounts) {
+      const [app, channel] = splitKey(key);
+      this.send(SHARES_SUBJECT, { t: 'subs', from: this.id, inc: this.incarnation, app, channel, n }, 'presence');
+    }
+    this.pendingCounts.clear();
   }
 
   // ---- cache channels -----------------------------------------------------------
@@ -303,24 +325,9 @@ export class ClusterNode {
 
   // ---- signed-in users (watchlists) ---------------------------------------------
 
-  /** A user's first socket on this node signed in. */
-  userSignedIn(appId: string, userId: string): void {
-    this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'online', user: userId }, 'users');
-  }
-
-  /** A user's last socket on this node left. */
-  userSignedOut(appId: string, userId: string): void {
-    this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'offline', user: userId }, 'users');
-  }
-
-  /** Whether the user is signed in on another node. */
-  isUserOnlineElsewhere(appId: string, userId: string): boolean {
-    return this.remoteUsers.isOnline(appId, userId);
-  }
-
   /** On how many other nodes the user is signed in, as far as this node has heard (diagnostics). */
   userNodeCountElsewhere(appId: string, userId: string): number {
-    return this.remoteUsers.nodesWith(appId, userId);
+    return this.host.membership(appId)?.nodesSignedInElsewhere(userId) ?? 0;
   }
 
   // ---- cluster-wide requests --------------------------------------------------
@@ -390,6 +397,12 @@ export class ClusterNode {
       case 'users-sync':
         this.onUsersSync(m);
         return;
+      case 'subs':
+        this.onSubscribers(m);
+        return;
+      case 'shares-sync':
+        this.onSharesSync(m);
+        return;
       case 'heartbeat':
         this.onHeartbeat(m);
         return;
@@ -418,7 +431,7 @@ export class ClusterNode {
     const seen = this.registry.observe(hb);
     if (seen.kind === 'known') {
       // A known node saying hello again has been cut off from the broker: it missed our changes.
-      if (hb.hello === true) this.sendUsersSync();
+      if (hb.hello === true) this.sendFullLists();
       return;
     }
     if (seen.kind === 'restarted') this.forgetNode(seen.previous.id, seen.previous.incarnation, 'restarted');
@@ -426,61 +439,98 @@ export class ClusterNode {
     this.log?.info({ nodeId: hb.from, address: hb.address, restarted: seen.kind === 'restarted' }, 'cluster node joined');
     // Introduce ourselves at once to a newcomer rather than at our next beat.
     if (hb.hello === true) this.beat();
-    // A newcomer (or a node back from a broker outage) needs our signed-in users for its watchlists.
-    this.sendUsersSync();
+    // A newcomer (or a node back from a broker outage) needs our signed-in users and replicated shares.
+    this.sendFullLists();
     // It may hold members we do not know of (a node back after a pause or a broker outage).
     if (hb.hello !== true) for (const key of this.presence.keys()) this.requestSync(...splitKey(key), [hb.from]);
   }
 
+  /** A peer's membership change applies to channels this node receives, and to every channel of a replicated app. */
+  private modelFor(appId: string, channel: string): AppMembership | undefined {
+    if (!this.host.replicated(appId) && !this.interest.has(channelKey(appId, channel))) return undefined;
+    return this.host.membership(appId);
+  }
+
   private onPresenceChange(m: PresenceChange): void {
     if (this.registry.isDead(m.from, m.inc)) return;
-    const interest = this.presence.get(channelKey(m.app, m.channel));
-    if (interest === undefined) return;
-    if (m.op === 'join') {
-      if (interest.replica.join(m.from, m.user, m.info)) this.host.remoteMemberAdded(m.app, m.channel, m.user, m.info);
-    } else if (interest.replica.leave(m.from, m.user)) {
-      this.host.remoteMemberRemoved(m.app, m.channel, m.user);
-    }
+    const model = this.modelFor(m.app, m.channel);
+    if (model === undefined) return;
+    if (m.op === 'join') model.memberJoined(m.from, m.channel, m.user, m.info);
+    else model.memberLeft(m.from, m.channel, m.user);
   }
 
   private onPresenceSync(m: PresenceSync): void {
     if (m.to !== undefined && m.to !== this.id) return;
     if (m.id !== undefined) this.requests.answer(m.id, m.from, true, null);
     if (this.registry.isDead(m.from, m.inc)) return;
-    const interest = this.presence.get(channelKey(m.app, m.channel));
-    if (interest === undefined) return;
-    const { added, removed } = interest.replica.replace(m.from, m.members);
-    for (const r of removed) this.host.remoteMemberRemoved(m.app, m.channel, r.userId);
-    for (const a of added) this.host.remoteMemberAdded(m.app, m.channel, a.userId, a.userInfo);
+    this.modelFor(m.app, m.channel)?.replaceMembers(m.from, m.channel, m.members);
+  }
+
+  private onSubscribers(m: SubscribersChange): void {
+    if (this.registry.isDead(m.from, m.inc) || !this.host.replicated(m.app)) return;
+    this.host.membership(m.app)?.setSubscribers(m.from, m.channel, m.n, m.channel.startsWith('presence-'));
   }
 
   private onUserChange(m: UserChange): void {
     if (this.registry.isDead(m.from, m.inc)) return;
-    if (m.op === 'online') {
-      if (this.remoteUsers.online(m.from, m.app, m.user)) this.host.remoteUserOnline(m.app, m.user);
-    } else if (this.remoteUsers.offline(m.from, m.app, m.user)) {
-      this.host.remoteUserOffline(m.app, m.user);
-    }
+    const model = this.host.membership(m.app);
+    if (m.op === 'online') model?.signedIn(m.from, m.user);
+    else model?.signedOut(m.from, m.user);
   }
 
   private onUsersSync(m: UsersSync): void {
     if (this.registry.isDead(m.from, m.inc)) return;
     const users = this.usersSyncParts.add(m);
     if (users === null) return;
-    const { online, offline } = this.remoteUsers.replaceNode(m.from, users);
-    for (const u of offline) this.host.remoteUserOffline(u.appId, u.userId);
-    for (const u of online) this.host.remoteUserOnline(u.appId, u.userId);
+    const byApp = new Map<string, string[]>();
+    for (const [appId, userId] of users) {
+      let list = byApp.get(appId);
+      if (list === undefined) byApp.set(appId, (list = []));
+      list.push(userId);
+    }
+    // A full list replaces: apps it does not name have nobody signed in there.
+    for (const appId of this.host.appIds()) this.host.membership(appId)?.replaceUsers(m.from, byApp.get(appId) ?? []);
   }
 
-  /** Tell every node who is signed in here: replaces what they knew of this node. */
-  private sendUsersSync(): void {
-    const parts = splitUsers(this.host.localSignedInUsers());
+  private onSharesSync(m: SharesSync): void {
+    if (this.registry.isDead(m.from, m.inc)) return;
+    const shares = this.sharesSyncParts.add(m);
+    if (shares === null) return;
+    const byApp = new Map<string, Array<{ channel: string; subs: number; members?: Array<[string, unknown]> }>>();
+    for (const [appId, channel, subs, members] of shares) {
+      let list = byApp.get(appId);
+      if (list === undefined) byApp.set(appId, (list = []));
+      list.push(members === null ? { channel, subs } : { channel, subs, members });
+    }
+    for (const appId of this.host.appIds()) {
+      if (this.host.replicated(appId)) this.host.membership(appId)?.replaceChannels(m.from, byApp.get(appId) ?? []);
+    }
+  }
+
+  /** Tell every node who is signed in here, and this node's share of the replicated apps: replaces what they knew of it. */
+  private sendFullLists(): void {
+    const users: UserPair[] = [];
+    const shares: ShareTuple[] = [];
+    for (const appId of this.host.appIds()) {
+      const model = this.host.membership(appId);
+      if (model === undefined) continue;
+      for (const userId of model.localUsers()) users.push([appId, userId]);
+      if (!this.host.replicated(appId)) continue;
+      for (const e of model.localChannels()) shares.push([appId, e.channel, e.subs, e.members ?? null]);
+    }
+    this.sendInParts(USERS_SUBJECT, splitUsers(users), (part) => ({ t: 'users-sync', from: this.id, inc: this.incarnation, users: part }), 'users');
+    if ([...this.host.appIds()].some((a) => this.host.replicated(a))) {
+      this.sendInParts(SHARES_SUBJECT, splitShares(shares), (part) => ({ t: 'shares-sync', from: this.id, inc: this.incarnation, shares: part }), 'presence');
+    }
+  }
+
+  private sendInParts<T>(subject: string, parts: T[][], message: (part: T[]) => UsersSync | SharesSync, kind: string): void {
     if (parts.length === 1) {
-      this.send(USERS_SUBJECT, { t: 'users-sync', from: this.id, inc: this.incarnation, users: parts[0]! }, 'users');
+      this.send(subject, message(parts[0]!), kind);
       return;
     }
-    const round = String(++this.usersSyncRounds);
-    parts.forEach((users, part) => this.send(USERS_SUBJECT, { t: 'users-sync', from: this.id, inc: this.incarnation, users, round, part, parts: parts.length }, 'users'));
+    const round = String(++this.syncRounds);
+    parts.forEach((items, part) => this.send(subject, { ...message(items), round, part, parts: parts.length }, kind));
   }
 
   private answerRequest(id: string, to: string, query: ClusterQuery): void {
@@ -503,8 +553,8 @@ export class ClusterNode {
     }
     // On the channel's subject, behind any join/leave already sent there: the
     // asker sees this list in the same order as the changes around it.
-    const members = this.host.localMembers(m.app, m.channel);
-    this.send(channelSubject(m.app, m.channel), { t: 'presence-sync', from: this.id, inc: this.incarnation, app: m.app, channel: m.channel, members, id: m.id, to: m.from }, 'presence');
+    const members = this.host.membership(m.app)?.localMembers(m.channel) ?? [];
+    this.send(this.membershipSubject(m.app, m.channel), { t: 'presence-sync', from: this.id, inc: this.incarnation, app: m.app, channel: m.channel, members, id: m.id, to: m.from }, 'presence');
   }
 
   // ---- presence sync ------------------------------------------------------------
@@ -555,14 +605,10 @@ export class ClusterNode {
     clusterMetrics.nodesDeclaredDead.inc({ reason });
     this.log?.warn({ nodeId: id, incarnation, reason }, 'cluster node gone: dropping its members and occupancy');
     this.requests.nodeGone(id);
-    for (const [key, interest] of this.presence) {
-      const removed = interest.replica.dropNode(id);
-      if (removed.length === 0) continue;
-      const [appId, channel] = splitKey(key);
-      for (const r of removed) this.host.remoteMemberRemoved(appId, channel, r.userId);
-    }
-    for (const u of this.remoteUsers.dropNode(id)) this.host.remoteUserOffline(u.appId, u.userId);
+    // Everything it held leaves, each transition once (the model decides which are transitions).
+    for (const appId of this.host.appIds()) this.host.membership(appId)?.dropNode(id);
     this.usersSyncParts.forget(id);
+    this.sharesSyncParts.forget(id);
   }
 
   private onLinkChange(change: LinkStateChange): void {
@@ -577,11 +623,15 @@ export class ClusterNode {
     this.log?.info({ adapter: this.transport.kind, reconnected }, 'cluster broker link up');
     this.beat(true);
     if (!reconnected) return;
-    this.sendUsersSync();
     // Messages were lost while down: tell everyone what we have, and ask what they have.
-    for (const [appId, channel] of this.host.localPresenceChannels()) {
-      const members = this.host.localMembers(appId, channel);
-      this.send(channelSubject(appId, channel), { t: 'presence-sync', from: this.id, inc: this.incarnation, app: appId, channel, members }, 'presence');
+    this.sendFullLists();
+    for (const appId of this.host.appIds()) {
+      const model = this.host.membership(appId);
+      if (model === undefined || this.host.replicated(appId)) continue;
+      for (const channel of model.localPresenceChannels()) {
+        const members = model.localMembers(channel);
+        this.send(channelSubject(appId, channel), { t: 'presence-sync', from: this.id, inc: this.incarnation, app: appId, channel, members }, 'presence');
+      }
     }
     for (const key of this.presence.keys()) void this.syncPresence(...splitKey(key));
   }

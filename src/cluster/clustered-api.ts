@@ -1,7 +1,9 @@
-import type { AppConfig } from '../config/schema.js';
+import type { AppState } from '../core/app-state.js';
+import type { LocalReads } from '../core/local-reads.js';
+import { toSnapshot } from '../core/node-core.js';
 import type { ChannelSnapshot, CoreApi, PublishRequest } from '../core/types.js';
 import type { ClusterNode } from './cluster-node.js';
-import { anyTrue, channelDetailsFrom, channelListsFrom, mergeChannelDetails, userIdListsFrom, type ChannelDetail, type LocalQueries } from './queries.js';
+import { anyTrue, channelDetailsFrom, channelListsFrom, mergeChannelDetails, userIdListsFrom, type ChannelDetail } from './queries.js';
 
 /**
  * The HTTP API's view of a clustered node: publishing stays local (the core
@@ -11,56 +13,60 @@ import { anyTrue, channelDetailsFrom, channelListsFrom, mergeChannelDetails, use
 export class ClusteredCoreApi implements CoreApi {
   constructor(
     private readonly local: CoreApi,
-    private readonly localQueries: LocalQueries,
+    private readonly reads: LocalReads,
     private readonly cluster: ClusterNode,
   ) {}
 
-  findAppById(id: string): AppConfig | undefined {
-    return this.local.findAppById(id);
+  findApp(id: string): AppState | undefined {
+    return this.local.findApp(id);
   }
 
   publish(req: PublishRequest): void {
     this.local.publish(req);
   }
 
-  async listChannels(app: AppConfig, prefix?: string): Promise<ChannelSnapshot[]> {
-    const mine = this.localQueries.channelDetails(app.id, prefix);
-    const remote = await this.cluster.query(prefix === undefined ? { q: 'channels', app: app.id } : { q: 'channels', app: app.id, prefix });
-    const merged = mergeChannelDetails([mine, ...channelListsFrom(remote.answers)]);
-    return [...merged].map(([name, m]) => toSnapshot(name, m));
+  async listChannels(app: AppState, prefix?: string): Promise<ChannelSnapshot[]> {
+    const appId = app.config.id;
+    const mine = this.reads.channelDetails(appId, prefix);
+    const remote = await this.cluster.query(prefix === undefined ? { q: 'channels', app: appId } : { q: 'channels', app: appId, prefix });
+    return merged([mine, ...channelListsFrom(remote.answers)]);
   }
 
-  async getChannel(app: AppConfig, name: string): Promise<ChannelSnapshot | undefined> {
-    const mine = this.localQueries.channelDetail(app.id, name);
-    const remote = await this.cluster.query({ q: 'channel', app: app.id, name });
-    const details: ChannelDetail[] = channelDetailsFrom(remote.answers).filter((d) => d.name === name);
-    if (mine !== undefined) details.push(mine);
-    if (details.length === 0) return undefined;
-    const merged = mergeChannelDetails([details]).get(name)!;
-    return toSnapshot(name, merged);
+  async getChannel(app: AppState, name: string): Promise<ChannelSnapshot | undefined> {
+    return (await this.getChannels(app, [name])).get(name);
   }
 
-  async hasCachedEvent(app: AppConfig, name: string): Promise<boolean> {
-    if (this.localQueries.hasCachedEvent(app.id, name)) return true;
-    const remote = await this.cluster.query({ q: 'cached', app: app.id, name });
+  async getChannels(app: AppState, names: readonly string[]): Promise<Map<string, ChannelSnapshot>> {
+    const appId = app.config.id;
+    const mine = this.reads.channelDetailsNamed(appId, names);
+    const wanted = new Set(names);
+    // One question for every channel: a 10-channel trigger costs one round trip, not ten.
+    const remote = await this.cluster.query(names.length === 1 ? { q: 'channel', app: appId, name: names[0]! } : { q: 'channels-named', app: appId, names: [...names] });
+    const lists: ChannelDetail[][] = [mine, channelDetailsFrom(remote.answers), ...channelListsFrom(remote.answers)];
+    return new Map(merged(lists.map((list) => list.filter((d) => wanted.has(d.name)))).map((s) => [s.name, s]));
+  }
+
+  async hasCachedEvent(app: AppState, name: string): Promise<boolean> {
+    if (this.reads.hasCachedEvent(app.config.id, name)) return true;
+    const remote = await this.cluster.query({ q: 'cached', app: app.config.id, name });
     return anyTrue(remote.answers);
   }
 
-  async presenceUserIds(app: AppConfig, name: string): Promise<string[]> {
-    const ids = new Set(this.localQueries.presenceUserIds(app.id, name));
-    const remote = await this.cluster.query({ q: 'presence-users', app: app.id, name });
+  async presenceUserIds(app: AppState, name: string): Promise<string[]> {
+    const ids = new Set(this.reads.presenceUserIds(app.config.id, name));
+    const remote = await this.cluster.query({ q: 'presence-users', app: app.config.id, name });
     for (const list of userIdListsFrom(remote.answers)) for (const id of list) ids.add(id);
     return [...ids];
   }
 
-  async terminateUserConnections(app: AppConfig, userId: string): Promise<void> {
-    this.localQueries.terminateUser(app.id, userId);
-    await this.cluster.query({ q: 'terminate-user', app: app.id, user: userId });
+  async terminateUserConnections(app: AppState, userId: string): Promise<void> {
+    this.reads.terminateUser(app.config.id, userId);
+    await this.cluster.query({ q: 'terminate-user', app: app.config.id, user: userId });
   }
 }
 
-function toSnapshot(name: string, merged: { subscriptionCount: number; users?: Set<string> }): ChannelSnapshot {
-  return merged.users !== undefined
-    ? { name, subscriptionCount: merged.subscriptionCount, userCount: merged.users.size }
-    : { name, subscriptionCount: merged.subscriptionCount };
+function merged(lists: ReadonlyArray<readonly ChannelDetail[]>): ChannelSnapshot[] {
+  return [...mergeChannelDetails(lists)].map(([name, m]) =>
+    toSnapshot(m.users !== undefined ? { name, subscriptionCount: m.subscriptionCount, userIds: [...m.users] } : { name, subscriptionCount: m.subscriptionCount }),
+  );
 }

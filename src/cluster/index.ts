@@ -1,6 +1,6 @@
 export { ClusterNode, type ClusterHost, type ClusterNodeOptions, type ClusterDescription, type ClusterMember, type QueryResult } from './cluster-node.js';
 export type { ClusterQuery, NodeLoad } from './messages.js';
-export { answerQuery, mergeChannelDetails, channelListsFrom, channelDetailsFrom, userIdListsFrom, anyTrue, sumNumbers, youngestCachedEvent, type CachedEvent, type ChannelDetail, type LocalQueries } from './queries.js';
+export { answerQuery, mergeChannelDetails, channelListsFrom, channelDetailsFrom, userIdListsFrom, anyTrue, sumNumbers, youngestCachedEvent, type CachedEvent, type ChannelDetail } from './queries.js';
 export { LeaderElector, type LeaderState } from './leader.js';
 export { clusterMetrics } from './metrics.js';
 export { ClusteredCoreApi } from './clustered-api.js';

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { createTransport, type TransportSettings } from '../adapters/create.js';
 import type { ClusterTransport } from '../adapters/types.js';
 import type { AppState } from '../core/app-state.js';
+import type { LocalReads } from '../core/local-reads.js';
 import type { CoreApi } from '../core/types.js';
 import type { Logger } from '../util/logger.js';
 import { ClusterNode } from './cluster-node.js';
@@ -21,6 +22,8 @@ export interface ClusterSettings extends Omit<TransportSettings, 'nodeId'> {
 /** What joining needs from the node. */
 export interface NodeState {
   apps: ReadonlyMap<string, AppState>;
+  /** The node's one local-read API: peers' queries are answered from it. */
+  reads: LocalReads;
   connectionCount(): number;
   /** The node's own (single-node) API, wrapped so that queries cover the cluster. */
   api: CoreApi;
@@ -42,7 +45,7 @@ export async function joinCluster(settings: ClusterSettings, state: NodeState, l
   const nodeId = defaultNodeId(settings.nodeId, state.port);
   const link = transport ?? createTransport({ ...settings, nodeId });
   if (link === null) return null;
-  const host = new CoreClusterHost(state.apps, state.connectionCount);
+  const host = new CoreClusterHost(state.apps, state.reads, state.connectionCount);
   const node = new ClusterNode(link, host, {
     nodeId,
     address: `${state.host}:${state.port}`,
@@ -54,7 +57,7 @@ export async function joinCluster(settings: ClusterSettings, state: NodeState, l
   });
   await node.start();
   logger.info({ nodeId, adapter: link.kind, link: link.state }, 'joined the cluster');
-  return { node, api: new ClusteredCoreApi(state.api, host, node) };
+  return { node, api: new ClusteredCoreApi(state.api, state.reads, node) };
 }
 
 /**

@@ -19,6 +19,8 @@ export interface NodeRef {
 export type ClusterQuery =
   | { q: 'channels'; app: string; prefix?: string }
   | { q: 'channel'; app: string; name: string }
+  /** Several channels at once (a trigger's `info`): the occupied ones here. */
+  | { q: 'channels-named'; app: string; names: string[] }
   | { q: 'cached'; app: string; name: string }
   /** The cache channel's last event here with its age; the asker keeps the youngest answer. */
   | { q: 'cached-event'; app: string; name: string }
@@ -37,6 +39,15 @@ export type UserChange = NodeRef & { t: 'user'; app: string; op: 'online' | 'off
  * `round`, numbered from 0 by `part` (all three absent: one message).
  */
 export type UsersSync = NodeRef & { t: 'users-sync'; users: Array<[string, string]>; round?: string; part?: number; parts?: number };
+/** A node's subscriber count for a channel of a replicated app (0: none left there). */
+export type SubscribersChange = NodeRef & { t: 'subs'; app: string; channel: string; n: number };
+/** One channel of a node's share: [app, channel, subscribers, members (presence) or null]. */
+export type ShareTuple = [string, string, number, Array<[string, unknown]> | null];
+/**
+ * Everything a node holds of the replicated apps' channels: replaces what
+ * the others knew of that node. Travels in parts like UsersSync.
+ */
+export type SharesSync = NodeRef & { t: 'shares-sync'; shares: ShareTuple[]; round?: string; part?: number; parts?: number };
 export type Heartbeat = NodeRef & { t: 'heartbeat'; address: string; load: NodeLoad; startedAt: number; hello?: boolean };
 export type Goodbye = NodeRef & { t: 'bye' };
 /** The leader's verdict that a node is dead, with its fencing token. */
@@ -52,6 +63,8 @@ export type ClusterMessage =
   | PresenceSync
   | UserChange
   | UsersSync
+  | SubscribersChange
+  | SharesSync
   | Heartbeat
   | Goodbye
   | NodeDown
@@ -105,6 +118,8 @@ function isQuery(v: unknown): v is ClusterQuery {
   switch (q.q) {
     case 'channels':
       return isOptionalString(q.prefix);
+    case 'channels-named':
+      return Array.isArray(q.names) && q.names.length <= 1000 && q.names.every(isString);
     case 'channel':
     case 'cached':
     case 'cached-event':
@@ -129,6 +144,13 @@ function isPartOfRound(m: Fields): boolean {
 
 function isUserPairs(v: unknown): v is Array<[string, string]> {
   return Array.isArray(v) && v.every((e) => Array.isArray(e) && e.length === 2 && isString(e[0]) && isString(e[1]));
+}
+
+function isShareTuples(v: unknown): v is ShareTuple[] {
+  return (
+    Array.isArray(v) &&
+    v.every((e) => Array.isArray(e) && e.length === 4 && isString(e[0]) && isString(e[1]) && Number.isInteger(e[2]) && (e[2] as number) >= 0 && (e[3] === null || isMemberList(e[3])))
+  );
 }
 
 function isLoad(v: unknown): v is NodeLoad {
@@ -160,6 +182,10 @@ export function decodeMessage(payload: string): ClusterMessage | null {
       return accept<UserChange>(hasRef(m) && isString(m.app) && (m.op === 'online' || m.op === 'offline') && isString(m.user), m);
     case 'users-sync':
       return accept<UsersSync>(hasRef(m) && isUserPairs(m.users) && isPartOfRound(m), m);
+    case 'subs':
+      return accept<SubscribersChange>(hasRef(m) && isString(m.app) && isString(m.channel) && Number.isInteger(m.n) && (m.n as number) >= 0, m);
+    case 'shares-sync':
+      return accept<SharesSync>(hasRef(m) && isShareTuples(m.shares) && isPartOfRound(m), m);
     case 'heartbeat':
       return accept<Heartbeat>(hasRef(m) && isString(m.address) && isLoad(m.load) && isNumber(m.startedAt), m);
     case 'bye':

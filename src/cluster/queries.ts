@@ -1,36 +1,18 @@
 import type { ClusterQuery } from './messages.js';
 
-/** One channel as a node sees it locally; presence channels carry their user ids so counts can be merged. */
-export interface ChannelDetail {
-  name: string;
-  subscriptionCount: number;
-  userIds?: string[];
-}
+import type { CachedEvent, ChannelDetail, LocalReads } from '../core/local-reads.js';
 
-/** A cache channel's last event as one node holds it; `ageMs` since it was stored there. */
-export interface CachedEvent {
-  json: string;
-  ageMs: number;
-}
-
-/** The local state a node answers cluster queries from (implemented by the core). */
-export interface LocalQueries {
-  channelDetails(appId: string, prefix?: string): ChannelDetail[];
-  channelDetail(appId: string, name: string): ChannelDetail | undefined;
-  hasCachedEvent(appId: string, name: string): boolean;
-  cachedEvent(appId: string, name: string): CachedEvent | undefined;
-  presenceUserIds(appId: string, name: string): string[];
-  /** Close the user's sockets on this node; returns how many. */
-  terminateUser(appId: string, userId: string): number;
-}
+export type { CachedEvent, ChannelDetail };
 
 /** This node's answer to a query from a peer. */
-export function answerQuery(local: LocalQueries, query: ClusterQuery): unknown {
+export function answerQuery(local: LocalReads, query: ClusterQuery): unknown {
   switch (query.q) {
     case 'channels':
       return local.channelDetails(query.app, query.prefix);
     case 'channel':
       return local.channelDetail(query.app, query.name) ?? null;
+    case 'channels-named':
+      return local.channelDetailsNamed(query.app, query.names);
     case 'cached':
       return local.hasCachedEvent(query.app, query.name);
     case 'cached-event':

@@ -8,6 +8,8 @@
 export const MEMBERSHIP_SUBJECT = 'members';
 /** Users signing in and out (for watchlists): every node. */
 export const USERS_SUBJECT = 'users';
+/** Replicated apps' membership (subscriber counts, presence members, full shares): every node. */
+export const SHARES_SUBJECT = 'shares';
 /** Cluster-wide queries: every node. */
 export const REQUEST_SUBJECT = 'requests';
 /** The leader lease key. */

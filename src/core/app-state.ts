@@ -4,19 +4,26 @@ import { metrics } from '../metrics/index.js';
 import type { Channel } from './channel.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { Connection } from './connection.js';
+import { AppMembership } from './membership.js';
+import type { AppWebhooks } from './webhook-events.js';
 
 /** The in-memory state of one app on this node. */
 export class AppState {
+  /** Channels with subscribers on this node. */
   readonly channels = new Map<string, Channel>();
-  /** Signed-in user id → that user's sockets. */
+  /** Signed-in user id → that user's sockets on this node. */
   readonly users = new Map<string, Set<Connection>>();
   /** User id → sockets whose watchlist names that user. */
   readonly watchers = new Map<string, Set<Connection>>();
+  /** Who is where, cluster-wide: the one owner of every membership transition. */
+  readonly membership = new AppMembership();
   /** Cache channels: channel name → the last event's JSON. Kept while the channel is vacant too. */
   readonly cache: LRUCache<string, string>;
   connectionCount = 0;
   /** The other nodes, when this node is clustered; null when it is alone. */
   cluster: ClusterLink | null = null;
+  /** This app's webhook events; null when it has no webhook endpoints. */
+  webhooks: AppWebhooks | null = null;
   /** This app's labelled metric children, resolved once (label hashing per connect adds up). */
   readonly gauges: {
     readonly connections: ReturnType<typeof metrics.connections.labels>;
@@ -34,5 +41,10 @@ export class AppState {
       newConnections: metrics.newConnections.labels({ app_id: config.id }),
       channels: metrics.channels.labels({ app_id: config.id }),
     };
+  }
+
+  /** Whether this app's every membership change travels to every node (its webhooks need the whole picture). */
+  get replicated(): boolean {
+    return this.config.webhooks.length > 0;
   }
 }

@@ -1,21 +1,17 @@
 import type { ChannelKind } from '../protocol/channels.js';
 import type { Connection } from './connection.js';
 
-/** One presence member: a user, however many of their sockets are subscribed. */
-export interface PresenceMember {
-  readonly userInfo: unknown;
-  sockets: number;
-}
-
 /**
  * An occupied channel on this node: its local subscribers and, for presence
- * channels, its members. Created on the first subscription, dropped on the last.
+ * channels, how many of each member's sockets are here. Created on the first
+ * subscription, dropped on the last. Who the members are cluster-wide (and
+ * their user info) is the membership model's.
  */
 export class Channel {
   readonly subscribers = new Set<Connection>();
-  /** Presence channels only: user id → member. Insertion order = join order. */
-  readonly members: Map<string, PresenceMember> | null;
-  /** Set while a debounced subscription_count broadcast is pending. */
+  /** Presence channels only: user id → this node's sockets subscribed as that user. */
+  readonly members: Map<string, number> | null;
+  /** Set while a debounced subscription_count frame is pending. */
   countTimer: NodeJS.Timeout | null = null;
 
   constructor(

@@ -47,5 +47,6 @@ export function relayClientEvent(conn: Connection, req: ClientEventRequest, now:
   metrics.publishes.inc({ source: 'client' });
   deliverToChannel(app, req.channel, json, channel.kind.cache, conn.id);
   app.cluster?.publish(config.id, req.channel, json);
+  app.webhooks?.clientEvent(req.channel, req.event, req.data, conn.id, userId);
   return null;
 }

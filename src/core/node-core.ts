@@ -1,8 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import type { AppConfig, Config } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import { metrics } from '../metrics/index.js';
-import { classifyChannel } from '../protocol/channels.js';
 import { CloseCode, WsCloseCode } from '../protocol/codes.js';
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { connectionEstablished, encodeEvent, pusherError, pusherPing, pusherPong, parseClientFrame } from '../protocol/frames.js';
@@ -17,9 +16,12 @@ import { relayClientEvent } from './client-events.js';
 import { Connection } from './connection.js';
 import type { ClusterLink } from './cluster-link.js';
 import { deliverToChannel } from './delivery.js';
-import { noCoreEvents, type CoreEvents } from './events.js';
+import { clientFrames } from './membership-frames.js';
 import { leaveAll, subscribe, unsubscribe } from './subscriptions.js';
-import { signIn, signOut, terminateUser } from './users.js';
+import { AppWebhooks } from './webhook-events.js';
+import { noWebhooks, type WebhookSink } from '../webhooks/types.js';
+import { LocalReads, type ChannelDetail } from './local-reads.js';
+import { signIn, signOut } from './users.js';
 import type { ChannelSnapshot, CoreApi, PublishRequest } from './types.js';
 
 const PING_FRAME = frameText(pusherPing());
@@ -36,18 +38,31 @@ export class NodeCore implements CoreApi, TransportHooks {
   /** Every open connection, for the keep-alive sweep and draining. */
   readonly connections = new Set<Connection>();
   private readonly peerContext: PeerContext;
+  /** This node's own state, read one way for the HTTP API and for the other nodes' queries. */
+  readonly reads: LocalReads;
   private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
-    private readonly events: CoreEvents = noCoreEvents,
+    webhooks: WebhookSink = noWebhooks,
   ) {
     for (const appConfig of config.apps) {
       const app = new AppState(appConfig, { ttlSeconds: config.cacheTtlSeconds, maxChannels: config.maxCachedChannels });
+      app.membership.observe(clientFrames(app));
+      if (appConfig.webhooks.length > 0) {
+        app.webhooks = new AppWebhooks(appConfig.id, app.membership, webhooks, {
+          leaveDelayMs: config.webhookLeaveDelay * 1000,
+          countsSubscriptions: appConfig.enableSubscriptionCount,
+          // Alone, this node sends; in a cluster, the leader does.
+          sends: () => app.cluster === null || app.cluster.isLeader,
+        });
+        app.membership.observe(app.webhooks);
+      }
       this.appsById.set(appConfig.id, app);
       this.appsByKey.set(appConfig.key, app);
     }
+    this.reads = new LocalReads(this.appsById);
     this.peerContext = { hooks: this, maxSendBufferBytes: config.maxSendBufferBytes, writeCoalesceMs: config.writeCoalesceMs, writeCoalesceMinRate: config.writeCoalesceMinRate };
   }
 
@@ -60,6 +75,7 @@ export class NodeCore implements CoreApi, TransportHooks {
   stop(): void {
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    for (const app of this.appsById.values()) app.webhooks?.stop();
   }
 
   // ---- transport hooks -------------------------------------------------
@@ -114,7 +130,7 @@ export class NodeCore implements CoreApi, TransportHooks {
     app.connectionCount--;
     app.gauges.connections.dec();
     try {
-      leaveAll(conn, this.events);
+      leaveAll(conn);
       signOut(conn);
     } catch (err) {
       metrics.handlerFaults.inc();
@@ -136,10 +152,10 @@ export class NodeCore implements CoreApi, TransportHooks {
       case 'pong':
         return;
       case 'subscribe':
-        subscribe(conn, message, this.events);
+        subscribe(conn, message);
         return;
       case 'unsubscribe':
-        unsubscribe(conn, message.channel, this.events);
+        unsubscribe(conn, message.channel);
         return;
       case 'signin': {
         const error = signIn(conn, message.auth, message.userData, conn.lastSeen);
@@ -220,8 +236,8 @@ export class NodeCore implements CoreApi, TransportHooks {
 
   // ---- CoreApi (HTTP API) ------------------------------------------------
 
-  findAppById(id: string): AppConfig | undefined {
-    return this.appsById.get(id)?.config;
+  findApp(id: string): AppState | undefined {
+    return this.appsById.get(id);
   }
 
   /** Apps by id, for the cluster layer's view of this node. */
@@ -231,61 +247,56 @@ export class NodeCore implements CoreApi, TransportHooks {
 
   /** Join a cluster: from now on every app's channels, presence and events reach the other nodes. */
   attachCluster(link: ClusterLink): void {
-    for (const app of this.appsById.values()) app.cluster = link;
-  }
-
-  private appState(app: AppConfig): AppState {
-    const state = this.appsById.get(app.id);
-    if (state === undefined) throw new Error(`unknown app ${app.id}`);
-    return state;
+    for (const app of this.appsById.values()) {
+      app.cluster = link;
+      app.membership.announceTo(link.announcerFor(app.config.id));
+    }
   }
 
   publish(req: PublishRequest): void {
     const startedAt = performance.now();
-    const app = this.appState(req.app);
+    const app = req.app;
     const cluster = app.cluster;
-    for (const channelName of req.channels) {
-      const json = encodeEvent(req.event, req.data, channelName);
-      const isCache = classifyChannel(channelName)?.cache === true;
-      deliverToChannel(app, channelName, json, isCache, req.excludeSocketId);
-      cluster?.publish(req.app.id, channelName, json, req.excludeSocketId);
+    for (const channel of req.channels) {
+      const json = encodeEvent(req.event, req.data, channel.name);
+      deliverToChannel(app, channel.name, json, channel.kind.cache, req.excludeSocketId);
+      cluster?.publish(app.config.id, channel.name, json, req.excludeSocketId);
     }
     metrics.publishes.inc({ source: 'api' }, req.channels.length);
     notePublished(startedAt);
   }
 
-  async listChannels(app: AppConfig, prefix?: string): Promise<ChannelSnapshot[]> {
-    const result: ChannelSnapshot[] = [];
-    for (const channel of this.appState(app).channels.values()) {
-      if (prefix !== undefined && !channel.name.startsWith(prefix)) continue;
-      result.push(snapshot(channel));
-    }
-    return result;
+  async listChannels(app: AppState, prefix?: string): Promise<ChannelSnapshot[]> {
+    return this.reads.channelDetails(app.config.id, prefix).map(toSnapshot);
   }
 
-  async getChannel(app: AppConfig, name: string): Promise<ChannelSnapshot | undefined> {
-    const channel = this.appState(app).channels.get(name);
-    return channel === undefined ? undefined : snapshot(channel);
+  async getChannel(app: AppState, name: string): Promise<ChannelSnapshot | undefined> {
+    const detail = this.reads.channelDetail(app.config.id, name);
+    return detail === undefined ? undefined : toSnapshot(detail);
   }
 
-  async hasCachedEvent(app: AppConfig, name: string): Promise<boolean> {
-    return this.appState(app).cache.has(name);
+  async getChannels(app: AppState, names: readonly string[]): Promise<Map<string, ChannelSnapshot>> {
+    return new Map(this.reads.channelDetailsNamed(app.config.id, names).map((d) => [d.name, toSnapshot(d)]));
   }
 
-  async presenceUserIds(app: AppConfig, name: string): Promise<string[]> {
-    const members = this.appState(app).channels.get(name)?.members;
-    return members ? [...members.keys()] : [];
+  async hasCachedEvent(app: AppState, name: string): Promise<boolean> {
+    return this.reads.hasCachedEvent(app.config.id, name);
   }
 
-  async terminateUserConnections(app: AppConfig, userId: string): Promise<void> {
-    terminateUser(this.appState(app), userId);
+  async presenceUserIds(app: AppState, name: string): Promise<string[]> {
+    return this.reads.presenceUserIds(app.config.id, name);
+  }
+
+  async terminateUserConnections(app: AppState, userId: string): Promise<void> {
+    this.reads.terminateUser(app.config.id, userId);
   }
 }
 
-function snapshot(channel: { name: string; subscribers: Set<unknown>; members: Map<string, unknown> | null }): ChannelSnapshot {
-  return channel.members !== null
-    ? { name: channel.name, subscriptionCount: channel.subscribers.size, userCount: channel.members.size }
-    : { name: channel.name, subscriptionCount: channel.subscribers.size };
+/** A channel as the HTTP API reports it: user ids become a count. */
+export function toSnapshot(detail: ChannelDetail): ChannelSnapshot {
+  return detail.userIds !== undefined
+    ? { name: detail.name, subscriptionCount: detail.subscriptionCount, userCount: detail.userIds.length }
+    : { name: detail.name, subscriptionCount: detail.subscriptionCount };
 }
 
 function delay(ms: number): Promise<void> {

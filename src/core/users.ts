@@ -1,10 +1,10 @@
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { signinSuccess, watchlistEvents } from '../protocol/frames.js';
 import { parseUserData, verifyUserAuth } from '../protocol/signatures.js';
-import { frameText } from '../transport/frame.js';
-import { broadcast, closePeerFor, send } from '../transport/outbound.js';
+import { closePeerFor, send } from '../transport/outbound.js';
 import type { AppState } from './app-state.js';
 import type { Connection } from './connection.js';
+import { LOCAL_NODE } from './membership.js';
 
 /** Handle pusher:signin. Returns the error to answer with, or null when signed in. */
 export function signIn(conn: Connection, auth: string, userData: string, now: number): SwitchboardError | null {
@@ -17,7 +17,6 @@ export function signIn(conn: Connection, auth: string, userData: string, now: nu
   conn.user = { id: parsed.id, userInfo: parsed.userInfo, watchlist: parsed.watchlist };
   conn.lastActionAt = now;
   let sockets = app.users.get(parsed.id);
-  const cameOnline = sockets === undefined;
   if (sockets === undefined) app.users.set(parsed.id, (sockets = new Set()));
   sockets.add(conn);
   send(conn, signinSuccess(userData));
@@ -28,16 +27,12 @@ export function signIn(conn: Connection, auth: string, userData: string, now: nu
       let watchers = app.watchers.get(watched);
       if (watchers === undefined) app.watchers.set(watched, (watchers = new Set()));
       watchers.add(conn);
-      if (app.users.has(watched) || app.cluster?.isUserOnlineElsewhere(app.config.id, watched) === true) online.push(watched);
+      if (app.membership.isOnline(watched)) online.push(watched);
     }
     if (online.length > 0) send(conn, watchlistEvents([{ name: 'online', user_ids: online }]));
   }
-  if (cameOnline) {
-    const cluster = app.cluster;
-    // Signed in on another node already: its watchers everywhere know.
-    if (cluster?.isUserOnlineElsewhere(app.config.id, parsed.id) !== true) notifyWatchers(app, parsed.id, 'online');
-    cluster?.userSignedIn(app.config.id, parsed.id);
-  }
+  // The model tells every watcher if this makes the user online anywhere for the first time.
+  if (sockets.size === 1) app.membership.signedIn(LOCAL_NODE, parsed.id);
   return null;
 }
 
@@ -57,18 +52,8 @@ export function signOut(conn: Connection): void {
   sockets.delete(conn);
   if (sockets.size === 0) {
     app.users.delete(user.id);
-    const cluster = app.cluster;
-    // Still signed in on another node: not offline for anyone.
-    if (cluster?.isUserOnlineElsewhere(app.config.id, user.id) !== true) notifyWatchers(app, user.id, 'offline');
-    cluster?.userSignedOut(app.config.id, user.id);
+    app.membership.signedOut(LOCAL_NODE, user.id);
   }
-}
-
-/** Tell this node's watchers of `userId` that the user came online or went offline. */
-export function notifyWatchers(app: AppState, userId: string, name: 'online' | 'offline'): void {
-  const watchers = app.watchers.get(userId);
-  if (watchers === undefined || watchers.size === 0) return;
-  broadcast(frameText(watchlistEvents([{ name, user_ids: [userId] }])), watchers);
 }
 
 /** Close every socket signed in as `userId` on this node. */

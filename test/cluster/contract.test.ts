@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterTransport } from '../../src/adapters/index.js';
 import { clusterMetrics } from '../../src/cluster/index.js';
+import { LOCAL_NODE } from '../../src/core/membership.js';
 import { NATS_BINARY, REDIS_BINARY, REDIS_CLI, serviceAvailable } from './services.js';
 import { TransportFactory, connectedPair, eventually, sleep, startClusterNode, type AdapterKind, type TestNode } from './harness.js';
 
@@ -134,7 +135,7 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
     it('builds its registry from heartbeats and sends events only to nodes with subscribers', async () => {
       const [a, b, c] = await Promise.all([start('a'), start('b'), start('c')]);
       await eventually(() => [a, b, c].every((n) => n.node.peers().length === 2), 3000, 'every node to know two peers');
-      b.node.channelOccupied('app', 'news', false);
+      b.node.watch('app', 'news', false);
       await sleep(100);
       a.node.publish('app', 'news', '{"event":"x"}', 'socket.1');
       a.node.publish('app', 'sports', '{"event":"y"}');
@@ -144,7 +145,7 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
       expect(c.host.delivered).toHaveLength(0);
       expect(a.host.delivered).toHaveLength(0); // never its own message back
 
-      b.node.channelVacated('app', 'news');
+      b.node.unwatch('app', 'news');
       await sleep(150);
       a.node.publish('app', 'news', '{"event":"z"}');
       await sleep(200);
@@ -168,25 +169,24 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
       const [a, b, c] = await Promise.all([start('a'), start('b'), start('c')]);
       await eventually(() => [a, b, c].every((n) => n.node.peers().length === 2), 3000, 'registry');
       // A has a member before B arrives: B must learn it from the sync, before it answers its own subscriber.
-      a.host.members.set('presence-room', new Map([['u1', { name: 'one' }]]));
-      a.node.channelOccupied('app', 'presence-room', true);
-      b.node.channelOccupied('app', 'presence-room', true);
+      localJoin(a, 'presence-room', 'u1', { name: 'one' });
+      b.node.watch('app', 'presence-room', true);
       await b.node.presenceReady('app', 'presence-room');
-      expect([...b.node.remoteMembers('app', 'presence-room')]).toEqual([['u1', { name: 'one' }]]);
+      expect([...b.host.model.members('presence-room')]).toEqual([['u1', { name: 'one' }]]);
 
       // u2 joins on A and on C: B hears of u2 once.
-      c.node.channelOccupied('app', 'presence-room', true);
+      c.node.watch('app', 'presence-room', true);
       await c.node.presenceReady('app', 'presence-room');
-      a.node.localMemberJoined('app', 'presence-room', 'u2', { name: 'two' });
-      c.node.localMemberJoined('app', 'presence-room', 'u2', { name: 'two' });
-      await eventually(() => b.node.hasRemoteMember('app', 'presence-room', 'u2'), 3000, 'u2 on B');
+      localJoin(a, 'presence-room', 'u2', { name: 'two' });
+      localJoin(c, 'presence-room', 'u2', { name: 'two' });
+      await eventually(() => b.host.model.isMemberElsewhere('presence-room', 'u2'), 3000, 'u2 on B');
       await sleep(200);
       expect(b.host.added.filter((e) => e.userId === 'u2')).toHaveLength(1);
       // It leaves A but is still on C: nothing; then C: one member_removed.
-      a.node.localMemberLeft('app', 'presence-room', 'u2');
+      a.host.model.memberLeft(LOCAL_NODE, 'presence-room', 'u2');
       await sleep(200);
       expect(b.host.removed).toHaveLength(0);
-      c.node.localMemberLeft('app', 'presence-room', 'u2');
+      c.host.model.memberLeft(LOCAL_NODE, 'presence-room', 'u2');
       await eventually(() => b.host.removed.length === 1, 3000, 'u2 removed on B');
       await sleep(150);
       expect(b.host.removed).toEqual([{ channel: 'presence-room', userId: 'u2' }]);
@@ -195,12 +195,10 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
     it('declares a silent node dead within the timeout and removes each of its members exactly once', async () => {
       const [a, b, c] = await Promise.all([start('a'), start('b'), start('c')]);
       await eventually(() => [a, b, c].every((n) => n.node.peers().length === 2), 3000, 'registry');
-      for (const n of [a, b]) n.node.channelOccupied('app', 'presence-x', true);
+      for (const n of [a, b]) n.node.watch('app', 'presence-x', true);
       await Promise.all([a.node.presenceReady('app', 'presence-x'), b.node.presenceReady('app', 'presence-x')]);
-      c.host.members.set('presence-x', new Map([['ghost1', {}], ['ghost2', {}]]));
-      c.node.channelOccupied('app', 'presence-x', true);
-      c.node.localMemberJoined('app', 'presence-x', 'ghost1', {});
-      c.node.localMemberJoined('app', 'presence-x', 'ghost2', {});
+      localJoin(c, 'presence-x', 'ghost1', {});
+      localJoin(c, 'presence-x', 'ghost2', {});
       await eventually(() => a.host.added.length === 2 && b.host.added.length === 2, 3000, 'ghosts on A and B');
 
       await c.node.stop(false); // a crash: no goodbye
@@ -210,18 +208,17 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
       for (const n of [a, b]) {
         expect(n.host.removed.map((r) => r.userId).sort()).toEqual(['ghost1', 'ghost2']);
         expect(n.node.peers().map((p) => p.id)).not.toContain('c');
-        expect([...n.node.remoteMembers('app', 'presence-x')]).toEqual([]);
+        expect([...n.host.model.members('presence-x')]).toEqual([]);
       }
     });
 
     it('clears the old state of a node that restarts under the same id', async () => {
       const [a, b] = await Promise.all([start('a'), start('b')]);
       await eventually(() => a.node.peers().length === 1, 3000, 'registry');
-      a.node.channelOccupied('app', 'presence-r', true);
-      b.node.channelOccupied('app', 'presence-r', true);
+      a.node.watch('app', 'presence-r', true);
       await a.node.presenceReady('app', 'presence-r');
-      b.node.localMemberJoined('app', 'presence-r', 'old-user', {});
-      await eventually(() => a.node.hasRemoteMember('app', 'presence-r', 'old-user'), 3000, 'old-user on A');
+      localJoin(b, 'presence-r', 'old-user', {});
+      await eventually(() => a.host.model.isMemberElsewhere('presence-r', 'old-user'), 3000, 'old-user on A');
       await b.node.stop(false);
       const again = await start('b');
       await eventually(() => a.host.removed.some((r) => r.userId === 'old-user'), 2000, 'old run dropped on hello');
@@ -230,12 +227,11 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
 
     it('tells a node that joins late who is signed in elsewhere, and who goes offline when their node dies', async () => {
       const a = await start('a');
-      a.host.signedIn.push(['app', 'u1']);
-      a.node.userSignedIn('app', 'u1'); // nobody listening yet: only the sync on joining can tell B
+      a.host.model.signedIn(LOCAL_NODE, 'u1'); // nobody listening yet: only the sync on joining can tell B
       const b = await start('b');
-      await eventually(() => b.node.isUserOnlineElsewhere('app', 'u1'), 3000, 'u1 online on B');
+      await eventually(() => b.host.model.isOnlineElsewhere('u1'), 3000, 'u1 online on B');
       expect(b.host.userEvents).toEqual(['online:u1']);
-      expect(a.node.isUserOnlineElsewhere('app', 'u1')).toBe(false); // never itself
+      expect(a.host.model.isOnlineElsewhere('u1')).toBe(false); // never itself
 
       await a.node.stop(false); // a crash: no goodbye
       await eventually(() => b.host.userEvents.includes('offline:u1'), FAST_TIMEOUT + 2000, 'u1 offline on B');
@@ -247,11 +243,11 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
       const a = await start('a');
       // ~2.4 MB of JSON: over NATS's 1 MB max_payload in one message, so it must travel in parts.
       const users = Array.from({ length: 20_000 }, (_, i): [string, string] => ['app', `user-${i}-${'x'.repeat(100)}`]);
-      a.host.signedIn.push(...users);
+      for (const [, id] of users) a.host.model.signedIn(LOCAL_NODE, id);
       const b = await start('b');
       await eventually(() => b.host.userEvents.length === users.length, 8000, 'every user online on B');
       expect(new Set(b.host.userEvents)).toEqual(new Set(users.map(([, id]) => `online:${id}`)));
-      expect(b.node.isUserOnlineElsewhere('app', users[19_999]![1])).toBe(true);
+      expect(b.host.model.isOnlineElsewhere(users[19_999]![1])).toBe(true);
     });
 
     it('finds the youngest copy of a cache channel\'s last event in the cluster and keeps it', async () => {
@@ -295,7 +291,7 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
     it('goes degraded while the broker is down, then reconnects, resubscribes and delivers again within 5 s', async () => {
       const [a, b] = await Promise.all([start('a'), start('b')]);
       await eventually(() => a.node.peers().length === 1 && b.node.peers().length === 1, 3000, 'registry');
-      b.node.channelOccupied('app', 'live', false);
+      b.node.watch('app', 'live', false);
       await sleep(100);
       a.node.publish('app', 'live', '"before"');
       await eventually(() => b.host.delivered.length === 1, 3000, 'delivery before the outage');
@@ -325,6 +321,12 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
     });
   });
 });
+
+/** A socket of `n` subscribes to a presence channel as `userId` (first socket of that user there). */
+function localJoin(n: TestNode, channel: string, userId: string, info: unknown): void {
+  n.host.model.setSubscribers(LOCAL_NODE, channel, n.host.model.localMembers(channel).length + 1, true);
+  n.host.model.memberJoined(LOCAL_NODE, channel, userId, info);
+}
 
 async function skippedPublishes(): Promise<number> {
   const metric = await clusterMetrics.skipped.get();

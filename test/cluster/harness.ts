@@ -1,5 +1,6 @@
 import { LocalAdapter, LocalBus, NatsAdapter, RedisAdapter, type ClusterTransport } from '../../src/adapters/index.js';
 import { ClusterNode, type CachedEvent, type ClusterHost, type ClusterNodeOptions, type ClusterQuery, type NodeLoad } from '../../src/cluster/index.js';
+import { AppMembership } from '../../src/core/membership.js';
 import { BrokerProcess, RedisClusterProcess } from './services.js';
 
 export type AdapterKind = 'local' | 'redis' | 'nats' | 'redis-cluster';
@@ -42,30 +43,43 @@ export class TransportFactory {
   }
 }
 
-/** A ClusterHost made of plain maps that records what the cluster layer told it. */
+/**
+ * A ClusterHost with one app ('app') whose membership model records the
+ * transitions it decides; its LOCAL_NODE share stands for this node's clients.
+ */
 export class RecordingHost implements ClusterHost {
+  readonly model = new AppMembership();
   readonly delivered: Array<{ app: string; channel: string; json: string; except: string | undefined }> = [];
   readonly added: Array<{ channel: string; userId: string; userInfo: unknown }> = [];
   readonly removed: Array<{ channel: string; userId: string }> = [];
-  /** channel → user id → info: this node's "local" presence members. */
-  readonly members = new Map<string, Map<string, unknown>>();
   readonly terminated: string[] = [];
   subscribers = new Map<string, number>();
-  /** Users signed in "here", as [app, user]. */
-  readonly signedIn: Array<[string, string]> = [];
-  /** Watchlist notifications the cluster layer asked for, as 'online:user' / 'offline:user'. */
+  /** Watchlist transitions the model decided, as 'online:user' / 'offline:user'. */
   readonly userEvents: string[] = [];
+  /** Channel transitions the model decided, as 'occupied:channel' / 'vacated:channel'. */
+  readonly channelEvents: string[] = [];
   /** Cache channel → last event, with the Date.now() it was stored at. */
   readonly cache = new Map<string, { json: string; storedAt: number }>();
 
-  remoteUserOnline(_app: string, userId: string): void {
-    this.userEvents.push(`online:${userId}`);
+  constructor(readonly isReplicated = false) {
+    this.model.observe({
+      memberAdded: (channel, userId, userInfo) => this.added.push({ channel, userId, userInfo }),
+      memberRemoved: (channel, userId) => this.removed.push({ channel, userId }),
+      userOnline: (userId) => this.userEvents.push(`online:${userId}`),
+      userOffline: (userId) => this.userEvents.push(`offline:${userId}`),
+      channelOccupied: (channel) => this.channelEvents.push(`occupied:${channel}`),
+      channelVacated: (channel) => this.channelEvents.push(`vacated:${channel}`),
+    });
   }
-  remoteUserOffline(_app: string, userId: string): void {
-    this.userEvents.push(`offline:${userId}`);
+
+  membership(app: string): AppMembership | undefined {
+    return app === 'app' ? this.model : undefined;
   }
-  localSignedInUsers(): Array<[string, string]> {
-    return [...this.signedIn];
+  replicated(app: string): boolean {
+    return app === 'app' && this.isReplicated;
+  }
+  appIds(): Iterable<string> {
+    return ['app'];
   }
   cachedEvent(_app: string, channel: string): CachedEvent | undefined {
     const entry = this.cache.get(channel);
@@ -74,15 +88,8 @@ export class RecordingHost implements ClusterHost {
   storeCachedEvent(_app: string, channel: string, event: CachedEvent): void {
     this.cache.set(channel, { json: event.json, storedAt: Date.now() - event.ageMs });
   }
-
   deliver(app: string, channel: string, json: string, except: string | undefined): void {
     this.delivered.push({ app, channel, json, except });
-  }
-  remoteMemberAdded(_app: string, channel: string, userId: string, userInfo: unknown): void {
-    this.added.push({ channel, userId, userInfo });
-  }
-  remoteMemberRemoved(_app: string, channel: string, userId: string): void {
-    this.removed.push({ channel, userId });
   }
   answer(query: ClusterQuery): unknown {
     switch (query.q) {
@@ -92,18 +99,12 @@ export class RecordingHost implements ClusterHost {
         this.terminated.push(query.user);
         return 1;
       case 'presence-users':
-        return [...(this.members.get(query.name)?.keys() ?? [])];
+        return this.model.localMembers(query.name).map(([id]) => id);
       case 'cached-event':
         return this.cachedEvent(query.app, query.name) ?? null;
       default:
         return null;
     }
-  }
-  localMembers(_app: string, channel: string): Array<[string, unknown]> {
-    return [...(this.members.get(channel) ?? [])];
-  }
-  localPresenceChannels(): Array<[string, string]> {
-    return [...this.members.keys()].map((c) => ['app', c]);
   }
   load(): NodeLoad {
     return { connections: 0, channels: this.subscribers.size };
@@ -125,10 +126,11 @@ export interface TestNode {
   readonly transport: ClusterTransport;
 }
 
-export async function startClusterNode(factory: TransportFactory, nodeId: string, prefix = 'test'): Promise<TestNode> {
+export async function startClusterNode(factory: TransportFactory, nodeId: string, prefix = 'test', replicated = false): Promise<TestNode> {
   const transport = factory.make(prefix);
-  const host = new RecordingHost();
+  const host = new RecordingHost(replicated);
   const node = new ClusterNode(transport, host, { nodeId, address: `127.0.0.1:${nodeId}`, ...FAST });
+  host.model.announceTo(node.announcerFor('app'));
   await node.start();
   return { node, host, transport };
 }

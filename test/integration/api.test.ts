@@ -10,6 +10,7 @@ import type {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpHandler } from '../../src/api/router.js';
 import { configSchema } from '../../src/config/schema.js';
+import { AppState } from '../../src/core/app-state.js';
 import type { CoreApi } from '../../src/core/types.js';
 import { metrics } from '../../src/metrics/index.js';
 import { signApiRequest, signChannelAuth, signUserAuth } from '../../src/protocol/signatures.js';
@@ -285,7 +286,7 @@ describe('publishing with the pusher SDK', () => {
     const user = client('carol');
     await connected(user);
     user.signin();
-    await until(async () => (await node.core.getChannel(node.core.findAppById(DEV_APP.id)!, '#server-to-user-carol')) !== undefined, 'user channel');
+    await until(async () => (await node.core.getChannel(node.core.findApp(DEV_APP.id)!, '#server-to-user-carol')) !== undefined, 'user channel');
     const got: unknown[] = [];
     user.user.bind('notice', (data: unknown) => got.push(data));
 
@@ -475,12 +476,13 @@ describe('faults', () => {
   let server: Server;
   let port: number;
   const throwingCore: CoreApi = {
-    findAppById: (id) => (id === DEV_APP.id ? configSchema.parse({}).apps[0] : undefined),
+    findApp: (id) => (id === DEV_APP.id ? new AppState(configSchema.parse({}).apps[0]!, { ttlSeconds: 60, maxChannels: 10 }) : undefined),
     publish: () => {
       throw new Error('core exploded');
     },
     listChannels: () => Promise.reject(new Error('core exploded')),
     getChannel: () => Promise.reject(new Error('core exploded')),
+    getChannels: () => Promise.reject(new Error('core exploded')),
     hasCachedEvent: () => Promise.reject(new Error('core exploded')),
     presenceUserIds: () => Promise.reject(new Error('core exploded')),
     terminateUserConnections: () => Promise.reject(new Error('core exploded')),

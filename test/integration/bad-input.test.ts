@@ -1,6 +1,6 @@
 import type Pusher from 'pusher';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AppConfig } from '../../src/config/schema.js';
+import type { AppState } from '../../src/core/app-state.js';
 import type { RunningNode } from '../../src/node.js';
 import { errorCatalogue, ErrorCode, type ErrorCodeName } from '../../src/protocol/errors.js';
 import { signChannelAuth, signUserAuth } from '../../src/protocol/signatures.js';
@@ -226,13 +226,13 @@ describe('floods', () => {
     await until(() => raw.messages.filter((m) => m.event === 'pusher_internal:subscription_succeeded').length === channels, 10_000, 'every subscription answered');
     const conn = [...node.core.connections].find((c) => c.id === raw.socketId);
     await until(() => conn?.channels?.size === 0, 5000, 'every unsubscribe handled');
-    expect(await node.core.listChannels(devAppConfig(), 'churn-')).toEqual([]);
+    expect(await node.core.listChannels(devApp(), 'churn-')).toEqual([]);
     expect(raw.closeCode).toBeUndefined();
   }, 30_000);
 });
 
-function devAppConfig(): AppConfig {
-  const app = node.core.findAppById(DEV_APP.id);
+function devApp(): AppState {
+  const app = node.core.findApp(DEV_APP.id);
   if (app === undefined) throw new Error('dev app missing');
   return app;
 }

@@ -20,12 +20,15 @@ describe('parseTriggerBody', () => {
     expect(parseTriggerBody({ name: 'e', channels: ['a', 'b', 'a'], data: '{"x":1}', socket_id: '12.34', info: 'user_count' }, app)).toEqual({
       name: 'e',
       data: '{"x":1}',
-      channels: ['a', 'b'],
+      channels: [
+        { name: 'a', kind: { type: 'public', cache: false } },
+        { name: 'b', kind: { type: 'public', cache: false } },
+      ],
       socketId: '12.34',
       info: { userCount: true, subscriptionCount: false, cache: false },
     });
-    expect(parseTriggerBody({ name: 'e', channel: '#server-to-user-42', data: '' }, app).channels).toEqual(['#server-to-user-42']);
-    expect(parseTriggerBody({ name: 'e', channel: 'private-encrypted-x', data: '' }, app).channels).toEqual(['private-encrypted-x']);
+    expect(parseTriggerBody({ name: 'e', channel: '#server-to-user-42', data: '' }, app).channels.map((c) => c.name)).toEqual(['#server-to-user-42']);
+    expect(parseTriggerBody({ name: 'e', channel: 'private-encrypted-x', data: '' }, app).channels).toEqual([{ name: 'private-encrypted-x', kind: { type: 'encrypted', cache: false } }]);
   });
 
   it('refuses what breaks the app limits or the protocol, with 400 or 413', () => {
