@@ -21,16 +21,24 @@ export interface RunningNode {
 export async function startNode(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningNode> {
   const core = new NodeCore(config, logger);
   let draining = false;
+  // Until the node has joined its cluster it takes no WebSocket and is not ready: a channel
+  // occupied before the join would never be subscribed upstream, and its subscribers would miss remote events.
+  let starting = true;
   let cluster: ClusterNode | null = null;
   const handlerDeps = {
     config,
     logger,
     // Degraded is still ready: local delivery works; the body says what is missing.
-    health: () => ({ ready: !draining, draining, ...(cluster !== null ? { detail: { degraded: cluster.degraded.degraded, cluster: cluster.linkState } } : {}) }),
+    health: () => ({
+      ready: !draining && !starting,
+      draining,
+      ...(starting ? { detail: { starting: true } } : cluster !== null ? { detail: { degraded: cluster.degraded.degraded, cluster: cluster.linkState } } : {}),
+    }),
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
   const transport = new Transport(config, core.admit, (req: IncomingMessage, res: ServerResponse) => httpHandler(req, res), logger);
+  transport.stopAccepting();
   const port = await transport.listen();
   // The node id defaults to host and port, so the cluster is joined once the port is known.
   const joined = await joinCluster(config, { apps: core.apps, reads: core.reads, connectionCount: () => core.connections.size, api: core, host: config.host, port }, logger);
@@ -40,6 +48,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     httpHandler = createHttpHandler({ ...handlerDeps, core: joined.api });
   }
   core.start();
+  starting = false;
+  transport.startAccepting();
   logger.info({ host: config.host, port, tls: config.tlsCert !== undefined, apps: config.apps.length }, 'switchboard node listening');
 
   let stopping: Promise<void> | null = null;

@@ -84,8 +84,8 @@ export class Transport {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', ignoreSocketError);
     if (!this.accepting) {
-      // Draining: refuse before the handshake so a balancer or the client's
-      // backoff sends the client to another node.
+      // Starting or draining: refuse before the handshake so a balancer or
+      // the client's backoff sends the client to another node.
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -122,9 +122,14 @@ export class Transport {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** Refuse new WebSocket upgrades and new HTTP connections (draining). */
+  /** Refuse new WebSocket upgrades with 503 (starting up, or draining). */
   stopAccepting(): void {
     this.accepting = false;
+  }
+
+  /** Take WebSocket upgrades again (the node has joined its cluster). */
+  startAccepting(): void {
+    this.accepting = true;
   }
 
   /** Close the listening socket and any idle HTTP keep-alive connections. */
