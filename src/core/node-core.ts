@@ -75,7 +75,7 @@ export class NodeCore implements CoreApi, TransportHooks {
   stop(): void {
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
-    for (const app of this.appsById.values()) app.webhooks?.stop();
+    for (const app of this.appsById.values()) app.webhooks?.stop(app.cluster === null);
   }
 
   // ---- transport hooks -------------------------------------------------

@@ -5,6 +5,11 @@ import type { AppMembership, MembershipObserver } from './membership.js';
 const SUBSCRIPTION_COUNT_BUSY = 100;
 const SUBSCRIPTION_COUNT_SLOW_MS = 5000;
 
+interface PendingLeave {
+  readonly timer: NodeJS.Timeout;
+  readonly fire: () => void;
+}
+
 export interface AppWebhooksOptions {
   /** Milliseconds channel_vacated and member_removed wait for a return. */
   leaveDelayMs: number;
@@ -25,8 +30,9 @@ export interface AppWebhooksOptions {
  * misses). Hands events to the sink; never does I/O itself.
  */
 export class AppWebhooks implements MembershipObserver {
-  private readonly vacating = new Map<string, NodeJS.Timeout>();
-  private readonly leaving = new Map<string, NodeJS.Timeout>();
+  /** Leaves in their delay: channel (or channel + user) → the timer and what it will do. */
+  private readonly vacating = new Map<string, PendingLeave>();
+  private readonly leaving = new Map<string, PendingLeave>();
   private readonly counts = new Map<string, { timer: NodeJS.Timeout | null; sentAt: number; sent: number }>();
   /** Cache channels whose emptiness was reported already; cleared when an event is cached again. */
   private readonly missed = new Set<string>();
@@ -42,7 +48,7 @@ export class AppWebhooks implements MembershipObserver {
     const pending = this.vacating.get(channel);
     if (pending !== undefined) {
       // Back within the delay: neither the leave nor this join is sent.
-      clearTimeout(pending);
+      clearTimeout(pending.timer);
       this.vacating.delete(channel);
       return;
     }
@@ -60,7 +66,7 @@ export class AppWebhooks implements MembershipObserver {
     const key = `${channel}\n${userId}`;
     const pending = this.leaving.get(key);
     if (pending !== undefined) {
-      clearTimeout(pending);
+      clearTimeout(pending.timer);
       this.leaving.delete(key);
       return;
     }
@@ -115,26 +121,34 @@ export class AppWebhooks implements MembershipObserver {
     if (this.missed.size !== 0) this.missed.delete(channel);
   }
 
-  /** Cancel pending leave timers (the node is stopping). */
-  stop(): void {
-    for (const timer of this.vacating.values()) clearTimeout(timer);
-    for (const timer of this.leaving.values()) clearTimeout(timer);
-    for (const state of this.counts.values()) if (state.timer !== null) clearTimeout(state.timer);
-    this.vacating.clear();
+  /**
+   * The node is stopping. Alone, it sends the leaves still in their delay
+   * now: nobody else will. In a cluster it drops them: every other node
+   * holds the same timers and the next leader sends them.
+   */
+  stop(alone: boolean): void {
+    // Members before channels: the order their timers would have fired in.
+    const pending = [...this.leaving.values(), ...this.vacating.values()];
     this.leaving.clear();
+    this.vacating.clear();
+    for (const leave of pending) {
+      clearTimeout(leave.timer);
+      if (alone) leave.fire();
+    }
+    for (const state of this.counts.values()) if (state.timer !== null) clearTimeout(state.timer);
     this.counts.clear();
   }
 
-  private later(pending: Map<string, NodeJS.Timeout>, key: string, fire: () => void): void {
+  private later(pending: Map<string, PendingLeave>, key: string, fire: () => void): void {
     const previous = pending.get(key);
-    if (previous !== undefined) clearTimeout(previous);
+    if (previous !== undefined) clearTimeout(previous.timer);
     const timer = setTimeout(() => {
       pending.delete(key);
       // The state is read again now: it is the cluster's as this node knows it.
       fire();
     }, this.options.leaveDelayMs);
     timer.unref();
-    pending.set(key, timer);
+    pending.set(key, { timer, fire });
   }
 
   private send(event: WebhookEvent): void {
