@@ -38,6 +38,8 @@ export interface ClusterHost extends LocalCache {
   /** Whether every membership change of the app travels to every node (apps with webhooks). */
   replicated(appId: string): boolean;
   appIds(): Iterable<string>;
+  /** Another node found a replicated app's cache channel empty, or filled it again. */
+  cacheChanged(appId: string, channel: string, missed: boolean): void;
   /** This node's local answer to a query from another node. */
   answer(query: ClusterQuery): unknown;
   load(): NodeLoad;
@@ -284,6 +286,9 @@ export class ClusterNode implements ClusterLink {
         this.send(this.membershipSubject(appId, channel), { t: 'presence', from: this.id, inc: this.incarnation, app: appId, channel, op: 'leave', user: userId }, 'presence'),
       userSignedIn: (userId) => this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'online', user: userId }, 'users'),
       userSignedOut: (userId) => this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'offline', user: userId }, 'users'),
+      cacheChanged: (channel, missed) => {
+        if (replicated) this.send(SHARES_SUBJECT, { t: 'cache', from: this.id, inc: this.incarnation, app: appId, channel, op: missed ? 'miss' : 'filled' }, 'presence');
+      },
     };
     this.announcers.set(appId, announcer);
     return announcer;
@@ -402,6 +407,9 @@ export class ClusterNode implements ClusterLink {
         return;
       case 'shares-sync':
         this.onSharesSync(m);
+        return;
+      case 'cache':
+        if (this.host.replicated(m.app)) this.host.cacheChanged(m.app, m.channel, m.op === 'miss');
         return;
       case 'heartbeat':
         this.onHeartbeat(m);

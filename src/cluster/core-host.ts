@@ -39,6 +39,12 @@ export class CoreClusterHost implements ClusterHost {
     return this.apps.keys();
   }
 
+  cacheChanged(appId: string, channel: string, missed: boolean): void {
+    const webhooks = this.apps.get(appId)?.webhooks;
+    if (missed) webhooks?.cacheMiss(channel, true);
+    else webhooks?.cacheFilled(channel, true);
+  }
+
   answer(query: ClusterQuery): unknown {
     return answerQuery(this.reads, query);
   }

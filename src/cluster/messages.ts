@@ -41,6 +41,8 @@ export type UserChange = NodeRef & { t: 'user'; app: string; op: 'online' | 'off
 export type UsersSync = NodeRef & { t: 'users-sync'; users: Array<[string, string]>; round?: string; part?: number; parts?: number };
 /** A node's subscriber count for a channel of a replicated app (0: none left there). */
 export type SubscribersChange = NodeRef & { t: 'subs'; app: string; channel: string; n: number };
+/** A replicated app's cache channel was found empty by a subscriber ('miss') or got an event again ('filled'). */
+export type CacheChange = NodeRef & { t: 'cache'; app: string; channel: string; op: 'miss' | 'filled' };
 /** One channel of a node's share: [app, channel, subscribers, members (presence) or null]. */
 export type ShareTuple = [string, string, number, Array<[string, unknown]> | null];
 /**
@@ -64,6 +66,7 @@ export type ClusterMessage =
   | UserChange
   | UsersSync
   | SubscribersChange
+  | CacheChange
   | SharesSync
   | Heartbeat
   | Goodbye
@@ -184,6 +187,8 @@ export function decodeMessage(payload: string): ClusterMessage | null {
       return accept<UsersSync>(hasRef(m) && isUserPairs(m.users) && isPartOfRound(m), m);
     case 'subs':
       return accept<SubscribersChange>(hasRef(m) && isString(m.app) && isString(m.channel) && Number.isInteger(m.n) && (m.n as number) >= 0, m);
+    case 'cache':
+      return accept<CacheChange>(hasRef(m) && isString(m.app) && isString(m.channel) && (m.op === 'miss' || m.op === 'filled'), m);
     case 'shares-sync':
       return accept<SharesSync>(hasRef(m) && isShareTuples(m.shares) && isPartOfRound(m), m);
     case 'heartbeat':

@@ -70,6 +70,8 @@ export interface ShareAnnouncer {
   memberLeft(channel: string, userId: string): void;
   userSignedIn(userId: string): void;
   userSignedOut(userId: string): void;
+  /** A cache channel of a replicated app was found empty here, or got an event here after being found empty. */
+  cacheChanged(channel: string, missed: boolean): void;
 }
 
 export class AppMembership {
@@ -86,6 +88,11 @@ export class AppMembership {
 
   observe(observer: MembershipObserver): void {
     this.observers.push(observer);
+  }
+
+  /** Where this node's own changes go (null while the node is alone). */
+  get announcing(): ShareAnnouncer | null {
+    return this.announcer;
   }
 
   /** From now on this node's own changes are told to the other nodes. */

@@ -109,16 +109,22 @@ export class AppWebhooks implements MembershipObserver {
     this.sink.emit(this.appId, payload);
   }
 
-  /** A subscriber found a cache channel empty: one webhook per empty spell, not one per subscriber. */
-  cacheMiss(channel: string): void {
+  /**
+   * A subscriber found a cache channel empty (here, or on another node:
+   * `remote`): one webhook per empty spell, not one per subscriber. Every
+   * node keeps the same marks, so the sender sends it once cluster-wide.
+   */
+  cacheMiss(channel: string, remote = false): void {
     if (this.missed.has(channel)) return;
     this.missed.add(channel);
-    if (this.sink.wants(this.appId, 'cache_miss')) this.sink.emit(this.appId, { name: 'cache_miss', channel });
+    if (!remote) this.membership.announcing?.cacheChanged(channel, true);
+    this.send({ name: 'cache_miss', channel });
   }
 
-  /** An event was cached for the channel: its next empty spell is a new one. */
-  cacheFilled(channel: string): void {
-    if (this.missed.size !== 0) this.missed.delete(channel);
+  /** An event was cached for the channel (here, or on another node): its next empty spell is a new one. */
+  cacheFilled(channel: string, remote = false): void {
+    if (this.missed.size === 0 || !this.missed.delete(channel)) return;
+    if (!remote) this.membership.announcing?.cacheChanged(channel, false);
   }
 
   /**

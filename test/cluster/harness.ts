@@ -81,6 +81,11 @@ export class RecordingHost implements ClusterHost {
   appIds(): Iterable<string> {
     return ['app'];
   }
+  /** Cache marks another node sent, as 'miss:channel' / 'filled:channel'. */
+  readonly cacheEvents: string[] = [];
+  cacheChanged(_app: string, channel: string, missed: boolean): void {
+    this.cacheEvents.push(`${missed ? 'miss' : 'filled'}:${channel}`);
+  }
   cachedEvent(_app: string, channel: string): CachedEvent | undefined {
     const entry = this.cache.get(channel);
     return entry === undefined ? undefined : { json: entry.json, ageMs: Date.now() - entry.storedAt };

@@ -80,6 +80,7 @@ describe('AppMembership: one decision per cluster-wide transition', () => {
       memberLeft: (c, u) => said.push(`leave ${c} ${u}`),
       userSignedIn: (u) => said.push(`in ${u}`),
       userSignedOut: (u) => said.push(`out ${u}`),
+      cacheChanged: (c, missed) => said.push(`cache ${c} ${missed}`),
     };
     model.announceTo(announcer);
     model.setSubscribers('b', 'presence-x', 1, true);
