@@ -85,9 +85,12 @@ class WebhookPipeline implements Webhooks {
     const app = this.routes.get(appId);
     if (app === undefined || !app.wanted.has(event.name)) return;
     try {
+      let json: string | undefined;
       for (const endpoint of app.endpoints) {
         if (!accepts(endpoint, event)) continue;
-        this.batcher.add(endpoint, event);
+        // Serialised here, inside the guard: an event that cannot be is refused alone, never a whole batch later.
+        json ??= JSON.stringify(event);
+        this.batcher.add(endpoint, json);
         metrics.webhookEventsQueued.inc();
       }
     } catch (err) {
