@@ -8,15 +8,19 @@ export interface Endpoint {
   readonly key: string;
   readonly appId: string;
   readonly url: string;
+  /** The URL without credentials or query (which may carry tokens): what logs show. */
+  readonly label: string;
   readonly eventTypes: ReadonlySet<WebhookEvent['name']>;
   readonly startsWith: string | undefined;
   readonly endsWith: string | undefined;
-  /** Custom headers with the four reserved ones already removed. */
+  /** Custom headers with the four reserved ones removed, and a User-Agent unless they name one. */
   readonly headers: Readonly<Record<string, string>>;
 }
 
 /** Headers the pipeline sets itself; an endpoint's `headers` cannot replace them (compared lower-case). */
 export const RESERVED_HEADERS: ReadonlySet<string> = new Set(['content-type', 'x-pusher-key', 'x-pusher-signature', 'x-switchboard-webhook-id']);
+
+const USER_AGENT = 'Switchboard-Webhooks/1';
 
 /** Per app: its endpoints and the event names any of them wants, so `wants()` is one map and one set lookup. */
 export interface AppRoutes {
@@ -52,16 +56,32 @@ export function accepts(endpoint: Endpoint, event: WebhookEvent): boolean {
 
 function toEndpoint(appId: string, w: WebhookConfig, key: string): Endpoint {
   const headers: Record<string, string> = {};
+  let userAgent = false;
   for (const [name, value] of Object.entries(w.headers)) {
-    if (!RESERVED_HEADERS.has(name.toLowerCase())) headers[name] = value;
+    const lower = name.toLowerCase();
+    if (lower === 'user-agent') userAgent = true;
+    if (!RESERVED_HEADERS.has(lower)) headers[name] = value;
   }
+  // So receivers can tell webhook traffic apart; an endpoint may name its own.
+  if (!userAgent) headers['user-agent'] = USER_AGENT;
   return {
     key,
     appId,
     url: w.url,
+    label: redactUrl(w.url),
     eventTypes: new Set(w.eventTypes),
     startsWith: w.filter?.channelNameStartsWith,
     endsWith: w.filter?.channelNameEndsWith,
     headers,
   };
+}
+
+/** Origin and path only: user:password@ and ?token=... stay out of logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '<invalid url>';
+  }
 }

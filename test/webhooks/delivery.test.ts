@@ -123,7 +123,9 @@ describe('webhook delivery and retries', () => {
     webhooks.emit(APP.id, occupied('slow'));
     const [first, second] = await receiver.waitFor(2);
     const waited = second!.at - first!.at;
-    expect(waited).toBeGreaterThanOrEqual(290);
+    // The deadline starts before the request leaves, so the receiver sees a little less than 300 ms;
+    // without it there would be no second request at all (the first is never answered).
+    expect(waited).toBeGreaterThanOrEqual(240);
     expect(waited).toBeLessThan(1000);
     expect(second!.headers['x-switchboard-webhook-id']).toBe(first!.headers['x-switchboard-webhook-id']);
     expect((await counter(metrics.webhookAttemptFailures, { reason: 'timeout' })) - before).toBe(1);
