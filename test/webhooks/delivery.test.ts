@@ -55,6 +55,24 @@ describe('webhook delivery and retries', () => {
     expect(second!.headers['x-switchboard-webhook-id']).toBe(first!.headers['x-switchboard-webhook-id']);
   });
 
+  it('does not wait for a Retry-After beyond the retry budget: the batch is dead-lettered at once', async () => {
+    const receiver = await pipelines.receiver();
+    receiver.handler = (_req, res) => {
+      res.writeHead(503, { 'retry-after': '60' });
+      res.end();
+    };
+    const webhooks = await pipelines.start(webhookConfig({ webhookBatchSize: 1, webhookRetryFor: 5, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }));
+    const t0 = Date.now();
+    webhooks.emit(APP.id, occupied('later'));
+    const [dead] = await eventually(async () => {
+      const d = await webhooks.listDead(10);
+      return d.length > 0 ? d : undefined;
+    }, 3000, 'a dead letter');
+    expect(dead!.reason).toContain('exhausted');
+    expect(receiver.requests).toHaveLength(1);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
   it('dead-letters a 4xx at once, without retrying, and goes on with the next batch', async () => {
     const receiver = await pipelines.receiver();
     receiver.handler = (_req, res, _r, i) => {

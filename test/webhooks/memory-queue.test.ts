@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { metrics, registry } from '../../src/metrics/index.js';
+import { createWebhooks } from '../../src/webhooks/index.js';
 import { MemoryQueue } from '../../src/webhooks/queues/memory.js';
 import type { QueuedBatch } from '../../src/webhooks/types.js';
 import { APP, appWith, eventually, occupied, Pipelines, testLogger, webhookConfig } from './helpers.js';
@@ -122,6 +123,26 @@ describe('memory webhook queue', () => {
     for (const id of ['d1', 'd2', 'd3']) await q.deadLetter(batch(id), 'x');
     expect((await q.listDead(10)).map((d) => d.batch.id)).toEqual(['d3', 'd2']);
     expect((await q.listDead(1)).map((d) => d.batch.id)).toEqual(['d3']);
+  });
+
+  it('stop() puts open batches into the queue before closing it', async () => {
+    class RecordingQueue extends MemoryQueue {
+      readonly enqueued: QueuedBatch[] = [];
+      override async enqueue(b: QueuedBatch): Promise<void> {
+        this.enqueued.push(b);
+        return super.enqueue(b);
+      }
+    }
+    const q = new RecordingQueue(100, testLogger);
+    const config = webhookConfig({ webhookBatchMs: 60_000, apps: [appWith([{ url: 'http://127.0.0.1:9/never', eventTypes: ['channel_occupied'] }])] });
+    const webhooks = createWebhooks(config, testLogger, { queue: q });
+    await webhooks.start();
+    webhooks.emit(APP.id, occupied('open-1'));
+    webhooks.emit(APP.id, occupied('open-2'));
+    await tick();
+    expect(q.enqueued).toHaveLength(0);
+    await webhooks.stop();
+    expect(q.enqueued.map((b) => JSON.parse(b.body).events.map((e: { channel: string }) => e.channel))).toEqual([['open-1', 'open-2']]);
   });
 
   it('bounds the pipeline too, and reports the depth on scrape', async () => {
