@@ -35,9 +35,17 @@ export async function attemptDelivery(
   stop: AbortSignal,
 ): Promise<AttemptOutcome> {
   if (stop.aborted) return { kind: 'stopped' };
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), timeoutMs);
-  const signal = AbortSignal.any([deadline.signal, stop]);
+  // One controller for both causes, linked to `stop` by a listener removed afterwards:
+  // AbortSignal.any() on the long-lived stop signal would keep every attempt's signal reachable.
+  const attempt = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    attempt.abort();
+  }, timeoutMs);
+  const onStop = (): void => attempt.abort();
+  stop.addEventListener('abort', onStop, { once: true });
+  const signal = attempt.signal;
   try {
     let status: number;
     let retryAfter: string | string[] | undefined;
@@ -57,12 +65,13 @@ export async function attemptDelivery(
       await drain(res.body);
     } catch (err) {
       if (stop.aborted) return { kind: 'stopped' };
-      if (deadline.signal.aborted || isTimeoutError(err)) return { kind: 'retry', reason: 'timeout', detail: `no complete answer within ${timeoutMs} ms` };
+      if (timedOut || isTimeoutError(err)) return { kind: 'retry', reason: 'timeout', detail: `no complete answer within ${timeoutMs} ms` };
       return { kind: 'retry', reason: 'network', detail: describeError(err) };
     }
     return classify(status, retryAfter);
   } finally {
     clearTimeout(timer);
+    stop.removeEventListener('abort', onStop);
   }
 }
 
