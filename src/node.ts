@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js';
 import { NodeCore } from './core/node-core.js';
 import { Transport } from './transport/server.js';
 import { createLogger, type Logger } from './util/logger.js';
+import { createWebhooks, type Webhooks } from './webhooks/index.js';
 
 /** A running Switchboard node. */
 export interface RunningNode {
@@ -13,13 +14,18 @@ export interface RunningNode {
   readonly core: NodeCore;
   /** This node's seat in the cluster; null when it runs alone. */
   readonly cluster: ClusterNode | null;
+  /** The webhook pipeline (a no-op when no app has webhooks). */
+  readonly webhooks: Webhooks;
   /** Graceful: refuse new connections, ask clients to reconnect elsewhere (4200) over `drainSeconds`, then close. */
   stop(options?: { drainSeconds?: number }): Promise<void>;
 }
 
 /** Start a node: one port for WebSocket and HTTP. */
 export async function startNode(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningNode> {
-  const core = new NodeCore(config, logger);
+  // Started before the port opens, so the first transition already has a queue to go to.
+  const webhooks = createWebhooks(config, logger);
+  await webhooks.start();
+  const core = new NodeCore(config, logger, webhooks);
   let draining = false;
   // Until the node has joined its cluster it takes no WebSocket and is not ready: a channel
   // occupied before the join would never be subscribed upstream, and its subscribers would miss remote events.
@@ -34,12 +40,19 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       draining,
       ...(starting ? { detail: { starting: true } } : cluster !== null ? { detail: { degraded: cluster.degraded.degraded, cluster: cluster.linkState } } : {}),
     }),
+    webhooks,
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
   const transport = new Transport(config, core.admit, (req: IncomingMessage, res: ServerResponse) => httpHandler(req, res), logger);
   transport.stopAccepting();
-  const port = await transport.listen();
+  let port: number;
+  try {
+    port = await transport.listen();
+  } catch (err) {
+    await webhooks.stop();
+    throw err;
+  }
   // The node id defaults to host and port, so the cluster is joined once the port is known.
   const joined = await joinCluster(config, { apps: core.apps, reads: core.reads, connectionCount: () => core.connections.size, api: core, host: config.host, port }, logger);
   if (joined !== null) {
@@ -63,12 +76,14 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       core.stop();
       // After the drain: the members that left on the way out were announced already.
       await cluster?.stop(true);
+      // After the drain too: the leaves of the drained clients are batched by then.
+      await webhooks.stop();
       await transport.close();
       logger.info('stopped');
     })();
     return stopping;
   };
-  return { port, core, cluster, stop };
+  return { port, core, cluster, webhooks, stop };
 }
 
 /**

@@ -4,6 +4,7 @@ import type { CoreApi } from '../core/types.js';
 import { metrics } from '../metrics/index.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import type { Logger } from '../util/logger.js';
+import { authorizeAdmin, listFailedWebhooks, replayWebhooks, type WebhookAdmin } from './admin.js';
 import { authenticate } from './authenticate.js';
 import { readBody, RequestAborted } from './body.js';
 import { liveness, prometheusMetrics, readiness, type HealthState } from './health.js';
@@ -19,6 +20,8 @@ export interface HttpApiDeps {
   health(): HealthState;
   /** `GET /cluster`: the nodes, their load and the leader; null when the node runs alone. */
   cluster?(): unknown;
+  /** The webhook pipeline's dead letters, for `/webhooks/failed` and `/webhooks/replay` (guarded by `adminToken`). */
+  webhooks?: WebhookAdmin;
 }
 
 /** The request in the shape the routes need: path and query split once. */
@@ -99,6 +102,12 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
       return jsonReply(deps.cluster?.() ?? { alone: true, leader: null, nodes: [] });
     case 'metrics':
       return prometheusMetrics();
+    case 'webhooksFailed':
+    case 'webhooksReplay': {
+      authorizeAdmin(request.req, deps.webhooks === undefined ? undefined : deps.config.adminToken);
+      const admin = deps.webhooks as WebhookAdmin;
+      return route.name === 'webhooksFailed' ? listFailedWebhooks(admin, request.query) : replayWebhooks(admin, request.req, deps.config.maxHttpBodyBytes);
+    }
     default:
       break;
   }

@@ -10,7 +10,9 @@ export type RouteName =
   | 'channels'
   | 'channel'
   | 'channelUsers'
-  | 'terminateUserConnections';
+  | 'terminateUserConnections'
+  | 'webhooksFailed'
+  | 'webhooksReplay';
 
 export interface RouteSpec {
   readonly name: RouteName;
@@ -29,6 +31,8 @@ export const ROUTES: readonly RouteSpec[] = [
   route('ready', 'GET', '/ready'),
   route('cluster', 'GET', '/cluster'),
   route('metrics', 'GET', '/metrics'),
+  route('webhooksFailed', 'GET', '/webhooks/failed'),
+  route('webhooksReplay', 'POST', '/webhooks/replay'),
   route('events', 'POST', '/apps/:appId/events'),
   route('batchEvents', 'POST', '/apps/:appId/batch_events'),
   route('channels', 'GET', '/apps/:appId/channels'),

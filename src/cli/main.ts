@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger } from '../util/logger.js';
 import { runConfigCheck, type ConfigCheckIo } from './config-check.js';
 import { addConfigOptions } from './start-options.js';
+import { registerWebhookCommands } from './webhooks.js';
 import { registerBenchCommands } from '../bench/cli.js';
 
 /** Exit codes of the `switchboard` command. */
@@ -81,6 +82,10 @@ export async function runCli(args: readonly string[], io: CliIo = processIo): Pr
     .description('print the effective configuration (secrets masked) or every invalid field');
   addConfigOptions(check).action((flags: Record<string, unknown>) => {
     exitCode = runConfigCheck(flags, io);
+  });
+
+  registerWebhookCommands(program, io, (code) => {
+    exitCode = code;
   });
 
   registerBenchCommands(program, (code) => {

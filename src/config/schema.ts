@@ -124,6 +124,14 @@ export const configSchema = z
     webhookAttemptTimeout: z.number().min(0.1).max(120).default(4),
     /** Seconds after an event's creation during which failed deliveries are retried (receivers reject a `time_ms` older than 5 minutes). */
     webhookRetryFor: z.number().min(0).max(3600).default(300),
+    /** Milliseconds of the first retry's backoff ceiling; each retry doubles it (full jitter: a random delay up to the ceiling). */
+    webhookRetryBaseMs: z.number().int().min(1).max(600_000).default(1000),
+    /** Milliseconds the backoff ceiling stops doubling at. */
+    webhookRetryMaxMs: z.number().int().min(1).max(3_600_000).default(60_000),
+    /** Consecutive failed attempts to one endpoint that open its circuit breaker (deliveries to it then pause). */
+    webhookCircuitFailures: z.number().int().min(1).max(1000).default(5),
+    /** Seconds an open circuit breaker waits before one probe attempt; a success closes it, a failure keeps it open. */
+    webhookCircuitHalfOpen: z.number().min(0.05).max(3600).default(30),
     /** Batches the memory queue holds across all endpoints; beyond it new batches are dead-lettered. */
     webhookMemoryQueueMax: z.number().int().min(1).default(10_000),
     /** Bearer token for the admin endpoints (`/webhooks/failed`, `/webhooks/replay`); unset = admin endpoints off (404). */
@@ -158,6 +166,9 @@ export const configSchema = z
     }
     if (c.webhookQueue === 'rabbitmq' && c.webhookQueueUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['webhookQueueUrl'], message: 'webhookQueue rabbitmq needs webhookQueueUrl (amqp://...)' });
+    }
+    if (c.webhookRetryBaseMs > c.webhookRetryMaxMs) {
+      ctx.addIssue({ code: 'custom', path: ['webhookRetryMaxMs'], message: 'webhookRetryMaxMs must be at least webhookRetryBaseMs' });
     }
     if (c.heartbeatInterval * 2 > c.nodeTimeout) {
       ctx.addIssue({ code: 'custom', path: ['nodeTimeout'], message: 'nodeTimeout must be at least twice heartbeatInterval' });

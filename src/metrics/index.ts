@@ -27,4 +27,47 @@ export const metrics = {
   limitTrips: new Counter({ name: 'switchboard_limit_trips_total', help: 'Times a configured limit was hit', labelNames: ['limit'] as const, registers }),
   protocolErrors: new Counter({ name: 'switchboard_protocol_errors_total', help: 'pusher:error replies sent, by code', labelNames: ['code'] as const, registers }),
   handlerFaults: new Counter({ name: 'switchboard_handler_faults_total', help: 'Unexpected exceptions contained to one socket or request', registers }),
+  webhookEventsQueued: new Counter({ name: 'switchboard_webhook_events_queued_total', help: 'Webhook events put into a batch (once per endpoint that takes them)', registers }),
+  webhookBatchesSent: new Counter({ name: 'switchboard_webhook_batches_sent_total', help: 'Webhook batches a receiver answered with 2xx', registers }),
+  webhookRetries: new Counter({ name: 'switchboard_webhook_retries_total', help: 'Webhook attempts scheduled again after a failure', registers }),
+  webhookAttemptFailures: new Counter({
+    name: 'switchboard_webhook_attempt_failures_total',
+    help: 'Failed webhook attempts by reason: network, timeout, 408, 429, 4xx, 5xx',
+    labelNames: ['reason'] as const,
+    registers,
+  }),
+  webhookDeadLettered: new Counter({
+    name: 'switchboard_webhook_dead_lettered_total',
+    help: 'Webhook batches given up on, by reason: rejected (4xx), expired (retry budget), queue_full, gone (app or endpoint removed)',
+    labelNames: ['reason'] as const,
+    registers,
+  }),
+  webhookCircuitOpens: new Counter({ name: 'switchboard_webhook_circuit_opens_total', help: 'Times a webhook endpoint circuit breaker opened', registers }),
+  webhookQueueDepth: new Gauge({
+    name: 'switchboard_webhook_queue_depth',
+    help: 'Webhook batches waiting or in flight in the delivery queue (all endpoints)',
+    registers,
+    // Read from the queue on scrape: a gauge kept up to date by hand would drift from a shared durable queue.
+    async collect() {
+      this.set(webhookDepthSource === undefined ? 0 : await webhookDepthSource().catch(() => 0));
+    },
+  }),
+  webhookDeliveryLatency: new Histogram({
+    name: 'switchboard_webhook_delivery_seconds',
+    help: "Time from a batch's first event being emitted to the receiver's 2xx (retries included)",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers,
+  }),
 };
+
+let webhookDepthSource: (() => Promise<number>) | undefined;
+
+/** Where `switchboard_webhook_queue_depth` reads from (the running webhook queue); undefined = 0. */
+export function setWebhookDepthSource(source: (() => Promise<number>) | undefined): void {
+  webhookDepthSource = source;
+}
+
+/** Stop reading the depth from `source`, unless another pipeline has taken over since. */
+export function releaseWebhookDepthSource(source: () => Promise<number>): void {
+  if (webhookDepthSource === source) webhookDepthSource = undefined;
+}

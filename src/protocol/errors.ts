@@ -62,6 +62,7 @@ export const ErrorCode = {
   ApiNotFound: 'API_NOT_FOUND',
   ApiMethodNotAllowed: 'API_METHOD_NOT_ALLOWED',
   ApiPayloadTooLarge: 'API_PAYLOAD_TOO_LARGE',
+  AdminUnauthorized: 'ADMIN_UNAUTHORIZED',
   InternalError: 'INTERNAL_ERROR',
 } as const;
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -185,6 +186,7 @@ export const errorCatalogue: Readonly<Record<ErrorCodeName, Readonly<ErrorCatalo
   API_NOT_FOUND: { message: 'Not found', httpStatus: 404 },
   API_METHOD_NOT_ALLOWED: { message: 'Method not allowed', httpStatus: 405 },
   API_PAYLOAD_TOO_LARGE: { message: 'Request body too large', httpStatus: 413 },
+  ADMIN_UNAUTHORIZED: { message: 'Admin endpoint: missing or wrong bearer token', httpStatus: 401 },
   INTERNAL_ERROR: { message: 'Internal server error', httpStatus: 500, closeCode: WsCloseCode.InternalError },
 };
 

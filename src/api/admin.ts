@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
+import { safeEqual } from '../protocol/signatures.js';
+import type { DeadLetter } from '../webhooks/types.js';
+import { readBody } from './body.js';
+import { jsonReply, type ApiReply } from './reply.js';
+
+/** What the admin endpoints need from the webhook pipeline. */
+export interface WebhookAdmin {
+  listDead(limit: number): Promise<DeadLetter[]>;
+  replay(ids?: readonly string[]): Promise<number>;
+}
+
+/** Default and largest `limit` of `GET /webhooks/failed`. */
+export const DEFAULT_FAILED_LIMIT = 100;
+export const MAX_FAILED_LIMIT = 1000;
+/** Most ids one replay request may name. */
+const MAX_REPLAY_IDS = 10_000;
+
+/**
+ * Check `Authorization: Bearer <token>`. Unset token: the endpoints do not
+ * exist (404), so a node without an admin token shows no admin surface.
+ */
+export function authorizeAdmin(req: IncomingMessage, adminToken: string | undefined): void {
+  if (adminToken === undefined) throw new SwitchboardError(ErrorCode.ApiNotFound, 'admin endpoints are off (no adminToken)');
+  const header = req.headers.authorization ?? '';
+  const match = /^Bearer[ \t]+(\S+)\s*$/i.exec(header);
+  // Digests first, so the comparison takes the same time whatever the given token's length.
+  if (match === null || !safeEqual(digest(match[1] as string), digest(adminToken))) throw new SwitchboardError(ErrorCode.AdminUnauthorized);
+}
+
+/** `GET /webhooks/failed?limit=`: the newest dead letters, newest first. */
+export async function listFailedWebhooks(admin: WebhookAdmin, query: URLSearchParams): Promise<ApiReply> {
+  const raw = query.get('limit');
+  let limit = DEFAULT_FAILED_LIMIT;
+  if (raw !== null) {
+    if (!/^\d{1,6}$/.test(raw)) throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'limit must be a whole number');
+    limit = Math.min(MAX_FAILED_LIMIT, Number(raw));
+  }
+  const letters = await admin.listDead(limit);
+  return jsonReply({
+    failed: letters.map((l) => ({
+      id: l.batch.id,
+      appId: l.batch.appId,
+      endpoint: l.batch.endpoint,
+      reason: l.reason,
+      failedAt: l.failedAt,
+      createdAt: l.batch.createdAt,
+      body: l.batch.body,
+    })),
+  });
+}
+
+/** `POST /webhooks/replay` with an optional `{"ids": [...]}`: without ids, every dead letter. */
+export async function replayWebhooks(admin: WebhookAdmin, req: IncomingMessage, maxBodyBytes: number): Promise<ApiReply> {
+  const body = await readBody(req, maxBodyBytes);
+  let ids: string[] | undefined;
+  if (body.length > 0) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body is not valid JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body must be an object');
+    const given = (parsed as Record<string, unknown>)['ids'];
+    if (given !== undefined) {
+      if (!Array.isArray(given) || given.length > MAX_REPLAY_IDS || !given.every((id) => typeof id === 'string')) {
+        throw new SwitchboardError(ErrorCode.ApiMalformedRequest, `ids must be an array of at most ${MAX_REPLAY_IDS} strings`);
+      }
+      ids = given as string[];
+    }
+  }
+  return jsonReply({ replayed: await admin.replay(ids) });
+}
+
+function digest(s: string): string {
+  return createHash('sha256').update(s, 'utf8').digest('hex');
+}
