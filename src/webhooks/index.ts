@@ -138,10 +138,18 @@ class WebhookPipeline implements Webhooks {
     this.state = 'stopped';
     this.batcher.flush();
     await this.enqueueChain;
+    // The memory queue dies with the process: give what it holds one attempt's time to go out
+    // (a graceful stop sends the leaves of the drained clients). Durable queues keep theirs.
+    if (this.queue?.kind === 'memory') await this.settle(this.queue, (this.config.webhookAttemptTimeout + 1) * 1000);
     this.deliverer?.stop();
     await this.queue?.close();
     await this.dispatcher?.destroy();
     releaseWebhookDepthSource(this.depth);
+  }
+
+  private async settle(queue: WebhookQueue, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while ((await queue.depth()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
   async listDead(limit: number): Promise<DeadLetter[]> {
