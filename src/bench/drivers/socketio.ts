@@ -55,8 +55,14 @@ async function openSocketIo(target: TargetSpec, timeoutMs: number): Promise<Sock
   });
 }
 
+// One socket: its emits arrive in the order they were made.
 class SocketIoPublisher implements Publisher {
+  readonly connections = 1;
   constructor(private readonly socket: Socket) {}
+
+  nextConnection(): number {
+    return 0;
+  }
 
   async publish(channel: string, payload: string): Promise<void> {
     this.socket.emit('pub', channel, payload);
