@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,7 +119,7 @@ describe('the npm package, installed into an empty folder', () => {
     expect(packed.code, packed.stderr).toBe(0);
     const tarball = join(dir, packed.stdout.trim().split('\n').at(-1) ?? '');
     app = join(dir, 'app');
-    await run('mkdir', [app], dir);
+    await mkdir(app);
     await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'new-user-app', version: '1.0.0', private: true, type: 'module' }));
     const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--omit=dev', '--prefer-offline', tarball], app, INSTALL_MS - 15_000);
     expect(installed.code, installed.stderr).toBe(0);
@@ -180,10 +180,15 @@ describe('the npm package, installed into an empty folder', () => {
     expect(existsSync(join(app, 'node_modules/switchboard', manifest.types))).toBe(true);
   });
 
-  it('`bench compare` starts the shipped ws-raw reference server; Socket.IO asks for its optional packages by name', async () => {
-    const compare = await bin(['bench', 'compare', 'fanout', '--target', 'ws-raw', '--server-cpus', '', '--subscribers', '4', '--channels', '1', '--rate', '5', '--duration', '1s', '--drain', '1s', '--warmup', '0', '--workers', '0'], 30_000);
+  it('`bench compare` starts the shipped ws-raw reference server, `bench report` renders; Socket.IO asks for its optional packages by name', async () => {
+    const out = join(dir, 'results');
+    const compare = await bin(['bench', 'compare', 'fanout', '--target', 'ws-raw', '--server-cpus', '', '--out-dir', out, '--subscribers', '4', '--channels', '1', '--rate', '5', '--duration', '1s', '--drain', '1s', '--warmup', '0', '--workers', '0'], 30_000);
     expect(compare.code, compare.stderr).toBe(0);
     expect(compare.stdout).toMatch(/^ws-raw +ws-raw /m);
+    // The report inlines uPlot from the installed package.
+    const report = await bin(['bench', 'report', join(out, 'fanout-ws-raw.json'), '--out', join(out, 'report.html')]);
+    expect(report.code, report.stderr).toBe(0);
+    expect(await readFile(join(out, 'report.html'), 'utf8')).toMatch(/uPlot/);
     const socketio = await bin(['bench', 'compare', 'fanout', '--target', 'socketio', '--server-cpus', '']);
     expect(socketio.code).toBe(2);
     expect(socketio.stderr).toMatch(/npm install socket\.io@/);
