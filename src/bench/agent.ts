@@ -74,7 +74,7 @@ export class Agent {
   private lastTick = { at: nowMicros(), cpu: process.cpuUsage() };
   private activity: ScheduleRun | undefined;
   private readonly churnClients = new Set<BenchClient>();
-  private readonly marker: Marker = { scheduledMicros: 0, phase: 0, publisher: 0, seq: 0 };
+  private readonly marker: Marker = { scheduledMicros: 0, phase: 0, publisher: 0, connection: 0, seq: 0 };
   private stopped = false;
 
   constructor(private readonly emit: (event: AgentEvent) => void) {}
@@ -111,7 +111,7 @@ export class Agent {
     if (!readMarker(frame, m)) return false;
     const latency = nowMicros() - m.scheduledMicros;
     const stats = this.stats(m.phase);
-    if (receiver.tracker.record(m.publisher, m.seq)) {
+    if (receiver.tracker.record(m.publisher, m.connection, m.seq)) {
       stats.unique++;
       recordMicros(stats.latency, latency);
       recordMicros(this.interval, latency);
@@ -221,7 +221,7 @@ export class Agent {
         const member = members[next];
         next = (next + 1) % members.length;
         if (member?.client === undefined) continue;
-        member.client.sendClientEvent(member.channel, encodeMarker({ scheduledMicros: scheduled, phase, publisher: member.globalIndex, seq: member.seq++ }, payloadBytes));
+        member.client.sendClientEvent(member.channel, encodeMarker({ scheduledMicros: scheduled, phase, publisher: member.globalIndex, connection: 0, seq: member.seq++ }, payloadBytes));
         stats.published++;
         stats.publishedByChannel[member.channel] = (stats.publishedByChannel[member.channel] ?? 0) + 1;
         return;

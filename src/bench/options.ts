@@ -6,6 +6,7 @@ import { SwitchboardBenchUsageError } from './errors.js';
 import type { LoadPattern } from './patterns.js';
 import type { RunOptions } from './run.js';
 import type { ScenarioName } from './scenarios/types.js';
+import { MAX_PUBLISHER_CONNECTIONS } from './sequence-tracker.js';
 import { parseThreshold } from './thresholds.js';
 
 /** Raw flag values as commander hands them over. */
@@ -219,7 +220,7 @@ export function runOptionsFromFlags(scenario: ScenarioName, f: RunFlags, command
     drainMs: duration('drain', f.drain),
     warmupMs: duration('warmup', f.warmup),
     payloadBytes: int('payload-bytes', f.payloadBytes, 0, 60_000),
-    maxSockets: int('max-sockets', f.maxSockets, 1, 1024),
+    maxSockets: int('max-sockets', f.maxSockets, 1, MAX_PUBLISHER_CONNECTIONS),
     ...(f.label !== undefined ? { label: f.label } : {}),
     command,
   };

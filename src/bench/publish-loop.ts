@@ -7,10 +7,13 @@ import { runSchedule, type ScheduleRun } from './scheduler.js';
 // Past this many unanswered publishes the target has stopped answering; further ones count as errors.
 const BACKLOG_LIMIT = 20_000;
 
-/** Where the orchestrator's publisher is in its sequence: one counter across all phases. */
+/**
+ * Where the orchestrator's publisher is in its sequences: one counter per publisher connection,
+ * across all phases (receivers count order per connection; see sequence-tracker.ts).
+ */
 export interface PublisherIdentity {
   id: number;
-  nextSeq: number;
+  nextSeq: number[];
 }
 
 /**
@@ -44,8 +47,12 @@ export class PublishLoop {
     this.onSend();
     if (this.inFlight >= BACKLOG_LIMIT) return this.failed('generator_backlog');
     this.inFlight++;
-    const payload = encodeMarker({ scheduledMicros, phase: this.phase, publisher: this.identity.id, seq: this.identity.nextSeq++ }, this.payloadBytes);
-    this.publisher.publish(channel, payload).then(
+    // Numbered on the connection it goes out on, which keeps the order it is numbered in.
+    const connection = this.publisher.nextConnection();
+    const seq = this.identity.nextSeq[connection] ?? 0;
+    this.identity.nextSeq[connection] = seq + 1;
+    const payload = encodeMarker({ scheduledMicros, phase: this.phase, publisher: this.identity.id, connection, seq }, this.payloadBytes);
+    this.publisher.publish(channel, payload, connection).then(
       () => {
         this.inFlight--;
         this.publishedOk[channel] = (this.publishedOk[channel] ?? 0) + 1;

@@ -46,14 +46,21 @@ const CHART_SCRIPT = `
 const data = JSON.parse(document.getElementById('bench-data').textContent);
 const t = data.timeline.map((p) => p.tMs / 1000);
 const width = Math.min(1100, document.body.clientWidth - 40);
+// A series with its own \`scale\` gets its own axis on the right: publishes/s beside deliveries/s
+// (publishes × subscribers) would otherwise lie flat at the bottom of the chart.
 function chart(id, title, series) {
   const el = document.getElementById(id);
   const usable = series.filter((s) => s.values.some((v) => v !== null && v !== undefined));
   if (usable.length === 0) { el.textContent = title + ': no data in this run'; return; }
-  new uPlot({ title, width, height: 240, scales: { x: { time: false } }, axes: [{}, { size: 80 }],
-    series: [{ label: 's' }, ...usable.map((s) => ({ label: s.label, stroke: s.color, width: 2 }))] },
+  const own = usable.filter((s) => s.scale !== undefined);
+  const scales = { x: { time: false } };
+  for (const s of own) scales[s.scale] = { auto: true };
+  const axes = [{}, { size: 80 }, ...own.map((s) => ({ scale: s.scale, side: 1, size: 80, stroke: s.color, grid: { show: false }, label: s.label }))];
+  new uPlot({ title, width, height: 240, scales, axes,
+    series: [{ label: 's' }, ...usable.map((s) => ({ label: s.label, stroke: s.color, width: 2, ...(s.scale !== undefined ? { scale: s.scale } : {}) }))] },
     [t, ...usable.map((s) => s.values.map((v) => (v === undefined ? null : v)))], el);
   el.dataset.drawn = 'true';
+  el.dataset.axes = String(axes.length - 1);
 }
 const col = (k) => data.timeline.map((p) => p[k]);
 chart('chart-latency', 'Latency (ms, per second)', [
@@ -62,7 +69,7 @@ chart('chart-latency', 'Latency (ms, per second)', [
   { label: 'max', values: col('maxMs'), color: '#999' }]);
 chart('chart-throughput', 'Throughput (per second)', [
   { label: 'deliveries/s', values: col('deliveriesPerSec'), color: '#2ca02c' },
-  { label: 'publishes/s', values: col('publishesPerSec'), color: '#9467bd' }]);
+  { label: 'publishes/s', values: col('publishesPerSec'), color: '#9467bd', scale: 'publishes' }]);
 chart('chart-connections', 'Open connections', [{ label: 'connections', values: col('connections'), color: '#ff7f0e' }]);
 chart('chart-cpu', 'CPU (% of one core)', [
   { label: 'server', values: col('serverCpuPct'), color: '#d62728' },

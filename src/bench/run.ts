@@ -263,7 +263,7 @@ export async function runBenchmark(options: RunOptions): Promise<BenchResults> {
     const histograms: Array<{ latency: LatencyHistogram; operation: LatencyHistogram }> = [];
     const maxSteps = options.findMax?.maxSteps ?? 1;
     let pattern = options.pattern;
-    const identity: PublisherIdentity = { id: ORCHESTRATOR_PUBLISHER, nextSeq: 0 };
+    const identity: PublisherIdentity = { id: ORCHESTRATOR_PUBLISHER, nextSeq: [] };
     const countPublish = (): void => void publishesInWindow++;
     if (options.warmupMs > 0 && !plan.patternDrivesConnect && (publisher !== undefined || plan.activity !== undefined)) {
       await warmUp(options, plan, agents, publisher, identity, countPublish, (p) => (progress = p), state);

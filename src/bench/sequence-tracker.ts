@@ -1,7 +1,10 @@
 /**
- * Per-stream delivery accounting for one receiver. A stream is one publisher's messages as seen on
- * one channel by one subscriber; its sequence numbers rise by publisher, so a repeat is a duplicate
- * and a number below the highest seen is out of order. Loss is counted by the caller from the
+ * Per-stream delivery accounting for one receiver. A stream is what one connection of one publisher
+ * sent, as seen on one channel by one subscriber; its sequence numbers rise in the order the
+ * connection sent them, so a repeat is a duplicate and a number below the highest seen is out of
+ * order. Order is counted per connection because that is the only order a server is given: publishes
+ * racing over several keep-alive HTTP sockets may reach it in any order, and a correct server then
+ * delivers them in the order it received them. Loss is counted by the caller from the
  * number of distinct deliveries against the number expected, since a publisher that spreads its
  * messages over channels leaves gaps in every single channel's sequence.
  */
@@ -38,18 +41,23 @@ export class StreamTracker {
   }
 }
 
+/** A publisher's connections are numbered below this (`--max-sockets` is capped to it). */
+export const MAX_PUBLISHER_CONNECTIONS = 1024;
+
 /**
  * All streams of one receiver: a client subscribed to one channel (every scenario gives each
- * receiving client exactly one channel), so its streams are keyed by publisher alone.
+ * receiving client exactly one channel), so its streams are keyed by publisher and connection.
  */
 export class ReceiverTracker {
+  // One number per stream, so a delivery costs one map lookup.
   private readonly streams = new Map<number, StreamTracker>();
 
-  record(publisher: number, seq: number): boolean {
-    let stream = this.streams.get(publisher);
+  record(publisher: number, connection: number, seq: number): boolean {
+    const key = publisher * MAX_PUBLISHER_CONNECTIONS + connection;
+    let stream = this.streams.get(key);
     if (stream === undefined) {
       stream = new StreamTracker();
-      this.streams.set(publisher, stream);
+      this.streams.set(key, stream);
     }
     return stream.record(seq);
   }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { sleep } from './clock.js';
 import { DRIVER_NAMES, type DriverName } from './drivers/types.js';
 import { SwitchboardBenchUsageError } from './errors.js';
+import { requireInstalled } from './optional-packages.js';
 
 /** A target of `bench compare`: where it listens, how to speak to it, and the server we started, if any. */
 export interface CompareTarget {
@@ -59,6 +60,8 @@ export function builtInScript(name: BuiltIn): string {
 
 /** Start a built-in target on a free port, pinned to `cpus` with taskset when given. */
 export async function startBuiltIn(name: BuiltIn, cpus: string | undefined): Promise<CompareTarget> {
+  // The Socket.IO server and its driver are optional packages: name both before spawning anything.
+  if (name === 'socketio') requireInstalled('the socketio target', ['socket.io', 'socket.io-client']);
   const port = await freePort();
   const script = builtInScript(name);
   const args = name === 'switchboard' ? [script, 'start', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'] : [script];

@@ -39,11 +39,28 @@ describe('delivery accounting', () => {
 
   it('keeps publishers apart, and grows past its first buffer', () => {
     const receiver = new ReceiverTracker();
-    expect(receiver.record(1, 10_000)).toBe(true);
-    expect(receiver.record(2, 10_000)).toBe(true);
-    expect(receiver.record(1, 10_000)).toBe(false);
-    expect(receiver.record(2, 9_999)).toBe(true);
+    expect(receiver.record(1, 0, 10_000)).toBe(true);
+    expect(receiver.record(2, 0, 10_000)).toBe(true);
+    expect(receiver.record(1, 0, 10_000)).toBe(false);
+    expect(receiver.record(2, 0, 9_999)).toBe(true);
     expect(receiver.outOfOrder()).toBe(1);
+  });
+
+  it('counts order per publisher connection: interleaved connections are in order, a reordered one is not', () => {
+    // Two connections of one publisher, each sent 0,1,2,3; the server got them interleaved.
+    const interleaved = new ReceiverTracker();
+    for (const [connection, seq] of [[0, 0], [1, 0], [1, 1], [0, 1], [1, 2], [0, 2], [0, 3], [1, 3]] as const) interleaved.record(0, connection, seq);
+    expect(interleaved.outOfOrder()).toBe(0);
+    // The same, but connection 1's 2 arrived before its 1: a server that reordered what one connection sent.
+    const reordered = new ReceiverTracker();
+    for (const [connection, seq] of [[0, 0], [1, 0], [1, 2], [0, 1], [1, 1], [0, 2], [0, 3], [1, 3]] as const) reordered.record(0, connection, seq);
+    expect(reordered.outOfOrder()).toBe(1);
+    // Connection numbers never alias the next publisher's streams.
+    const apart = new ReceiverTracker();
+    apart.record(0, 1023, 5);
+    expect(apart.record(1, 0, 5)).toBe(true);
+    apart.record(1, 0, 4);
+    expect(apart.outOfOrder()).toBe(1);
   });
 
   it('loss is expected minus first copies, never negative', () => {
@@ -71,11 +88,11 @@ describe('delivery accounting', () => {
 });
 
 describe('message marker', () => {
-  const m: Marker = { scheduledMicros: 123456789012, phase: 3, publisher: 17, seq: 4242 };
+  const m: Marker = { scheduledMicros: 123456789012, phase: 3, publisher: 17, connection: 5, seq: 4242 };
 
   it('reads back from a Pusher envelope, a raw frame and a string', () => {
     const text = encodeMarker(m);
-    const out: Marker = { scheduledMicros: 0, phase: 0, publisher: 0, seq: 0 };
+    const out: Marker = { scheduledMicros: 0, phase: 0, publisher: 0, connection: 0, seq: 0 };
     const pusher = Buffer.from(JSON.stringify({ event: 'bench', channel: 'bench-0', data: text }));
     expect(readMarker(pusher, out)).toBe(true);
     expect(out).toEqual(m);
@@ -85,10 +102,11 @@ describe('message marker', () => {
 
   it('pads to the asked size and ignores control frames and damaged markers', () => {
     expect(encodeMarker(m, 300)).toHaveLength(300);
-    const out: Marker = { scheduledMicros: 0, phase: 0, publisher: 0, seq: 0 };
+    const out: Marker = { scheduledMicros: 0, phase: 0, publisher: 0, connection: 0, seq: 0 };
     expect(readMarker(Buffer.from('{"event":"pusher:pong","data":{}}'), out)).toBe(false);
-    expect(readMarker('~T12~F1~P~S3~', out)).toBe(false);
-    expect(readMarker('~T12~F1~P2~S3', out)).toBe(false);
+    expect(readMarker('~T12~F1~P~C0~S3~', out)).toBe(false);
+    expect(readMarker('~T12~F1~P2~C0~S3', out)).toBe(false);
+    expect(readMarker('~T12~F1~P2~S3~', out)).toBe(false); // the old marker, without its connection
   });
 });
 

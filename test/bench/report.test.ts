@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { runInNewContext } from 'node:vm';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReport } from '../../src/bench/report.js';
@@ -35,6 +36,29 @@ describe('HTML report', () => {
     expect(html).toMatch(/REGRESSION/);
     expect(html).not.toMatch(/<script[^>]+src=/);
     expect(html).not.toMatch(/<link[^>]+href=/);
+  });
+
+  it('draws publishes/s on its own axis beside deliveries/s', async () => {
+    const { html } = await renderReport(results, undefined, 10);
+    expect(results.timeline.some((p) => p.publishesPerSec > 0)).toBe(true);
+    // The page's chart script, run against a stand-in uPlot that records what it was asked to draw.
+    const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1] ?? '');
+    const dataJson = /<script id="bench-data" type="application\/json">([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
+    const drawn: Record<string, { series: Array<{ label: string; scale?: string }>; axes: Array<{ scale?: string; side?: number }> }> = {};
+    const element = (id: string) => ({ id, dataset: {}, textContent: id === 'bench-data' ? dataJson : '' });
+    const context = {
+      document: { getElementById: element, body: { clientWidth: 1200 } },
+      uPlot: function (options: (typeof drawn)[string], _data: unknown, el: { id: string }) {
+        drawn[el.id] = options;
+      },
+    };
+    runInNewContext(scripts.at(-1) ?? '', context);
+    const throughput = drawn['chart-throughput'];
+    const publishes = throughput?.series.find((s) => s.label === 'publishes/s');
+    const deliveries = throughput?.series.find((s) => s.label === 'deliveries/s');
+    expect(publishes?.scale).toBeDefined();
+    expect(deliveries?.scale).toBeUndefined();
+    expect(throughput?.axes).toContainEqual(expect.objectContaining({ scale: publishes?.scale, side: 1 }));
   });
 
   it.skipIf(!haveChromium)('opens in headless Chromium without console errors and draws its charts', async () => {

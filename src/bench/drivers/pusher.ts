@@ -145,30 +145,58 @@ export function openSocket(url: string, options: ConnectOptions, attach?: (ws: W
   });
 }
 
-/** HTTP API publisher: signed `POST /apps/{id}/events` over a small keep-alive pool. */
+/**
+ * HTTP API publisher: signed `POST /apps/{id}/events` over `maxSockets` keep-alive connections.
+ * Each connection is its own agent with one socket, so its requests go one after another, in the
+ * order they were made (the agent queues them first in, first out). That gives every connection
+ * an order the server really receives, which the bench checks; one shared pool would hand queued
+ * requests to whichever socket frees first, and publishes overlapping on several sockets would
+ * reach the server in an order nobody chose.
+ */
 class PusherHttpPublisher implements Publisher {
-  private readonly agent: http.Agent;
+  private readonly agents: http.Agent[];
+  // Requests made on each connection and not yet answered.
+  private readonly pending: number[];
+  private rotate = 0;
   private readonly base: URL;
   private readonly path: string;
+  private readonly request: typeof http.request;
 
-  constructor(private readonly target: TargetSpec, maxSockets: number) {
+  constructor(private readonly target: TargetSpec, readonly connections: number) {
     this.base = new URL(httpBaseOf(target));
-    this.agent = this.base.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets });
+    const tls = this.base.protocol === 'https:';
+    this.request = tls ? https.request : http.request;
+    this.agents = Array.from({ length: connections }, () => (tls ? new https.Agent({ keepAlive: true, maxSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1 })));
+    this.pending = new Array<number>(connections).fill(0);
     this.path = `/apps/${target.appId}/events`;
   }
 
-  publish(channel: string, payload: string): Promise<void> {
+  // The least busy connection, as a shared pool would pick a free socket; ties rotate.
+  nextConnection(): number {
+    const n = this.connections;
+    let best = this.rotate;
+    for (let i = 1; i < n && (this.pending[best] ?? 0) > 0; i++) {
+      const candidate = (this.rotate + i) % n;
+      if ((this.pending[candidate] ?? 0) < (this.pending[best] ?? 0)) best = candidate;
+    }
+    this.rotate = (best + 1) % n;
+    return best;
+  }
+
+  publish(channel: string, payload: string, connection: number): Promise<void> {
+    const agent = this.agents[connection];
+    if (agent === undefined) return Promise.reject(new ConnectError('internal', `no publisher connection ${connection}`));
     const body = `{"name":"${BENCH_EVENT}","channels":["${channel}"],"data":"${payload}"}`;
     const query = signApiRequest('POST', this.path, {}, body, this.target, Date.now() / 1000);
-    const request = this.base.protocol === 'https:' ? https.request : http.request;
-    return new Promise((resolve, reject) => {
-      const req = request(
+    this.pending[connection] = (this.pending[connection] ?? 0) + 1;
+    return new Promise<void>((resolve, reject) => {
+      const req = this.request(
         {
           host: this.base.hostname,
           port: this.base.port,
           method: 'POST',
           path: `${this.path}?${query.toString()}`,
-          agent: this.agent,
+          agent,
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
           timeout: 10_000,
         },
@@ -185,11 +213,13 @@ class PusherHttpPublisher implements Publisher {
       req.on('timeout', () => req.destroy(new ConnectError('publish_timeout', 'publish took over 10 s')));
       req.on('error', (err) => reject(err instanceof ConnectError ? err : new ConnectError(errorCode(err), `publish failed: ${err.message}`)));
       req.end(body);
+    }).finally(() => {
+      this.pending[connection] = (this.pending[connection] ?? 1) - 1;
     });
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    for (const agent of this.agents) agent.destroy();
   }
 }
 

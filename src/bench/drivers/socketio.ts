@@ -1,4 +1,5 @@
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
+import { importOptional, requireInstalled } from '../optional-packages.js';
 import { ConnectError, withDeadline, type BenchClient, type ClientHandlers, type Driver, type Publisher, type SubscribeOptions, type TargetSpec } from './types.js';
 
 /**
@@ -37,7 +38,12 @@ function socketIoUrl(target: TargetSpec): string {
   return target.url.replace(/^ws(s?):/, 'http$1:');
 }
 
-function openSocketIo(target: TargetSpec, timeoutMs: number): Promise<Socket> {
+// Imported on first use: socket.io-client is an optional package that most installs leave out.
+type SocketIoClientModule = typeof import('socket.io-client');
+let clientModule: Promise<SocketIoClientModule> | undefined;
+
+async function openSocketIo(target: TargetSpec, timeoutMs: number): Promise<Socket> {
+  const { io } = await (clientModule ??= importOptional<SocketIoClientModule>('the socketio driver', 'socket.io-client'));
   const socket = io(socketIoUrl(target), { transports: ['websocket'], reconnection: false, forceNew: true, timeout: timeoutMs });
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
@@ -49,8 +55,14 @@ function openSocketIo(target: TargetSpec, timeoutMs: number): Promise<Socket> {
   });
 }
 
+// One socket: its emits arrive in the order they were made.
 class SocketIoPublisher implements Publisher {
+  readonly connections = 1;
   constructor(private readonly socket: Socket) {}
+
+  nextConnection(): number {
+    return 0;
+  }
 
   async publish(channel: string, payload: string): Promise<void> {
     this.socket.emit('pub', channel, payload);
@@ -61,8 +73,11 @@ class SocketIoPublisher implements Publisher {
   }
 }
 
-/** Socket.IO 4 (WebSocket transport). */
+/** Socket.IO 4 (WebSocket transport). Throws a usage error naming socket.io-client when it is not installed. */
 export function createSocketIoDriver(target: TargetSpec): Driver {
+  // Checked here, before any client connects, so a missing package is one clear error and not a
+  // connect failure per client.
+  requireInstalled('the socketio driver', ['socket.io-client']);
   return {
     name: 'socketio',
     presence: false,

@@ -41,9 +41,16 @@ export interface BenchClient {
   close(): void;
 }
 
-/** Sends server-side publishes (Pusher HTTP API, or the reference servers' `pub`). */
+/**
+ * Sends server-side publishes (Pusher HTTP API, or the reference servers' `pub`) over `connections`
+ * connections. Publishes on one connection reach the server in the order they were made; across
+ * connections there is no order, so the bench numbers its messages per connection.
+ */
 export interface Publisher {
-  publish(channel: string, payload: string): Promise<void>;
+  readonly connections: number;
+  /** The connection the next publish should go on (the least busy one). */
+  nextConnection(): number;
+  publish(channel: string, payload: string, connection: number): Promise<void>;
   close(): Promise<void>;
 }
 

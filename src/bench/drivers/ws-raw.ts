@@ -46,8 +46,14 @@ class RawClient implements BenchClient {
   }
 }
 
+// One WebSocket: its frames arrive in the order they were sent.
 class RawPublisher implements Publisher {
+  readonly connections = 1;
   constructor(private readonly ws: WebSocket) {}
+
+  nextConnection(): number {
+    return 0;
+  }
 
   // The protocol has no publish ack: a publish is done once it is handed to the socket.
   publish(channel: string, payload: string): Promise<void> {
