@@ -115,8 +115,14 @@ export class ClusterNode implements ClusterLink {
   private syncRounds = 0;
   /** Replicated apps' subscriber counts changed this turn (app + '\n' + channel → count): sent once per turn. */
   private readonly pendingCounts = new Map<string, number>();
+  /** Replicated channels whose non-zero count the others have been told. */
+  private readonly countsSent = new Set<string>();
   private countsFlush: NodeJS.Immediate | null = null;
   private readonly announcers = new Map<string, ShareAnnouncer>();
+  /** Date.now() when the leader was last known alive (its heartbeat, or this node's own leadership); 0: never. */
+  private leaderSeenAt = 0;
+  private knownLeader: string | null = null;
+  private readonly leadershipListeners: Array<(previousLeaderSeenAt: number) => void> = [];
   private refusedSinceLog = 0;
   private refusedLoggedAt = 0;
   private readonly cacheLookups: CacheLookups;
@@ -146,6 +152,9 @@ export class ClusterNode implements ClusterLink {
     this.leader = new LeaderElector(transport, LEADER_LEASE_KEY, `${this.id}/${this.incarnation}`, options.leaderLeaseMs, (state) => {
       clusterMetrics.leader.set(state.isLeader ? 1 : 0);
       this.log?.info({ nodeId: this.id, leader: state.isLeader, token: state.token }, state.isLeader ? 'became cluster leader' : 'no longer cluster leader');
+      // Until now this node was a leader itself: what it sent, it sent.
+      if (!state.isLeader) this.leaderSeenAt = Date.now();
+      else for (const listener of this.leadershipListeners) listener(this.leaderSeenAt);
     });
     this.cacheLookups = new CacheLookups(host, async (app, name) => (await this.query({ q: 'cached-event', app, name })).answers);
     transport.setHandler((subject, payload) => this.receive(payload));
@@ -194,6 +203,15 @@ export class ClusterNode implements ClusterLink {
 
   get isLeader(): boolean {
     return this.leader.isLeader;
+  }
+
+  /**
+   * Call `listener` whenever this node becomes the leader, with the
+   * Date.now() at which the previous leader was last known alive (0 if
+   * never): what happened after it may not have been sent by anyone.
+   */
+  onBecameLeader(listener: (previousLeaderSeenAt: number) => void): void {
+    this.leadershipListeners.push(listener);
   }
 
   /** Live peers, this node not included. */
@@ -303,9 +321,22 @@ export class ClusterNode implements ClusterLink {
     return this.host.replicated(appId) ? SHARES_SUBJECT : channelSubject(appId, channel);
   }
 
-  /** Counts change with every subscribe: the last count of a turn is the one sent. */
+  /**
+   * Counts change with every subscribe: the last count of a turn is the one
+   * sent. A channel's first and last subscriber go at once, so that the
+   * others see it occupied before its members join and empty after they leave.
+   */
   private queueCount(appId: string, channel: string, count: number): void {
-    this.pendingCounts.set(channelKey(appId, channel), count);
+    const key = channelKey(appId, channel);
+    const pending = this.pendingCounts.get(key);
+    if (count === 0 || (pending === undefined && !this.countsSent.has(key))) {
+      this.pendingCounts.delete(key);
+      if (count === 0) this.countsSent.delete(key);
+      else this.countsSent.add(key);
+      this.send(SHARES_SUBJECT, { t: 'subs', from: this.id, inc: this.incarnation, app: appId, channel, n: count }, 'presence');
+      return;
+    }
+    this.pendingCounts.set(key, count);
     this.countsFlush ??= setImmediate(() => this.flushCounts());
   }
 
@@ -436,6 +467,9 @@ export class ClusterNode implements ClusterLink {
   }
 
   private onHeartbeat(hb: Heartbeat): void {
+    // The holder as last read from the lease store (a poll that failed leaves it unknown: keep the last one known).
+    this.knownLeader = this.leader.state.holder ?? this.knownLeader;
+    if (this.knownLeader === `${hb.from}/${hb.inc}`) this.leaderSeenAt = Date.now();
     const seen = this.registry.observe(hb);
     if (seen.kind === 'known') {
       // A known node saying hello again has been cut off from the broker: it missed our changes.

@@ -26,4 +26,6 @@ export interface ClusterLink {
   announcerFor(appId: string): ShareAnnouncer;
   /** Whether this node holds the cluster's leader lease (the leader sends the cluster's webhooks). */
   readonly isLeader: boolean;
+  /** Called when this node becomes the leader, with when the previous one was last known alive. */
+  onBecameLeader(listener: (previousLeaderSeenAt: number) => void): void;
 }

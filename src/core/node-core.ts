@@ -56,6 +56,8 @@ export class NodeCore implements CoreApi, TransportHooks {
           countsSubscriptions: appConfig.enableSubscriptionCount,
           // Alone, this node sends; in a cluster, the leader does.
           sends: () => app.cluster === null || app.cluster.isLeader,
+          // A dead leader is replaced within its lease; its last heartbeat is at most a node timeout old by then.
+          keepUnsentMs: (config.leaderLease + config.nodeTimeout + config.heartbeatInterval) * 1000,
         });
         app.membership.observe(app.webhooks);
       }
@@ -251,6 +253,10 @@ export class NodeCore implements CoreApi, TransportHooks {
       app.cluster = link;
       app.membership.announceTo(link.announcerFor(app.config.id));
     }
+    // A new leader sends what the cluster computed since the old one was last seen alive.
+    link.onBecameLeader((since) => {
+      for (const app of this.appsById.values()) app.webhooks?.takeOver(since);
+    });
   }
 
   publish(req: PublishRequest): void {

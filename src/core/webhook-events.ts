@@ -4,6 +4,8 @@ import type { AppMembership, MembershipObserver } from './membership.js';
 /** Above this many subscribers a channel's subscription_count webhook goes at most once per SUBSCRIPTION_COUNT_SLOW_MS. */
 const SUBSCRIPTION_COUNT_BUSY = 100;
 const SUBSCRIPTION_COUNT_SLOW_MS = 5000;
+/** Events a non-leader keeps for a leader change, at most. */
+const MAX_UNSENT = 50_000;
 
 interface PendingLeave {
   readonly timer: NodeJS.Timeout;
@@ -21,6 +23,8 @@ export interface AppWebhooksOptions {
    * transitions from the same replicated membership; only one sends them.
    */
   sends(): boolean;
+  /** How long a node that does not send keeps what it computed, in case it becomes the sender. */
+  keepUnsentMs: number;
 }
 
 /**
@@ -34,6 +38,12 @@ export class AppWebhooks implements MembershipObserver {
   private readonly vacating = new Map<string, PendingLeave>();
   private readonly leaving = new Map<string, PendingLeave>();
   private readonly counts = new Map<string, { timer: NodeJS.Timeout | null; sentAt: number; sent: number }>();
+  /**
+   * Events this node computed but did not send (it was not the leader), for
+   * a while: if it becomes the leader, those after the old leader was last
+   * seen alive are sent (see takeOver).
+   */
+  private readonly unsent: Array<{ readonly event: WebhookEvent; readonly at: number }> = [];
   /** Cache channels whose emptiness was reported already; cleared when an event is cached again. */
   private readonly missed = new Set<string>();
 
@@ -157,7 +167,26 @@ export class AppWebhooks implements MembershipObserver {
     pending.set(key, { timer, fire });
   }
 
+  /**
+   * This node became the leader: send what it computed after the previous
+   * leader was last known alive (`since`). Nothing is lost in the gap; an
+   * event of the old leader's last heartbeat interval may come twice.
+   */
+  takeOver(since: number): void {
+    const due = this.unsent.filter((u) => u.at > since);
+    this.unsent.length = 0;
+    for (const u of due) this.sink.emit(this.appId, u.event);
+  }
+
   private send(event: WebhookEvent): void {
-    if (this.options.sends() && this.sink.wants(this.appId, event.name)) this.sink.emit(this.appId, event);
+    if (!this.sink.wants(this.appId, event.name)) return;
+    if (this.options.sends()) {
+      this.sink.emit(this.appId, event);
+      return;
+    }
+    const now = Date.now();
+    this.unsent.push({ event, at: now });
+    // Kept as long as a leader's death can take to be noticed; bounded however busy the app is.
+    while (this.unsent.length > 0 && (this.unsent[0]!.at < now - this.options.keepUnsentMs || this.unsent.length > MAX_UNSENT)) this.unsent.shift();
   }
 }

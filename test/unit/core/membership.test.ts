@@ -112,7 +112,7 @@ describe('AppWebhooks: the leave delay and who sends', () => {
     const model = new AppMembership();
     const events: WebhookEvent[] = [];
     const sink: WebhookSink = { wants: () => true, emit: (_app, e) => events.push(e) };
-    const hooks = new AppWebhooks('app', model, sink, { leaveDelayMs: 3000, countsSubscriptions: true, sends: () => sends });
+    const hooks = new AppWebhooks('app', model, sink, { leaveDelayMs: 3000, countsSubscriptions: true, sends: () => sends, keepUnsentMs: 20_000 });
     model.observe(hooks);
     return { model, events, hooks };
   }
@@ -158,6 +158,25 @@ describe('AppWebhooks: the leave delay and who sends', () => {
     const { model, events } = setup(false);
     model.setSubscribers(LOCAL_NODE, 'c', 1, false);
     expect(events).toEqual([]);
+  });
+
+  it('keeps what a non-sender computed, and sends what came after the old leader was last seen when it takes over', () => {
+    const model = new AppMembership();
+    const events: WebhookEvent[] = [];
+    let leader = false;
+    const sink: WebhookSink = { wants: () => true, emit: (_app, e) => events.push(e) };
+    const hooks = new AppWebhooks('app', model, sink, { leaveDelayMs: 0, countsSubscriptions: false, sends: () => leader, keepUnsentMs: 20_000 });
+    model.observe(hooks);
+    model.setSubscribers('b', 'before', 1, false);
+    const lastSeen = Date.now();
+    while (Date.now() === lastSeen); // the next millisecond: after the old leader's last heartbeat
+    model.setSubscribers('b', 'gap', 1, false);
+    expect(events).toEqual([]);
+    leader = true;
+    hooks.takeOver(lastSeen);
+    expect(events).toEqual([{ name: 'channel_occupied', channel: 'gap' }]);
+    hooks.takeOver(0); // once only
+    expect(events).toHaveLength(1);
   });
 
   it('sends one cache_miss per empty spell, and again after the cache was filled', () => {
