@@ -5,6 +5,8 @@ import { joinCluster } from './cluster/join.js';
 import type { Config } from './config/schema.js';
 import { NodeCore } from './core/node-core.js';
 import { Transport } from './transport/server.js';
+import { handleCloseConnections } from './balancer/node-admin.js';
+import { LoadSampler } from './balancer/node-load.js';
 import { createLogger, type Logger } from './util/logger.js';
 
 /** A running Switchboard node. */
@@ -22,15 +24,23 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const core = new NodeCore(config, logger);
   let draining = false;
   let cluster: ClusterNode | null = null;
+  // Balancers read this node's load from the /ready body (src/balancer/node-load.ts).
+  const load = new LoadSampler();
   const handlerDeps = {
     config,
     logger,
     // Degraded is still ready: local delivery works; the body says what is missing.
-    health: () => ({ ready: !draining, draining, ...(cluster !== null ? { detail: { degraded: cluster.degraded.degraded, cluster: cluster.linkState } } : {}) }),
+    health: () => ({ ready: !draining, draining, detail: { ...(cluster !== null ? { degraded: cluster.degraded.degraded, cluster: cluster.linkState } : {}), load: load.report(core.connections.size, draining) } }),
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
-  const transport = new Transport(config, core.admit, (req: IncomingMessage, res: ServerResponse) => httpHandler(req, res), logger);
+  const transport = new Transport(
+    config,
+    core.admit,
+    // The balancer's rebalancing route (404 unless adminToken is set), then the API.
+    (req: IncomingMessage, res: ServerResponse) => void (handleCloseConnections(req, res, config.adminToken, () => core.connections) || httpHandler(req, res)),
+    logger,
+  );
   const port = await transport.listen();
   // The node id defaults to host and port, so the cluster is joined once the port is known.
   const joined = await joinCluster(config, { apps: core.apps, connectionCount: () => core.connections.size, api: core, host: config.host, port }, logger);
@@ -51,6 +61,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       logger.info({ connections: core.connections.size, drainSeconds }, 'draining');
       await core.drain(drainSeconds);
       core.stop();
+      load.stop();
       // After the drain: the members that left on the way out were announced already.
       await cluster?.stop(true);
       await transport.close();
