@@ -41,7 +41,8 @@ export function renderHaproxyConfig(config: BalancerConfig): string {
   if (balance.note !== undefined) out.push(`# ${balance.note}`);
   if (config.discover === 'redis') out.push('# --discover redis: HAProxy cannot follow the node registry; list the nodes below (or use server-template with DNS).');
   out.push('global');
-  out.push(`  maxconn ${config.maxConnections > 0 ? config.maxConnections : 100000}`);
+  // Without a limit HAProxy derives maxconn from the fd limit itself (a fixed figure can exceed it and refuse to start).
+  if (config.maxConnections > 0) out.push(`  maxconn ${config.maxConnections}`);
   out.push(`  tune.bufsize ${Math.max(16384, config.maxHeaderBytes * 2)}`);
   out.push('');
   out.push('defaults');
