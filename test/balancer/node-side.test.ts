@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { balancerOptions, loadBalancerConfig, parseBackendSpec } from '../../src/balancer/config.js';
@@ -104,6 +105,11 @@ describe('balancer config and tunnels', () => {
       expect(paths).toContain('SWITCHBOARD_BALANCER_TYPO');
       expect(paths).toContain('backend.0');
     }
+  });
+
+  it('docs/balancer.md documents every option', () => {
+    const doc = readFileSync(new URL('../../docs/balancer.md', import.meta.url), 'utf8');
+    for (const option of balancerOptions) expect(doc, option.flag).toContain(`| \`--${option.flag}\` |`);
   });
 
   it('a tunnel outlives the HTTP request timeout; tunnelTimeout closes an idle one', async () => {
