@@ -75,7 +75,6 @@ export class HttpForwarder {
     headers['x-forwarded-for'] = forwardedForValue;
     headers['x-forwarded-proto'] = 'http';
     headers['content-length'] = String(body.length);
-    const started = performance.now();
     const upstream = request({
       host: backend.host,
       port: backend.port,
@@ -85,15 +84,18 @@ export class HttpForwarder {
       agent: backend.agent,
       timeout: this.config.requestTimeout * 1000,
     });
-    const connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })), this.config.connectTimeout * 1000);
+    // The connect timeout starts when the pool hands out a new socket: a request queued behind
+    // a full pool is waiting for us, not failing to reach the node.
+    let connectTimer: NodeJS.Timeout | undefined;
     upstream.on('socket', (socket: Socket) => {
-      if (!socket.connecting) clearTimeout(connectTimer);
-      else
-        socket.once('connect', () => {
-          clearTimeout(connectTimer);
-          backend.observeLatency(performance.now() - started);
-          backend.health.connectSucceeded();
-        });
+      if (!socket.connecting) return;
+      const connectStarted = performance.now();
+      connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })), this.config.connectTimeout * 1000);
+      socket.once('connect', () => {
+        clearTimeout(connectTimer);
+        backend.observeLatency(performance.now() - connectStarted);
+        backend.health.connectSucceeded();
+      });
     });
     upstream.on('timeout', () => upstream.destroy(Object.assign(new Error('backend timeout'), { code: 'BACKEND_TIMEOUT' })));
     upstream.on('response', (answer) => {

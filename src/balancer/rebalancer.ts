@@ -22,9 +22,9 @@ export interface RebalanceSettings {
 /**
  * Decides, once per tick, how many connections each over-loaded node should
  * close. A round starts when max/mean passes the threshold (or a backend
- * just finished its slow start) and ends when max/mean is back within a
- * quarter of the threshold's margin (1.05 for 1.2): the hysteresis keeps it
- * from flapping. Each node has a token bucket filled at `ratePerSecond` of
+ * just finished its slow start) and ends when the spread (max − min) / mean
+ * is within half the threshold's margin (10% for 1.2), so every node ends
+ * within that of the mean; the hysteresis keeps it from flapping. Each node has a token bucket filled at `ratePerSecond` of
  * its connections, so the pace is never above that, even for small nodes
  * (which then move one connection every few seconds).
  */
@@ -50,10 +50,12 @@ export class RebalancePlanner {
     const total = views.reduce((s, v) => s + v.connections, 0);
     const mean = total / views.length;
     if (mean < 1) return closes;
-    const ratio = Math.max(...views.map((v) => v.connections)) / mean;
-    const stopRatio = 1 + (this.settings.threshold - 1) / 4;
-    if (!this.active && (ratio > this.settings.threshold || (joined && ratio > stopRatio))) this.active = true;
-    else if (this.active && ratio <= stopRatio) this.active = false;
+    const counts = views.map((v) => v.connections);
+    const ratio = Math.max(...counts) / mean;
+    const spread = (Math.max(...counts) - Math.min(...counts)) / mean;
+    const converged = spread <= (this.settings.threshold - 1) / 2;
+    if (!this.active && (ratio > this.settings.threshold || (joined && !converged))) this.active = true;
+    else if (this.active && converged) this.active = false;
     if (!this.active) {
       this.tokens.clear();
       return closes;

@@ -43,7 +43,7 @@ afterAll(async () => {
 describe.skipIf(!available)('balancer: --discover redis, slow start and rebalancing', () => {
   it('follows the registry, ramps a new node, and rebalances within 10% at no more than the paced rate', { timeout: 90_000 }, async () => {
     await Promise.all([0, 1, 2].map(() => clusteredNode()));
-    balancer = await startBalancer({ discover: 'redis', redisUrl: redis.url, keyPrefix: prefix, nodeTimeout: 1, slowStart: 1.5, adminToken: TOKEN, rebalanceRate: RATE });
+    balancer = await startBalancer({ discover: 'redis', redisUrl: redis.url, keyPrefix: prefix, nodeTimeout: 1, slowStart: 1.5, adminToken: TOKEN, rebalanceRate: RATE, healthTimeout: 3 });
     await until(() => balancer.set.all().filter((b) => b.health.state === 'up').length === 3, 10_000, 'three nodes discovered and up');
 
     for (let i = 0; i < CLIENTS; i++) clients.push(pusherClient({ port: balancer.port } as RunningNode));
@@ -71,7 +71,12 @@ describe.skipIf(!available)('balancer: --discover redis, slow start and rebalanc
       const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
       return counts.reduce((a, b) => a + b, 0) === CLIENTS && counts.every((c) => Math.abs(c - mean) <= mean * 0.1);
     };
-    await until(within10, 40_000, `counts within 10%: ${nodes.map((n) => n.core.connections.size).join(',')}`);
+    try {
+      await until(within10, 60_000, 'counts within 10%');
+    } catch (err) {
+      const view = balancer.describe() as { rebalancing: boolean; rebalanceEvents: unknown[]; backends: Array<{ address: string; state: string; activeConnections: number; health: unknown[] }> };
+      throw new Error(`${(err as Error).message}: nodes ${nodes.map((n) => n.core.connections.size).join(',')}; ${JSON.stringify({ rebalancing: view.rebalancing, events: view.rebalanceEvents.slice(-5), backends: view.backends.map((b) => [b.address, b.state, b.activeConnections, b.health]) })}`);
+    }
     const seconds = (Date.now() - started) / 1000 + 2;
 
     // Paced: per node, one request per tick of at most RATE of its connections (80 → 4).

@@ -171,7 +171,7 @@ describe('rebalance pacing', () => {
     }
     const values = [...counts.values()];
     const mean = values.reduce((a, b) => a + b, 0) / values.length;
-    expect(Math.max(...values) / mean).toBeLessThanOrEqual(1.05);
+    expect((Math.max(...values) - Math.min(...values)) / mean).toBeLessThanOrEqual(0.1);
     expect(maxPerSecond).toBeLessThanOrEqual(0.0101);
     // 250 per node at 10/s: about 25 s, not a storm and not forever.
     expect(seconds).toBeGreaterThan(15);
@@ -181,7 +181,7 @@ describe('rebalance pacing', () => {
   it('waits while a backend is in slow start, starts when it ends, and stays idle under the threshold', () => {
     const planner = new RebalancePlanner({ threshold: 1.2, ratePerSecond: 0.5 });
     expect(planner.tick([{ address: 'a', connections: 100, ramping: false }, { address: 'b', connections: 0, ramping: true }], 1).size).toBe(0);
-    // Slow start over: a join starts a round even under the threshold (1.07 here), down to 1.05.
+    // Slow start over: a join starts a round even under the threshold (max/mean 1.07, spread 15%).
     expect(planner.tick([{ address: 'a', connections: 110, ramping: false }, { address: 'b', connections: 95, ramping: false }], 1).get('a')).toBe(7);
     expect(planner.active).toBe(true);
 
