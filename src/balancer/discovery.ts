@@ -66,7 +66,8 @@ export class RedisDiscovery {
     if (m === null) return;
     switch (m.t) {
       case 'heartbeat': {
-        if (this.registry.isDead(m.from, m.inc)) return;
+        // A run forgotten after a silence (a paused or starved node) that beats again is alive:
+        // the registry takes it back as new, and so does the balancer.
         const seen = this.registry.observe(m);
         if (seen.kind === 'known' && this.addresses.get(m.from) === m.address) return;
         const previous = this.addresses.get(m.from);

@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTransport } from '../../src/adapters/create.js';
+import { RedisDiscovery } from '../../src/balancer/discovery.js';
+import { MEMBERSHIP_SUBJECT } from '../../src/cluster/subjects.js';
+import { createLogger } from '../../src/util/logger.js';
 import type { Balancer } from '../../src/balancer/balancer.js';
 import type { RunningNode } from '../../src/node.js';
 import { BrokerProcess, REDIS_BINARY, serviceAvailable } from '../cluster/services.js';
@@ -23,7 +27,7 @@ let balancer: Balancer;
 const prefix = `bal${process.pid}`;
 
 async function clusteredNode(): Promise<RunningNode> {
-  const node = await startTestNode({ adapter: 'redis', redisUrl: redis.url, keyPrefix: prefix, heartbeatInterval: 0.2, nodeTimeout: 1, adminToken: TOKEN });
+  const node = await startTestNode({ adapter: 'redis', redisUrl: redis.url, keyPrefix: prefix, heartbeatInterval: 0.2, nodeTimeout: 3, adminToken: TOKEN });
   nodes.push(node);
   return node;
 }
@@ -43,7 +47,7 @@ afterAll(async () => {
 describe.skipIf(!available)('balancer: --discover redis, slow start and rebalancing', () => {
   it('follows the registry, ramps a new node, and rebalances within 10% at no more than the paced rate', { timeout: 90_000 }, async () => {
     await Promise.all([0, 1, 2].map(() => clusteredNode()));
-    balancer = await startBalancer({ discover: 'redis', redisUrl: redis.url, keyPrefix: prefix, nodeTimeout: 1, slowStart: 1.5, adminToken: TOKEN, rebalanceRate: RATE, healthTimeout: 3 });
+    balancer = await startBalancer({ discover: 'redis', redisUrl: redis.url, keyPrefix: prefix, nodeTimeout: 3, slowStart: 1.5, adminToken: TOKEN, rebalanceRate: RATE, healthTimeout: 3 });
     await until(() => balancer.set.all().filter((b) => b.health.state === 'up').length === 3, 10_000, 'three nodes discovered and up');
 
     for (let i = 0; i < CLIENTS; i++) clients.push(pusherClient({ port: balancer.port } as RunningNode));
@@ -102,5 +106,37 @@ describe.skipIf(!available)('balancer: --discover redis, slow start and rebalanc
     await until(() => balancer.set.get(leavingAddress) === undefined, 10_000, 'drained node removed');
     await until(() => clients.every((c) => c.connection.state === 'connected'), 15_000, 'drained clients reconnected');
     expect(nodes.map((n) => n.core.connections.size).reduce((a, b) => a + b, 0)).toBe(CLIENTS);
+  });
+
+  it('a node appears with its heartbeat, is forgotten after a silence, comes back when it beats again, and leaves on goodbye', { timeout: 20_000 }, async () => {
+    const events: string[] = [];
+    const discovery = new RedisDiscovery(
+      { redisUrl: redis.url, keyPrefix: `${prefix}x`, nodeTimeoutMs: 600 },
+      { added: (host, port) => events.push(`+${host}:${port}`), removed: (address) => events.push(`-${address}`) },
+      createLogger('silent'),
+    );
+    await discovery.start();
+    const link = createTransport({ adapter: 'redis', redisUrl: redis.url, keyPrefix: `${prefix}x`, nodeId: 'fake', clusterCoalesceMs: 0, clusterCoalesceMinRate: 0 })!;
+    await link.connect();
+    try {
+      const beat = (): boolean => link.publish(MEMBERSHIP_SUBJECT, JSON.stringify({ t: 'heartbeat', from: 'n1', inc: 'i1', address: '0.0.0.0:7001', load: { connections: 0, channels: 0 }, startedAt: 1 }));
+      beat();
+      await until(() => events.length === 1, 3000, 'added');
+      // A wildcard address is taken as loopback.
+      expect(events).toEqual(['+127.0.0.1:7001']);
+      beat();
+      await sleep(200);
+      expect(events.length).toBe(1);
+      await until(() => events.length === 2, 3000, 'forgotten after the timeout');
+      expect(events[1]).toBe('-127.0.0.1:7001');
+      beat();
+      await until(() => events.length === 3, 3000, 'back');
+      link.publish(MEMBERSHIP_SUBJECT, JSON.stringify({ t: 'bye', from: 'n1', inc: 'i1' }));
+      await until(() => events.length === 4, 3000, 'goodbye');
+      expect(events).toEqual(['+127.0.0.1:7001', '-127.0.0.1:7001', '+127.0.0.1:7001', '-127.0.0.1:7001']);
+    } finally {
+      await link.close();
+      await discovery.stop();
+    }
   });
 });
