@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import { describeField, parseOptionText, toFlagName, type ConfigOption } from '../config/options.js';
+import { readFileLayer } from '../config/sources.js';
 import { logLevels } from '../config/schema.js';
 
 /**
@@ -126,12 +127,22 @@ export function parseBackendSpec(text: string): BackendSpec {
 }
 
 /**
- * Build the balancer config: defaults < env (SWITCHBOARD_BALANCER_*) < flags,
- * validated once and frozen; throws a ConfigError listing every problem.
+ * Build the balancer config: defaults < file (`--config`, JSON or YAML, read
+ * as the node's is) < env (SWITCHBOARD_BALANCER_*) < flags, validated once
+ * and frozen; throws a ConfigError listing every problem.
  */
-export function loadBalancerConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): BalancerConfig {
+export function loadBalancerConfig(allFlags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): BalancerConfig {
+  const { config: configPath, ...flags } = allFlags;
   const input: Record<string, unknown> = {};
   const issues: ConfigIssue[] = [];
+  if (configPath !== undefined) {
+    if (typeof configPath !== 'string') issues.push({ path: '--config', message: 'expected a file path' });
+    else {
+      const layer = readFileLayer(configPath);
+      Object.assign(input, layer.values);
+      issues.push(...layer.issues);
+    }
+  }
   const byKey = new Map(balancerOptions.map((o) => [o.key, o]));
   const byEnv = new Map(balancerOptions.map((o) => [o.envName, o]));
   for (const [name, text] of Object.entries(env)) {

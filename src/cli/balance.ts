@@ -11,6 +11,7 @@ export interface BalanceIo {
 
 /** Register one flag per balancer option (derived from its schema), `--backend` repeatable. */
 export function addBalancerOptions(command: Command): Command {
+  command.addOption(new Option('--config <file>', 'JSON or YAML file of balancer options (the flags\' names in camelCase)'));
   for (const option of balancerOptions) {
     const help = `${option.defaultValue !== undefined && option.kind !== 'json-array' ? `default ${JSON.stringify(option.defaultValue)}; ` : ''}env ${option.envName}`;
     if (option.key === 'backend') {

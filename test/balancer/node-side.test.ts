@@ -1,5 +1,7 @@
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { balancerOptions, loadBalancerConfig, parseBackendSpec } from '../../src/balancer/config.js';
@@ -95,6 +97,15 @@ describe('balancer config and tunnels', () => {
     const config = loadBalancerConfig({ backend: ['127.0.0.1:6001=5', '127.0.0.1:6002'], algorithm: 'least-connections' }, { SWITCHBOARD_BALANCER_SLOW_START: '10', SWITCHBOARD_BALANCER_PROXY_PROTOCOL: 'true' });
     expect(config).toMatchObject({ algorithm: 'least-connections', slowStart: 10, proxyProtocol: true, listen: 8080 });
     expect(Object.isFrozen(config)).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'sb-balance-config-'));
+    try {
+      const file = join(dir, 'balance.yaml');
+      writeFileSync(file, 'algorithm: random\nslowStart: 5\nbackend:\n  - 127.0.0.1:7001\n');
+      // File < env < flags.
+      expect(loadBalancerConfig({ config: file, slowStart: '7' }, { SWITCHBOARD_BALANCER_ALGORITHM: 'p2c' })).toMatchObject({ algorithm: 'p2c', slowStart: 7, backend: ['127.0.0.1:7001'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(parseBackendSpec('127.0.0.1:6001=5')).toEqual({ address: '127.0.0.1:6001', host: '127.0.0.1', port: 6001, weight: 5 });
     expect(parseBackendSpec('[::1]:6002').host).toBe('::1');
     expect(() => loadBalancerConfig({ backend: ['nope'] }, { SWITCHBOARD_BALANCER_TYPO: '1' })).toThrow(ConfigError);
