@@ -5,6 +5,8 @@ import { joinCluster } from './cluster/join.js';
 import type { Config } from './config/schema.js';
 import { NodeCore } from './core/node-core.js';
 import { Transport } from './transport/server.js';
+import { handleCloseConnections } from './balancer/node-admin.js';
+import { LoadSampler } from './balancer/node-load.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { createWebhooks, type Webhooks } from './webhooks/index.js';
 
@@ -31,6 +33,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   // occupied before the join would never be subscribed upstream, and its subscribers would miss remote events.
   let starting = true;
   let cluster: ClusterNode | null = null;
+  // Balancers read this node's load from the /ready body (src/balancer/node-load.ts).
+  const load = new LoadSampler();
   const handlerDeps = {
     config,
     logger,
@@ -38,13 +42,22 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     health: () => ({
       ready: !draining && !starting,
       draining,
-      ...(starting ? { detail: { starting: true } } : cluster !== null ? { detail: { degraded: cluster.degraded.degraded, cluster: cluster.linkState } } : {}),
+      detail: {
+        ...(starting ? { starting: true } : cluster !== null ? { degraded: cluster.degraded.degraded, cluster: cluster.linkState } : {}),
+        load: load.report(core.connections.size, draining),
+      },
     }),
     webhooks,
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
-  const transport = new Transport(config, core.admit, (req: IncomingMessage, res: ServerResponse) => httpHandler(req, res), logger);
+  const transport = new Transport(
+    config,
+    core.admit,
+    // The balancer's rebalancing route (404 unless adminToken is set), then the API.
+    (req: IncomingMessage, res: ServerResponse) => void (handleCloseConnections(req, res, config.adminToken, () => core.connections) || httpHandler(req, res)),
+    logger,
+  );
   transport.stopAccepting();
   let port: number;
   try {
@@ -74,6 +87,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       logger.info({ connections: core.connections.size, drainSeconds }, 'draining');
       await core.drain(drainSeconds);
       core.stop();
+      load.stop();
       // After the drain: the members that left on the way out were announced already.
       await cluster?.stop(true);
       // After the drain too: the leaves of the drained clients are batched by then.

@@ -88,6 +88,15 @@ export async function runCli(args: readonly string[], io: CliIo = processIo): Pr
     exitCode = code;
   });
 
+  // The balancer's modules (its option schema included) load only for `balance`, so `start` never loads them.
+  const balance = program.command('balance').description('a load balancer in front of the nodes that knows the cluster and moves WebSockets');
+  if (args[0] === 'balance') {
+    const { addBalancerOptions, runBalance } = await import('./balance.js');
+    addBalancerOptions(balance).action(async (flags: Record<string, unknown>) => {
+      exitCode = await runBalance(flags, io);
+    });
+  }
+
   registerBenchCommands(program, (code) => {
     exitCode = code;
   });

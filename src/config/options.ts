@@ -64,7 +64,8 @@ function unwrap(schema: z.core.$ZodType): Unwrapped {
   }
 }
 
-function describeField(key: string, field: z.core.$ZodType): ConfigOption {
+/** The flag/env description of one schema field (also used by the balancer's schema). */
+export function describeField(key: string, field: z.core.$ZodType): ConfigOption {
   const { base, defaultValue } = unwrap(field);
   const names = { key, flag: toFlagName(key), envName: toEnvName(key), defaultValue };
   const type = base._zod.def.type;

@@ -151,7 +151,8 @@ async function sdkFailure(call: Promise<unknown>): Promise<{ status: number; err
 describe('health, readiness and metrics', () => {
   it('answers liveness and readiness, refuses other methods and unknown paths', async () => {
     expect(await send(node.port, 'GET', '/health')).toMatchObject({ status: 200, text: '{"ok":true}' });
-    expect(JSON.parse((await send(node.port, 'GET', '/ready')).text)).toEqual({ ready: true });
+    // The body also carries the node's load report for balancers (src/balancer/node-load.ts).
+    expect(JSON.parse((await send(node.port, 'GET', '/ready')).text)).toMatchObject({ ready: true, load: { connections: expect.any(Number), elu: expect.any(Number), state: 'ready' } });
 
     const wrongMethod = await send(node.port, 'POST', '/health', '{}');
     expect(wrongMethod.status).toBe(405);

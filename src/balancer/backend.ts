@@ -1,0 +1,91 @@
+import { Agent } from 'node:http';
+import type { Target } from './algorithms.js';
+import { BackendHealth, type HealthSettings } from './health.js';
+import { balancerMetrics } from './metrics.js';
+
+/** What a node says about itself in its `/ready` body (see src/balancer/node-load.ts). */
+export interface ReportedLoad {
+  connections: number;
+  /** Event-loop utilization over the node's last sampling interval, 0..1. */
+  elu: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  state: 'ready' | 'draining';
+}
+
+/** The smoothing of the latency EWMA: each sample moves it a fifth of the way. */
+const EWMA_ALPHA = 0.2;
+
+/** One node behind the balancer: its health, its load, its connections, its HTTP pool. */
+export class Backend implements Target {
+  readonly health: BackendHealth;
+  /** Open proxied WebSockets. */
+  connections = 0;
+  /** HTTP API requests in flight. */
+  requests = 0;
+  load: ReportedLoad | null = null;
+  latencyMs = 0;
+  /** Where the balancer connects; for `/endpoints`, the URL clients can use directly. */
+  readonly publicUrl: string;
+  /** Keep-alive sockets for HTTP API requests. */
+  readonly agent: Agent;
+  /** Set when discovery forgot the backend: no new traffic, existing tunnels stay. */
+  removed = false;
+  private factor = 1;
+
+  constructor(
+    readonly address: string,
+    readonly host: string,
+    readonly port: number,
+    readonly baseWeight: number,
+    settings: HealthSettings,
+    rampOnFirstUp: boolean,
+    poolSize: number,
+  ) {
+    this.health = new BackendHealth(settings, rampOnFirstUp);
+    this.health.onTransition = (t) => balancerMetrics.healthTransitions.inc({ backend: address, to: t.to });
+    this.publicUrl = `ws://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    // Idle pooled sockets close after 4 s, before the node's 5 s keep-alive timeout closes them
+    // under a request (a reused socket reset then is retried, but costs a round trip).
+    this.agent = new Agent({ keepAlive: true, maxSockets: poolSize, maxFreeSockets: poolSize, timeout: 4000 });
+  }
+
+  get id(): string {
+    return this.address;
+  }
+
+  /** Weight after slow start; refreshed by `refresh(now)` before each pick. */
+  get weight(): number {
+    return this.baseWeight * this.factor;
+  }
+
+  get active(): number {
+    return this.connections + this.requests;
+  }
+
+  get elu(): number {
+    return this.load?.elu ?? 0;
+  }
+
+  refresh(now: number): void {
+    this.factor = this.health.weightFactor(now);
+  }
+
+  observeLatency(ms: number): void {
+    this.latencyMs = this.latencyMs === 0 ? ms : this.latencyMs + EWMA_ALPHA * (ms - this.latencyMs);
+  }
+
+  opened(): void {
+    this.connections++;
+    balancerMetrics.connections.set({ backend: this.address }, this.connections);
+  }
+
+  closed(): void {
+    this.connections--;
+    balancerMetrics.connections.set({ backend: this.address }, this.connections);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

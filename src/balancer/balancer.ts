@@ -1,0 +1,214 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { workerSlot } from '../cluster/workers.js';
+import type { Logger } from '../util/logger.js';
+import type { Backend } from './backend.js';
+import { BackendSet } from './backend-set.js';
+import { HealthChecker } from './checker.js';
+import { parseBackendSpec, type BalancerConfig } from './config.js';
+import { RedisDiscovery } from './discovery.js';
+import { plainAddress } from './forwarding.js';
+import { HttpForwarder } from './http-forward.js';
+import { balancerMetrics, balancerRegistry } from './metrics.js';
+import { Rebalancer } from './rebalancer.js';
+import { TunnelHandler } from './tunnel.js';
+
+/** `GET /balancer`: one backend. */
+export interface BackendDescription {
+  address: string;
+  state: string;
+  ejected: boolean;
+  ejectionLeftMs: number;
+  activeConnections: number;
+  httpRequests: number;
+  weight: number;
+  effectiveWeight: number;
+  latencyMs: number;
+  load: Backend['load'];
+  health: Array<{ at: number; from: string; to: string; reason: string }>;
+}
+
+const APP_PATH = /^\/apps?\/([^/?]+)/;
+
+/** The key consistent hashing uses for a request. */
+export function hashKeyOf(config: BalancerConfig, req: IncomingMessage): string | undefined {
+  switch (config.hashKey) {
+    case 'client-ip':
+      return plainAddress(req.socket.remoteAddress);
+    case 'query': {
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      return q === -1 ? undefined : (new URLSearchParams(url.slice(q + 1)).get(config.hashQueryParam) ?? undefined);
+    }
+    case 'app-key':
+      // `/app/{key}` for WebSockets, `/apps/{id}/...` for the HTTP API.
+      return APP_PATH.exec(req.url ?? '')?.[1];
+  }
+}
+
+/**
+ * `switchboard balance`: one address in front of the nodes. Owns the
+ * listening server, the backend set, active checks, discovery and
+ * rebalancing; the proxying itself is TunnelHandler's and HttpForwarder's.
+ */
+export class Balancer {
+  readonly set: BackendSet;
+  private readonly server: Server;
+  private readonly checker: HealthChecker;
+  private discovery: RedisDiscovery | null = null;
+  private rebalancer: Rebalancer | null = null;
+  private readonly tunnels: TunnelHandler;
+  private readonly http: HttpForwarder;
+  private readonly sockets = new Set<Duplex>();
+  port = 0;
+
+  constructor(
+    readonly config: BalancerConfig,
+    private readonly logger: Logger,
+  ) {
+    this.set = new BackendSet(config);
+    this.checker = new HealthChecker(this.set, { intervalMs: config.healthInterval * 1000, fastIntervalMs: config.healthFastInterval * 1000, timeoutMs: config.healthTimeout * 1000 }, logger);
+    const key = (req: IncomingMessage): string | undefined => hashKeyOf(config, req);
+    this.tunnels = new TunnelHandler(config, this.set, logger, key);
+    this.http = new HttpForwarder(config, this.set, logger, key);
+    this.server = createServer({
+      maxHeaderSize: config.maxHeaderBytes,
+      headersTimeout: config.headersTimeout * 1000,
+      requestTimeout: config.requestTimeout * 1000,
+      // Node checks the two timeouts above on this period (default 30 s): a slowloris must not outlive headersTimeout by much.
+      connectionsCheckingInterval: Math.min(1000, (config.headersTimeout * 1000) / 2),
+      keepAliveTimeout: 5000,
+      noDelay: true,
+    });
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.request(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.tunnels.handle(req, socket, head));
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      balancerMetrics.proxyErrors.inc({ kind: 'bad-request' });
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable && !(socket as Socket).destroyed) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      // end() may wait on a peer that never reads: the fd goes regardless.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    });
+  }
+
+  async start(): Promise<number> {
+    for (const text of this.config.backend) {
+      const spec = parseBackendSpec(text);
+      this.checker.watch(this.set.add(spec.host, spec.port, spec.weight, false));
+    }
+    if (this.config.discover === 'redis') {
+      this.discovery = new RedisDiscovery(
+        { redisUrl: this.config.redisUrl ?? '', keyPrefix: this.config.keyPrefix, nodeTimeoutMs: this.config.nodeTimeout * 1000 },
+        {
+          // Nodes found in the first seconds were there before us: no slow start for them.
+          added: (host, port) => this.checker.watch(this.set.add(host, port, 1, performance.now() - startedAt > 3000)),
+          removed: (address) => {
+            const b = this.set.get(address);
+            if (b !== undefined) this.checker.unwatch(b);
+            this.set.remove(address);
+          },
+        },
+        this.logger,
+      );
+      const startedAt = performance.now();
+      await this.discovery.start();
+    }
+    // One rebalancer per port: with --workers only slot 0 runs it, on the counts the nodes report
+    // (each worker sees only its own share of the tunnels).
+    const slot = workerSlot();
+    if (this.config.rebalance && this.config.adminToken !== undefined && (slot === null || slot === 0)) {
+      this.rebalancer = new Rebalancer(
+        { threshold: this.config.rebalanceThreshold, ratePerSecond: this.config.rebalanceRate },
+        () => this.set.all().filter((b) => !b.removed && b.health.state === 'up' && !b.health.isEjected(performance.now())),
+        slot === null ? (b) => b.connections : (b) => b.load?.connections ?? b.connections,
+        this.config.adminToken,
+        this.logger,
+      );
+      this.rebalancer.start();
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ port: this.config.listen, host: this.config.host, backlog: 4096 }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.logger.info({ host: this.config.host, port: this.port, algorithm: this.config.algorithm, backends: this.set.all().length, discover: this.config.discover }, 'switchboard balancer listening');
+    return this.port;
+  }
+
+  async stop(): Promise<void> {
+    this.rebalancer?.stop();
+    this.checker.stop();
+    await this.discovery?.stop();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+      for (const s of this.sockets) s.destroy();
+    });
+    this.set.close();
+  }
+
+  describe(): unknown {
+    const now = performance.now();
+    return {
+      algorithm: this.config.algorithm,
+      discover: this.config.discover,
+      panic: this.set.panic,
+      connections: this.set.total,
+      rebalancing: this.rebalancer?.active ?? false,
+      rebalanceEvents: this.rebalancer?.recent ?? [],
+      backends: this.set.all().map((b): BackendDescription => {
+        b.refresh(now);
+        return {
+          address: b.address,
+          state: b.removed ? 'removed' : b.health.state,
+          ejected: b.health.isEjected(now),
+          ejectionLeftMs: Math.round(b.health.ejectionLeft(now)),
+          activeConnections: b.connections,
+          httpRequests: b.requests,
+          weight: b.baseWeight,
+          effectiveWeight: Math.round(b.weight * 1000) / 1000,
+          latencyMs: Math.round(b.latencyMs * 100) / 100,
+          load: b.load,
+          health: b.health.history.map((t) => ({ ...t, at: Math.round(Date.now() - (now - t.at)) })),
+        };
+      }),
+    };
+  }
+
+  /** `GET /endpoints`: healthy nodes' URLs and load, for clients that pick a node themselves (direct mode). */
+  endpoints(): unknown {
+    const healthy = this.set.eligible().filter((b) => b.health.state === 'up');
+    return {
+      endpoints: healthy.map((b) => ({ url: b.publicUrl, address: b.address, weight: b.baseWeight, connections: b.load?.connections ?? b.connections, elu: b.load?.elu ?? null })),
+    };
+  }
+
+  private request(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && (path === '/balancer' || path === '/endpoints' || path === '/metrics')) {
+      void this.local(path, res);
+      return;
+    }
+    this.http.handle(req, res);
+  }
+
+  private async local(path: string, res: ServerResponse): Promise<void> {
+    if (path === '/metrics') {
+      const text = await balancerRegistry.metrics();
+      res.writeHead(200, { 'content-type': balancerRegistry.contentType });
+      res.end(text);
+      return;
+    }
+    const body = JSON.stringify(path === '/balancer' ? this.describe() : this.endpoints());
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    res.end(body);
+  }
+}

@@ -1,0 +1,134 @@
+import { request } from 'node:http';
+import type { Logger } from '../util/logger.js';
+import type { Backend, ReportedLoad } from './backend.js';
+import type { BackendSet } from './backend-set.js';
+
+export interface CheckSettings {
+  intervalMs: number;
+  fastIntervalMs: number;
+  timeoutMs: number;
+}
+
+export type CheckResult = { result: 'ok' | 'draining' | 'failed'; reason: string; load: ReportedLoad | null; ms: number };
+
+/** One `GET /ready`: 200 is ok, 503 saying it drains is draining, anything else (or no answer in time) failed. */
+export function checkReady(backend: Backend, timeoutMs: number): Promise<CheckResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (result: CheckResult['result'], reason: string, load: ReportedLoad | null = null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ result, reason, load, ms: performance.now() - started });
+    };
+    const req = request({ host: backend.host, port: backend.port, path: '/ready', method: 'GET', agent: backend.agent }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= 64 * 1024) chunks.push(c);
+      });
+      res.on('end', () => {
+        const body = parseBody(Buffer.concat(chunks).toString('utf8'));
+        const load = readLoad(body?.['load']);
+        const draining = body?.['draining'] === true || load?.state === 'draining';
+        if (res.statusCode === 200 && !draining) done('ok', 'ready 200', load);
+        else if (res.statusCode === 503 && draining) done('draining', 'ready 503 draining', load);
+        else done('failed', `ready ${res.statusCode ?? '?'}`, load);
+      });
+      res.on('error', () => done('failed', 'response error'));
+    });
+    const timer = setTimeout(() => {
+      done('failed', 'timeout');
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', (err: NodeJS.ErrnoException) => done('failed', err.code ?? err.message));
+    req.end();
+  });
+}
+
+function parseBody(text: string): Record<string, unknown> | null {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** Checked field by field: a node's body is input from the network. */
+export function readLoad(v: unknown): ReportedLoad | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const connections = num(o['connections']);
+  const elu = num(o['elu']);
+  if (connections === null || elu === null) return null;
+  return {
+    connections,
+    elu: Math.min(1, Math.max(0, elu)),
+    rssBytes: num(o['rssBytes']) ?? 0,
+    heapUsedBytes: num(o['heapUsedBytes']) ?? 0,
+    state: o['state'] === 'draining' ? 'draining' : 'ready',
+  };
+}
+
+/**
+ * Active checks for every backend, each on its own jittered timer: every
+ * `intervalMs`, or `fastIntervalMs` while its state is changing.
+ */
+export class HealthChecker {
+  private readonly timers = new Map<Backend, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(
+    private readonly set: BackendSet,
+    private readonly settings: CheckSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Start checking a backend at once (idempotent). */
+  watch(backend: Backend): void {
+    if (this.stopped || this.timers.has(backend)) return;
+    this.schedule(backend, 0);
+  }
+
+  unwatch(backend: Backend): void {
+    const t = this.timers.get(backend);
+    if (t !== undefined) clearTimeout(t);
+    this.timers.delete(backend);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private schedule(backend: Backend, delayMs: number): void {
+    const timer = setTimeout(() => void this.run(backend), delayMs);
+    timer.unref();
+    this.timers.set(backend, timer);
+  }
+
+  private async run(backend: Backend): Promise<void> {
+    const outcome = await checkReady(backend, this.settings.timeoutMs);
+    if (this.stopped || !this.timers.has(backend)) return;
+    if (this.set.get(backend.address) !== backend) {
+      this.timers.delete(backend);
+      return;
+    }
+    const before = backend.health.state;
+    if (outcome.load !== null) backend.load = outcome.load;
+    if (outcome.result !== 'failed') backend.observeLatency(outcome.ms);
+    backend.health.checked(outcome.result, performance.now(), outcome.reason);
+    if (backend.health.state !== before) this.logger.info({ backend: backend.address, from: before, to: backend.health.state, reason: outcome.reason }, 'backend health changed');
+    const base = backend.health.changing || backend.health.state === 'unknown' ? this.settings.fastIntervalMs : this.settings.intervalMs;
+    // ±10% jitter so that checks of many backends (and of many balancers) do not line up.
+    this.schedule(backend, base * (0.9 + Math.random() * 0.2));
+  }
+}

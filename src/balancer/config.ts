@@ -1,0 +1,182 @@
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../config/errors.js';
+import { describeField, parseOptionText, toFlagName, type ConfigOption } from '../config/options.js';
+import { readFileLayer } from '../config/sources.js';
+import { logLevels } from '../config/schema.js';
+
+/**
+ * The balancer's options: one zod schema, flags and env derived from it
+ * the way the node's are (src/config/options.ts), with its own env prefix
+ * so a node's environment and a balancer's never collide.
+ */
+export const algorithms = ['p2c', 'round-robin', 'weighted-round-robin', 'least-connections', 'random', 'least-response-time', 'consistent-hash'] as const;
+export type AlgorithmName = (typeof algorithms)[number];
+
+export const balancerSchema = z
+  .object({
+    host: z.string().min(1).default('0.0.0.0'),
+    /** Port the balancer listens on (0 = any free port). */
+    listen: z.number().int().min(0).max(65535).default(8080),
+    logLevel: z.enum(logLevels).default('info'),
+    /** Backends `host:port` or `host:port=weight` (weight 1-1000, default 1). */
+    backend: z.array(z.string().regex(/^[^\s=]+:\d{1,5}(=\d{1,4})?$/, 'host:port or host:port=weight')).default([]),
+    /** Where backends come from: the `backend` list, or the cluster's node registry in Redis. */
+    discover: z.enum(['static', 'redis']).default('static'),
+    redisUrl: z.string().min(1).optional(),
+    /** The nodes' `--key-prefix`, to find their heartbeats. */
+    keyPrefix: z.string().min(1).max(64).default('switchboard'),
+    /** Seconds without a heartbeat after which a discovered node is forgotten. */
+    nodeTimeout: z.number().min(0.2).max(600).default(10),
+    algorithm: z.enum(algorithms).default('p2c'),
+    /** What consistent hashing hashes: the app key of `/app/{key}` (HTTP API: the app id), a query parameter, or the client address. */
+    hashKey: z.enum(['app-key', 'query', 'client-ip']).default('app-key'),
+    hashQueryParam: z.string().min(1).default('key'),
+    /** Bounded loads: no backend takes more than this factor times its share of connections (HAProxy hash-balance-factor 125). */
+    hashBalanceFactor: z.number().min(1.01).max(10).default(1.25),
+    /** Seconds between active `/ready` checks. */
+    healthInterval: z.number().min(0.05).max(300).default(2),
+    /** Seconds between checks while a backend is changing state (HAProxy's fastinter). */
+    healthFastInterval: z.number().min(0.05).max(300).default(0.5),
+    healthTimeout: z.number().min(0.05).max(60).default(1),
+    /** Consecutive good checks to become healthy. */
+    healthRise: z.number().int().min(1).max(100).default(2),
+    /** Consecutive bad checks to become unhealthy. */
+    healthFall: z.number().int().min(1).max(100).default(3),
+    /** Consecutive connect failures or resets that eject a backend. */
+    ejectAfterFailures: z.number().int().min(1).max(1000).default(3),
+    /** Seconds of the first ejection; each consecutive ejection multiplies it. */
+    ejectBaseSeconds: z.number().min(0.05).max(3600).default(30),
+    ejectMaxSeconds: z.number().min(0.05).max(86_400).default(300),
+    /** Most backends ejected at once, in percent (at least one). */
+    maxEjectedPercent: z.number().min(0).max(100).default(50),
+    /** Seconds over which a newly healthy backend's share ramps up; 0 = off. */
+    slowStart: z.number().min(0).max(3600).default(60),
+    /** Below this percentage of healthy backends, traffic goes to all of them. */
+    panicThreshold: z.number().min(0).max(100).default(50),
+    /** Send a PROXY protocol v1 line to backends. */
+    proxyProtocol: z.boolean().default(false),
+    /** Largest request head a client may send, in bytes (431 beyond). */
+    maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+    /** Seconds a client may take to send its request head (slowloris). */
+    headersTimeout: z.number().min(0.1).max(300).default(10),
+    /** Seconds an HTTP request may take, body included. */
+    requestTimeout: z.number().min(0.1).max(600).default(30),
+    /** Largest HTTP request body, in bytes (413 beyond); bodies are buffered so a failed connect can be retried. */
+    maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+    /** Seconds to connect to a backend before trying another. */
+    connectTimeout: z.number().min(0.05).max(60).default(3),
+    /** Other backends tried after a failed connect, before the client sees an error. */
+    connectRetries: z.number().int().min(0).max(10).default(2),
+    /** Seconds of silence in both directions after which a tunnel is closed; 0 = never (pusher pings every 120 s). */
+    tunnelTimeout: z.number().min(0).max(86_400).default(3600),
+    /** Keep-alive sockets per backend for HTTP API requests. */
+    httpPoolSize: z.number().int().min(1).max(10_000).default(64),
+    /** Open WebSockets per backend; 0 = unlimited. */
+    maxConnectionsPerBackend: z.number().int().min(0).default(0),
+    /** Open WebSockets through this balancer process; 0 = unlimited. */
+    maxConnections: z.number().int().min(0).default(0),
+    /** Seconds a request waits for room under the limits before 503 / close 4100. */
+    queueTimeout: z.number().min(0).max(60).default(2),
+    /** Requests that may wait for room at once; beyond it they are refused at once. */
+    maxQueued: z.number().int().min(0).default(1000),
+    rebalance: z.boolean().default(true),
+    /** Max/mean connection ratio that starts rebalancing. */
+    rebalanceThreshold: z.number().min(1.01).max(10).default(1.2),
+    /** Share of a node's connections closed per second at most while rebalancing. */
+    rebalanceRate: z.number().min(0.0001).max(0.5).default(0.01),
+    /** Bearer token of the nodes' admin endpoint (their `adminToken`); rebalancing needs it. */
+    adminToken: z.string().min(16).optional(),
+    /** Balancer processes sharing the port: a number, or `auto` for one per core. */
+    workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.discover === 'static' && c.backend.length === 0) ctx.addIssue({ code: 'custom', path: ['backend'], message: 'at least one --backend (or --discover redis)' });
+    if (c.discover === 'redis' && c.redisUrl === undefined) ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'discover redis needs redisUrl' });
+    if (c.ejectMaxSeconds < c.ejectBaseSeconds) ctx.addIssue({ code: 'custom', path: ['ejectMaxSeconds'], message: 'at least ejectBaseSeconds' });
+  });
+
+export type BalancerConfigInput = z.input<typeof balancerSchema>;
+export type BalancerConfig = Readonly<z.infer<typeof balancerSchema>>;
+
+export const BALANCER_ENV_PREFIX = 'SWITCHBOARD_BALANCER_';
+
+/** Every balancer option with its flag and env names, derived from the schema. */
+export const balancerOptions: readonly ConfigOption[] = Object.freeze(
+  Object.entries(balancerSchema.shape).map(([key, field]) => {
+    const option = describeField(key, field);
+    return Object.freeze({ ...option, envName: BALANCER_ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase() });
+  }),
+);
+
+/** A parsed `--backend` value. */
+export interface BackendSpec {
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+export function parseBackendSpec(text: string): BackendSpec {
+  const [address = '', weightText] = text.split('=');
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = Number(address.slice(colon + 1));
+  const weight = weightText === undefined ? 1 : Number(weightText);
+  return { address, host, port, weight: Math.min(1000, Math.max(1, weight)) };
+}
+
+/**
+ * Build the balancer config: defaults < file (`--config`, JSON or YAML, read
+ * as the node's is) < env (SWITCHBOARD_BALANCER_*) < flags, validated once
+ * and frozen; throws a ConfigError listing every problem.
+ */
+export function loadBalancerConfig(allFlags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): BalancerConfig {
+  const { config: configPath, ...flags } = allFlags;
+  const input: Record<string, unknown> = {};
+  const issues: ConfigIssue[] = [];
+  if (configPath !== undefined) {
+    if (typeof configPath !== 'string') issues.push({ path: '--config', message: 'expected a file path' });
+    else {
+      const layer = readFileLayer(configPath);
+      Object.assign(input, layer.values);
+      issues.push(...layer.issues);
+    }
+  }
+  const byKey = new Map(balancerOptions.map((o) => [o.key, o]));
+  const byEnv = new Map(balancerOptions.map((o) => [o.envName, o]));
+  for (const [name, text] of Object.entries(env)) {
+    if (!name.startsWith(BALANCER_ENV_PREFIX) || text === undefined) continue;
+    const option = byEnv.get(name);
+    if (option === undefined) {
+      issues.push({ path: name, message: 'unknown environment variable: no balancer option has this name' });
+      continue;
+    }
+    const parsed = parseOptionText(option, text);
+    if (parsed.ok) input[option.key] = parsed.value;
+    else issues.push({ path: option.key, message: `${parsed.reason} (from ${name})` });
+  }
+  for (const [key, raw] of Object.entries(flags)) {
+    if (raw === undefined) continue;
+    const option = byKey.get(key);
+    if (option === undefined) {
+      issues.push({ path: `--${toFlagName(key)}`, message: 'unknown option' });
+      continue;
+    }
+    // Repeated flags (`--backend a --backend b`) arrive as an array already.
+    const parsed = typeof raw === 'string' ? parseOptionText(option, raw) : { ok: true as const, value: raw };
+    if (parsed.ok) input[key] = parsed.value;
+    else issues.push({ path: key, message: `${parsed.reason} (from --${option.flag})` });
+  }
+  const result = balancerSchema.safeParse(input);
+  if (!result.success) {
+    for (const i of result.error.issues) issues.push({ path: i.path.length > 0 ? i.path.map(String).join('.') : '(root)', message: i.message });
+  }
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  return Object.freeze({ ...result.data, backend: Object.freeze([...result.data.backend]) }) as BalancerConfig;
+}
+
+/** Parse a config object directly (tests and programmatic use). */
+export function balancerConfig(input: BalancerConfigInput): BalancerConfig {
+  return Object.freeze(balancerSchema.parse(input));
+}
