@@ -5,7 +5,6 @@ import { joinCluster } from './cluster/join.js';
 import type { Config } from './config/schema.js';
 import { NodeCore } from './core/node-core.js';
 import { Transport } from './transport/server.js';
-import { handleCloseConnections } from './balancer/node-admin.js';
 import { LoadSampler } from './balancer/node-load.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { createWebhooks, type Webhooks } from './webhooks/index.js';
@@ -48,16 +47,11 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       },
     }),
     webhooks,
+    connections: () => core.connections,
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
-  const transport = new Transport(
-    config,
-    core.admit,
-    // The balancer's rebalancing route (404 unless adminToken is set), then the API.
-    (req: IncomingMessage, res: ServerResponse) => void (handleCloseConnections(req, res, config.adminToken, () => core.connections) || httpHandler(req, res)),
-    logger,
-  );
+  const transport = new Transport(config, core.admit, (req: IncomingMessage, res: ServerResponse) => httpHandler(req, res), logger);
   transport.stopAccepting();
   let port: number;
   try {

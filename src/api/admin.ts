@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import { safeEqual } from '../protocol/signatures.js';
+import { CloseCode } from '../protocol/codes.js';
+import { closePeer } from '../transport/outbound.js';
+import type { Peer } from '../transport/peer.js';
 import type { DeadLetter } from '../webhooks/types.js';
 import { readBody } from './body.js';
 import { jsonReply, type ApiReply } from './reply.js';
@@ -73,6 +76,34 @@ export async function replayWebhooks(admin: WebhookAdmin, req: IncomingMessage, 
     }
   }
   return jsonReply({ replayed: await admin.replay(ids) });
+}
+
+/** Path of the route a balancer calls to move connections elsewhere (src/balancer/rebalancer.ts). */
+export const CLOSE_CONNECTIONS_PATH = '/admin/connections/close';
+/** At most this many connections per request: the balancer paces, this only bounds a mistake. */
+const MAX_CLOSES_PER_REQUEST = 10_000;
+const MAX_CLOSE_BODY_BYTES = 1024;
+
+/**
+ * `POST /admin/connections/close {"count": N}`: close N of this node's
+ * connections with 4200 so that pusher-js reconnects at once, through the
+ * balancer, to a less loaded node.
+ */
+export async function closeConnections(connections: ReadonlySet<Peer>, req: IncomingMessage): Promise<ApiReply> {
+  const body = await readBody(req, MAX_CLOSE_BODY_BYTES);
+  let count: unknown;
+  try {
+    count = (JSON.parse(body.toString('utf8')) as { count?: unknown }).count;
+  } catch {
+    count = undefined;
+  }
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'body must be {"count": a non-negative integer}');
+  const wanted = Math.min(count, MAX_CLOSES_PER_REQUEST, connections.size);
+  // The youngest connections go first: they hold the least state (fewest
+  // subscriptions to replay) and the oldest ones have proven stable.
+  const chosen = [...connections].slice(connections.size - wanted);
+  for (const peer of chosen) closePeer(peer, CloseCode.Reconnect, 'Rebalancing: reconnect');
+  return jsonReply({ closed: chosen.length, connections: connections.size - chosen.length });
 }
 
 function digest(s: string): string {

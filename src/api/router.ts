@@ -4,7 +4,8 @@ import type { CoreApi } from '../core/types.js';
 import { metrics } from '../metrics/index.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import type { Logger } from '../util/logger.js';
-import { authorizeAdmin, listFailedWebhooks, replayWebhooks, type WebhookAdmin } from './admin.js';
+import type { Peer } from '../transport/peer.js';
+import { authorizeAdmin, closeConnections, listFailedWebhooks, replayWebhooks, type WebhookAdmin } from './admin.js';
 import { authenticate } from './authenticate.js';
 import { readBody, RequestAborted } from './body.js';
 import { liveness, prometheusMetrics, readiness, type HealthState } from './health.js';
@@ -22,6 +23,8 @@ export interface HttpApiDeps {
   cluster?(): unknown;
   /** The webhook pipeline's dead letters, for `/webhooks/failed` and `/webhooks/replay` (guarded by `adminToken`). */
   webhooks?: WebhookAdmin;
+  /** The node's open connections, for the balancer's `POST /admin/connections/close` (guarded by `adminToken`). */
+  connections?: () => ReadonlySet<Peer>;
 }
 
 /** The request in the shape the routes need: path and query split once. */
@@ -102,6 +105,9 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
       return jsonReply(deps.cluster?.() ?? { alone: true, leader: null, nodes: [] });
     case 'metrics':
       return prometheusMetrics();
+    case 'closeConnections':
+      authorizeAdmin(request.req, deps.connections === undefined ? undefined : deps.config.adminToken);
+      return closeConnections(deps.connections!(), request.req);
     case 'webhooksFailed':
     case 'webhooksReplay': {
       authorizeAdmin(request.req, deps.webhooks === undefined ? undefined : deps.config.adminToken);

@@ -12,7 +12,8 @@ export type RouteName =
   | 'channelUsers'
   | 'terminateUserConnections'
   | 'webhooksFailed'
-  | 'webhooksReplay';
+  | 'webhooksReplay'
+  | 'closeConnections';
 
 export interface RouteSpec {
   readonly name: RouteName;
@@ -33,6 +34,7 @@ export const ROUTES: readonly RouteSpec[] = [
   route('metrics', 'GET', '/metrics'),
   route('webhooksFailed', 'GET', '/webhooks/failed'),
   route('webhooksReplay', 'POST', '/webhooks/replay'),
+  route('closeConnections', 'POST', '/admin/connections/close'),
   route('events', 'POST', '/apps/:appId/events'),
   route('batchEvents', 'POST', '/apps/:appId/batch_events'),
   route('channels', 'GET', '/apps/:appId/channels'),

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { balancerOptions, loadBalancerConfig, parseBackendSpec } from '../../src/balancer/config.js';
-import { bearerMatches } from '../../src/balancer/node-admin.js';
 import { LoadSampler } from '../../src/balancer/node-load.js';
 import { ConfigError } from '../../src/config/errors.js';
 import type { RunningNode } from '../../src/node.js';
@@ -45,8 +44,7 @@ describe('node side: admin close endpoint', () => {
     expect((await closeCall(n.port, { count: -1 }, TOKEN)).status).toBe(400);
     expect((await closeCall(n.port, 'x', TOKEN)).status).toBe(400);
     expect((await fetch(`http://127.0.0.1:${n.port}/admin/connections/close`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(405);
-    expect(bearerMatches(`Bearer ${TOKEN}`, TOKEN)).toBe(true);
-    expect(bearerMatches(TOKEN, TOKEN)).toBe(false);
+    expect((await fetch(`http://127.0.0.1:${n.port}/admin/connections/close`, { method: 'POST', headers: { authorization: TOKEN }, body: '{"count":1}' })).status).toBe(401);
   });
 
   it('closes N connections with 4200', async () => {
