@@ -18,11 +18,11 @@
 //   node bench/balancer.mjs [--subscribers 1000] [--rate 50] [--duration 10s] [--connections 2000]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuSeconds, freePort, hasTaskset, pinned } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = `${root}dist/cli/main.js`;
@@ -35,15 +35,6 @@ const { values: opts } = parseArgs({
   },
 });
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const pinned = (cpus, argv) => (hasTaskset ? ['taskset', '-c', cpus, ...argv] : argv);
 const haproxyPath = (() => {
   try {
     return execFileSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' }).trim() || null;
@@ -52,16 +43,6 @@ const haproxyPath = (() => {
   }
 })();
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitHttp(url, child, what) {
   for (let i = 0; i < 150; i++) {
@@ -74,12 +55,6 @@ async function waitHttp(url, child, what) {
   throw new Error(`${what} did not start`);
 }
 
-function cpuSeconds(pid) {
-  // utime + stime, fields 14 and 15 of /proc/<pid>/stat (after the command's parentheses).
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 async function startNode() {
   const port = await freePort();

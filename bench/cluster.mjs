@@ -16,11 +16,11 @@
 // --profile DIR runs the nodes with --cpu-prof and writes their profiles there.
 import { spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { cpuSeconds, freePort, parseArgs, round, sleep, startProcess, summary } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const SUBSCRIBERS = Number(args.subscribers ?? 200);
@@ -64,10 +64,10 @@ const results = {};
   let flags;
   let broker;
   if (BROKER === 'nats') {
-    broker = (await startProcess(NATS, ['-a', '127.0.0.1', '-p', String(brokerPort)], /Server is ready/)).child;
+    broker = (await startProcess(NATS, ['-a', '127.0.0.1', '-p', String(brokerPort)], /Server is ready/, children)).child;
     flags = ['--adapter', 'nats', '--nats-url', `nats://127.0.0.1:${brokerPort}`];
   } else {
-    broker = (await startProcess(REDIS, ['--port', String(brokerPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/)).child;
+    broker = (await startProcess(REDIS, ['--port', String(brokerPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/, children)).child;
     flags = ['--adapter', 'redis', '--redis-url', `redis://127.0.0.1:${brokerPort}`];
   }
   flags.push('--key-prefix', `bench${process.pid}`);
@@ -111,15 +111,15 @@ async function phase(nodes, broker, subs, publishing) {
     s.latencies = [];
     s.count = 0;
   }
-  const cpuBefore = nodes.map(nodeCpu);
-  const brokerBefore = broker === null ? 0 : nodeCpu(broker);
+  const cpuBefore = nodes.map((n) => cpuSeconds(n.child.pid));
+  const brokerBefore = broker === null ? 0 : cpuSeconds(broker.child.pid);
   const started = performance.now();
   const published = await publishing();
   const publishSeconds = (performance.now() - started) / 1000;
   await sleep(500); // the last deliveries arrive
-  const cpuPerNode = nodes.map((n, i) => round(nodeCpu(n) - cpuBefore[i]));
-  const brokerCpuSeconds = broker === null ? null : round(nodeCpu(broker) - brokerBefore);
-  const cpuSeconds = cpuPerNode.reduce((a, b) => a + b, 0);
+  const cpuPerNode = nodes.map((n, i) => round(cpuSeconds(n.child.pid) - cpuBefore[i]));
+  const brokerCpuSeconds = broker === null ? null : round(cpuSeconds(broker.child.pid) - brokerBefore);
+  const nodeCpuTotal = cpuPerNode.reduce((a, b) => a + b, 0);
   const deliveries = subs.reduce((n, s) => n + s.count, 0);
   const local = subs.filter((s) => s.node === publishTo).flatMap((s) => s.latencies);
   const remote = subs.filter((s) => s.node !== publishTo).flatMap((s) => s.latencies);
@@ -128,10 +128,10 @@ async function phase(nodes, broker, subs, publishing) {
     deliveries,
     expected: published * subs.length,
     deliveriesPerSecond: Math.round(deliveries / publishSeconds),
-    nodeCpuSeconds: round(cpuSeconds),
+    nodeCpuSeconds: round(nodeCpuTotal),
     cpuPerNode,
     brokerCpuSeconds,
-    deliveriesPerCpuSecond: Math.round(deliveries / Math.max(cpuSeconds, 0.001)),
+    deliveriesPerCpuSecond: Math.round(deliveries / Math.max(nodeCpuTotal, 0.001)),
     latency: { local: summary(local), crossNode: remote.length > 0 ? summary(remote) : null },
   };
 }
@@ -216,7 +216,7 @@ function publish(node, channel) {
 async function startNode(extra) {
   const appJson = JSON.stringify([{ ...APP, name: 'bench' }]);
   const profiling = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
-  const { child, line } = await startProcess(process.execPath, [...profiling, CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--apps', appJson, '--log-level', 'info', ...extra], /"msg":"switchboard node listening"/);
+  const { child, line } = await startProcess(process.execPath, [...profiling, CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--apps', appJson, '--log-level', 'info', ...extra], /"msg":"switchboard node listening"/, children);
   return { child, port: JSON.parse(line).port };
 }
 
@@ -241,51 +241,11 @@ async function waitForPeers(node, count) {
   throw new Error('the nodes did not find each other');
 }
 
-function startProcess(cmd, argv, ready) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let buffer = '';
-    const onData = (chunk) => {
-      buffer += chunk;
-      const lines = buffer.split('\n');
-      buffer = lines.pop();
-      for (const line of lines) if (ready.test(line)) resolve({ child, line });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${cmd} exited with ${code}`)));
-    setTimeout(() => reject(new Error(`${cmd} did not start`)), 10_000).unref();
-  });
-}
 
-/** CPU seconds (user + system) a node process has used so far, from /proc. */
-function nodeCpu(node) {
-  try {
-    const fields = readFileSync(`/proc/${node.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // ---- report ----------------------------------------------------------------------
 
-function summary(values) {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((x, y) => x - y);
-  const at = (q) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
-  return { p50: at(0.5), p99: at(0.99), max: round(sorted[sorted.length - 1]), samples: sorted.length };
-}
 
 function report({ single, cluster }) {
   const ms = (v) => (v == null ? '-' : `${v.toFixed(2)} ms`);
@@ -315,16 +275,5 @@ function report({ single, cluster }) {
   console.log(`\n${JSON.stringify({ single, cluster })}`);
 }
 
-function parseArgs(list) {
-  const out = {};
-  for (let i = 0; i < list.length; i++) if (list[i].startsWith('--')) out[list[i].slice(2)] = list[i + 1], i++;
-  return out;
-}
 
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
-function round(v) {
-  return Math.round(v * 1000) / 1000;
-}

@@ -12,9 +12,9 @@
 //   node bench/node.mjs [--connections 10000] [--subscribers 1000] [--rates 20,50,100] [--step 10s]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, pinned } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = `${root}dist/cli/main.js`;
@@ -27,26 +27,7 @@ const { values: opts } = parseArgs({
   },
 });
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const pinned = (cpus, argv) => (hasTaskset ? ['taskset', '-c', cpus, ...argv] : argv);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startNode() {
   const port = await freePort();

@@ -13,11 +13,11 @@
 // batch's time_ms, the moment its first event was handed over, an upper bound
 // for the batch's later events), requests per second, and the node's CPU
 // (user + system, /proc) per 1,000 events. The 250 ms batch window is the default one.
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { cpuSeconds, parseArgs, round, sleep, startProcess, summary } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const DRIVERS = (args.drivers ?? 'memory,redis,rabbitmq').split(',');
@@ -76,7 +76,7 @@ async function churn(node) {
   received.sinceBatch = [];
   received.occupiedAt.clear();
   const subscribedAt = new Map();
-  const cpuBefore = nodeCpu(node);
+  const cpuBefore = cpuSeconds(node.child.pid);
   const started = Date.now();
   let sent = 0;
   let next = 0;
@@ -96,7 +96,7 @@ async function churn(node) {
   const drainDeadline = Date.now() + (LEAVE_DELAY_S + 10) * 1000;
   while (received.events < expected && Date.now() < drainDeadline) await sleep(50);
   const wall = (Date.now() - started) / 1000;
-  const cpu = nodeCpu(node) - cpuBefore;
+  const cpu = cpuSeconds(node.child.pid) - cpuBefore;
   const occupied = [];
   for (const [channel, at] of received.occupiedAt) if (subscribedAt.has(channel)) occupied.push(at - subscribedAt.get(channel));
   for (const ws of sockets) ws.terminate();
@@ -125,7 +125,7 @@ function openSocket(port) {
 }
 
 async function startNode(extra) {
-  const { child, line } = await startProcess(process.execPath, [CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra], /"msg":"switchboard node listening"/);
+  const { child, line } = await startProcess(process.execPath, [CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra], /"msg":"switchboard node listening"/, children);
   return { child, port: JSON.parse(line).port };
 }
 
@@ -135,36 +135,8 @@ async function stopNode(node) {
   await exited;
 }
 
-function startProcess(cmd, argv, ready) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let buffer = '';
-    const onData = (chunk) => {
-      buffer += chunk;
-      const lines = buffer.split('\n');
-      buffer = lines.pop();
-      for (const line of lines) if (ready.test(line)) resolve({ child, line });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${cmd} exited with ${code}`)));
-    setTimeout(() => reject(new Error(`${cmd} did not start`)), 15_000).unref();
-  });
-}
 
-/** CPU seconds (user + system) a node process has used so far, from /proc. */
-function nodeCpu(node) {
-  const fields = readFileSync(`/proc/${node.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
-function summary(values) {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((x, y) => x - y);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1], samples: sorted.length };
-}
 
 function report(rows) {
   console.log(`\nwebhooks: ${RATE} subscribe+unsubscribe pairs/s for ${SECONDS} s over ${SOCKETS} sockets (${2 * RATE} events/s offered), batch window 250 ms, leave delay ${LEAVE_DELAY_S} s\n`);
@@ -178,16 +150,5 @@ function report(rows) {
   console.log(`\n${JSON.stringify({ command: process.argv.slice(1).join(' '), rate: RATE, seconds: SECONDS, sockets: SOCKETS, rows })}`);
 }
 
-function parseArgs(list) {
-  const out = {};
-  for (let i = 0; i < list.length; i++) if (list[i].startsWith('--')) (out[list[i].slice(2)] = list[i + 1]), i++;
-  return out;
-}
 
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
-function round(v) {
-  return Math.round(v * 1000) / 1000;
-}
