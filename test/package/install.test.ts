@@ -48,13 +48,23 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
+/** Signal npx and the node it started (the whole process group). */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // already gone
+  }
+}
+
 /** `switchboard start --port 0` from the installed package; resolves with the port it logged. */
 async function startInstalled(cwd: string): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn('npx', ['--no-install', 'switchboard', 'start', '--port', '0', '--host', '127.0.0.1'], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: npx runs the node as a child of its own, and a signal to npx alone would orphan it.
+  const child = spawn('npx', ['--no-install', 'switchboard', 'start', '--port', '0', '--host', '127.0.0.1'], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      killGroup(child, 'SIGKILL');
       reject(new Error(`no listening line within 15 s:\n${output}`));
     }, 15_000);
     const onData = (chunk: Buffer): void => {
@@ -137,8 +147,9 @@ describe('the npm package, installed into an empty folder', () => {
       expect(hello.event).toBe('pusher:connection_established');
       expect(JSON.parse(hello.data ?? '{}')).toHaveProperty('socket_id');
     } finally {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await once(child, 'exit');
+      const exited = child.exitCode === null ? once(child, 'exit') : Promise.resolve();
+      killGroup(child, 'SIGTERM');
+      await exited;
     }
   });
 
