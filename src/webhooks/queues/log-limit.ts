@@ -24,8 +24,11 @@ export class RateLimitedLog {
     this.logger.warn({ ...fields, ...(seen !== undefined && seen.suppressed > 0 ? { suppressed: seen.suppressed } : {}) }, msg);
   }
 
-  /** The condition is over: log that once (if it was logged at all) and forget the key. */
+  /** The condition is over: log that once (if it was logged at all), with the warnings held back since, and forget the key. */
   recovered(key: string, fields: Record<string, unknown>, msg: string): void {
-    if (this.last.delete(key)) this.logger.info(fields, msg);
+    const seen = this.last.get(key);
+    if (seen === undefined) return;
+    this.last.delete(key);
+    this.logger.info({ ...fields, ...(seen.suppressed > 0 ? { suppressed: seen.suppressed } : {}) }, msg);
   }
 }

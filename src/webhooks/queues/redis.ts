@@ -240,7 +240,12 @@ class RedisQueue implements WebhookQueue {
       release.eval(RELEASE, 1, lane.lease, this.consumer);
       releasing++;
     }
-    if (releasing > 0 && this.redis.status === 'ready') await release.exec().catch(() => undefined);
+    if (this.redis.status !== 'ready') {
+      // Down: a QUIT would sit in the offline queue. The leases expire by themselves.
+      this.redis.disconnect();
+      return;
+    }
+    if (releasing > 0) await release.exec().catch(() => undefined);
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 

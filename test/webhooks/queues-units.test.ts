@@ -1,0 +1,75 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { decodeBatch, decodeDeadLetter, encodeBatch, encodeDeadLetter } from '../../src/webhooks/queues/codec.js';
+import { RateLimitedLog } from '../../src/webhooks/queues/log-limit.js';
+import { rabbitQueueNames } from '../../src/webhooks/queues/rabbitmq.js';
+import { Wakeup } from '../../src/webhooks/queues/wakeup.js';
+import { makeBatch } from './queue-harness.js';
+
+/** The pure parts the durable queue drivers share. */
+describe('webhook queue codec', () => {
+  it('round-trips batches and dead letters', () => {
+    const batch = makeBatch('https://hooks.test/a', 7);
+    expect(decodeBatch(encodeBatch(batch))).toEqual(batch);
+    const letter = { batch, reason: 'HTTP 500 for 300 s', failedAt: 1234 };
+    expect(decodeDeadLetter(encodeDeadLetter(letter))).toEqual(letter);
+  });
+
+  it('keeps only the contract fields', () => {
+    const extra = { ...makeBatch('e', 1), secret: 'x' };
+    expect(Object.keys(JSON.parse(encodeBatch(extra)) as object).sort()).toEqual(['appId', 'body', 'createdAt', 'endpoint', 'id']);
+  });
+
+  it('refuses what it did not write', () => {
+    for (const text of ['', 'nope', '[]', 'null', '{"id":1}', JSON.stringify({ ...makeBatch('e', 1), createdAt: 'now' })]) {
+      expect(decodeBatch(text)).toBeNull();
+    }
+    expect(decodeDeadLetter(JSON.stringify({ batch: makeBatch('e', 1), reason: 5, failedAt: 1 }))).toBeNull();
+    expect(decodeDeadLetter(JSON.stringify({ batch: {}, reason: 'r', failedAt: 1 }))).toBeNull();
+  });
+});
+
+describe('Wakeup', () => {
+  it('ends a wait at the first ring, and keeps a ring that came while nobody waited', async () => {
+    const wakeup = new Wakeup();
+    const started = Date.now();
+    const waiting = wakeup.wait(10_000);
+    wakeup.ring();
+    await waiting;
+    wakeup.ring();
+    await wakeup.wait(10_000);
+    expect(Date.now() - started).toBeLessThan(1000);
+    // The kept ring was used up: the next wait runs its time.
+    const t = Date.now();
+    await wakeup.wait(50);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(40);
+  });
+});
+
+describe('RateLimitedLog', () => {
+  it('logs a repeating warning once per interval, and the recovery once with the count held back', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) });
+    const log = new RateLimitedLog(pino({ level: 'info' }, sink), 60_000);
+    for (let i = 0; i < 5; i++) log.warn('link', { err: 'down' }, 'broker unavailable');
+    log.recovered('link', {}, 'broker back');
+    log.recovered('link', {}, 'broker back');
+    log.warn('link', { err: 'down' }, 'broker unavailable');
+    expect(lines.map((l) => [l.msg, l.suppressed])).toEqual([
+      ['broker unavailable', undefined],
+      ['broker back', 4],
+      ['broker unavailable', undefined],
+    ]);
+  });
+});
+
+describe('rabbitQueueNames', () => {
+  it('names queues under the prefix, one per endpoint, stable and short', () => {
+    const names = rabbitQueueNames('sb');
+    expect(names.dead).toBe('sb.webhooks.dead');
+    expect(names.endpoint('https://a.test/hook')).toMatch(/^sb\.webhooks\.q\.[0-9a-f]{32}$/);
+    expect(names.endpoint('https://a.test/hook')).toBe(names.endpoint('https://a.test/hook'));
+    expect(names.endpoint('https://a.test/hook')).not.toBe(names.endpoint('https://b.test/hook'));
+  });
+});
