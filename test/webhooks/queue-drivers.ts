@@ -33,6 +33,30 @@ export interface Namespace {
   cleanup(): Promise<void>;
 }
 
+/*
+ * The memory driver, for when src/webhooks/queues/memory.ts is merged (add
+ * `import { MemoryQueue } from '../../src/webhooks/queues/memory.js';`):
+ *
+ * export function memoryDriver(): QueueDriver {
+ *   return {
+ *     name: 'memory',
+ *     available: true,
+ *     shared: false, // one instance is one process: the two-node cases do not apply
+ *     handoverMs: 0,
+ *     async setup() {
+ *       return {
+ *         namespace: () => {
+ *           let queue: MemoryQueue | null = null;
+ *           // One store per namespace: a second open() would be a second, unrelated queue.
+ *           return { open: () => (queue ??= new MemoryQueue(10_000, silent)), endpoint: (name) => `https://hooks.test/memory/${name}`, cleanup: async () => {} };
+ *         },
+ *         stop: async () => {},
+ *       };
+ *     },
+ *   };
+ * }
+ */
+
 /** Lease length the Redis tests use: short, so takeovers fit the test budget. */
 export const TEST_LEASE_MS = 1500;
 

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, decodeDeadLetter, encodeBatch, encodeDeadLetter } from '../../src/webhooks/queues/codec.js';
-import { RateLimitedLog } from '../../src/webhooks/queues/log-limit.js';
+import { LinkLog } from '../../src/webhooks/queues/link-log.js';
 import { rabbitQueueNames } from '../../src/webhooks/queues/rabbitmq.js';
 import { Wakeup } from '../../src/webhooks/queues/wakeup.js';
 import { makeBatch } from './queue-harness.js';
@@ -47,19 +47,18 @@ describe('Wakeup', () => {
   });
 });
 
-describe('RateLimitedLog', () => {
-  it('logs a repeating warning once per interval, and the recovery once with the count held back', () => {
+describe('LinkLog', () => {
+  it('logs a failing link once per interval, and its return once, only after a failure', () => {
     const lines: Array<Record<string, unknown>> = [];
     const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) });
-    const log = new RateLimitedLog(pino({ level: 'info' }, sink), 60_000);
-    for (let i = 0; i < 5; i++) log.warn('link', { err: 'down' }, 'broker unavailable');
-    log.recovered('link', {}, 'broker back');
-    log.recovered('link', {}, 'broker back');
-    log.warn('link', { err: 'down' }, 'broker unavailable');
-    expect(lines.map((l) => [l.msg, l.suppressed])).toEqual([
-      ['broker unavailable', undefined],
-      ['broker back', 4],
-      ['broker unavailable', undefined],
+    const log = new LinkLog(pino({ level: 'info' }, sink), 'redis', 'redis://127.0.0.1:1');
+    log.back();
+    for (let i = 0; i < 5; i++) log.failed(new Error('ECONNREFUSED'));
+    log.back();
+    log.back();
+    expect(lines.map((l) => [l.level, l.msg, l.err])).toEqual([
+      [40, 'webhook queue: redis unavailable, retrying', 'ECONNREFUSED'],
+      [30, 'webhook queue: redis connection back', undefined],
     ]);
   });
 });

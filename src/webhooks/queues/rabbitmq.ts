@@ -6,7 +6,7 @@ import { redactUrl } from '../../adapters/redis.js';
 import type { Logger } from '../../util/logger.js';
 import type { DeadLetter, QueuedBatch, WebhookQueue } from '../types.js';
 import { decodeBatch, decodeDeadLetter, encodeBatch, encodeDeadLetter } from './codec.js';
-import { RateLimitedLog } from './log-limit.js';
+import { LinkLog } from './link-log.js';
 
 export interface RabbitQueueOptions {
   /** `amqp://` or `amqps://`; a `heartbeat` query parameter is added (10 s) unless given. */
@@ -76,7 +76,7 @@ class RabbitQueue implements WebhookQueue {
   private readonly inFlight = new Set<Promise<void>>();
   /** Messages the broker returned as unroutable (no such queue), by publish token. */
   private readonly returned = new Set<string>();
-  private readonly log: RateLimitedLog;
+  private readonly link: LinkLog;
 
   constructor(private readonly options: RabbitQueueOptions) {
     if (!/^amqps?:\/\//.test(options.url)) throw new Error(`webhook rabbitmq queue: unsupported URL ${redactUrl(options.url)} (amqp:// or amqps://)`);
@@ -84,7 +84,7 @@ class RabbitQueue implements WebhookQueue {
     const url = new URL(options.url);
     if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(HEARTBEAT_S));
     this.url = url.toString();
-    this.log = new RateLimitedLog(options.logger);
+    this.link = new LinkLog(options.logger, 'rabbitmq', redactUrl(options.url));
   }
 
   async enqueue(batch: QueuedBatch): Promise<void> {
@@ -247,7 +247,7 @@ class RabbitQueue implements WebhookQueue {
         this.backoff.reset();
         // Endpoints started while this session was being opened.
         for (const endpoint of this.endpoints) void this.consume(session, endpoint).catch((err: unknown) => this.lost(session, err));
-        this.log.recovered('link', { url: redactUrl(this.options.url) }, 'webhook queue: rabbitmq connection back');
+        this.link.back();
         for (const wake of this.sessionReady) wake();
       },
       (err: unknown) => {
@@ -359,6 +359,6 @@ class RabbitQueue implements WebhookQueue {
   }
 
   private linkFailed(err: unknown): void {
-    this.log.warn('link', { url: redactUrl(this.options.url), err: errorMessage(err) }, 'webhook queue: rabbitmq unavailable, retrying');
+    this.link.failed(err);
   }
 }

@@ -7,7 +7,7 @@ import { redactUrl } from '../../adapters/redis.js';
 import type { Logger } from '../../util/logger.js';
 import type { DeadLetter, QueuedBatch, WebhookQueue } from '../types.js';
 import { decodeBatch, decodeDeadLetter, encodeBatch, encodeDeadLetter } from './codec.js';
-import { RateLimitedLog } from './log-limit.js';
+import { LinkLog } from './link-log.js';
 import { Wakeup } from './wakeup.js';
 
 export interface RedisQueueOptions {
@@ -94,16 +94,17 @@ class RedisQueue implements WebhookQueue {
   private readonly known = new Set<string>();
   private deliver: ((batch: QueuedBatch) => Promise<void>) | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  private renewing = false;
   private doorbellLoop: Promise<void> | null = null;
   private readonly doorbellWakeup = new Wakeup();
-  private readonly log: RateLimitedLog;
+  private readonly link: LinkLog;
   private closed = false;
 
   constructor(private readonly options: RedisQueueOptions) {
     if (!/^rediss?:\/\//.test(options.url)) throw new Error(`webhook redis queue: unsupported URL ${redactUrl(options.url)} (redis:// or rediss://)`);
     this.prefix = options.keyPrefix === '' ? 'webhooks' : `${options.keyPrefix}:webhooks`;
     this.leaseMs = Math.max(300, options.leaseMs ?? 10_000);
-    this.log = new RateLimitedLog(options.logger);
+    this.link = new LinkLog(options.logger, 'redis', redactUrl(options.url));
     const backoff = new Backoff(100, 2000);
     this.redis = new Redis(options.url, {
       // ioredis keeps reconnecting (never gives up) and queues commands meanwhile; an enqueue
@@ -118,7 +119,7 @@ class RedisQueue implements WebhookQueue {
     this.doorbell = this.redis.duplicate({ maxRetriesPerRequest: 1 });
     this.redis.on('ready', () => {
       backoff.reset();
-      this.log.recovered('link', { url: redactUrl(options.url) }, 'webhook queue: redis connection back');
+      this.link.back();
     });
     const onError = (err: unknown): void => this.linkFailed(err);
     this.redis.on('error', onError);
@@ -306,9 +307,10 @@ class RedisQueue implements WebhookQueue {
     try {
       return (await this.claimPending(lane)) ?? (await this.readNew(lane));
     } catch (err) {
-      // The stream or its group is gone (Redis restarted empty, keys flushed): make it again.
+      // The stream or its group is gone (Redis restarted empty, keys flushed): so is the
+      // lease then, most likely. Take it again (which makes the group) before reading.
       if (!errorMessage(err).includes('NOGROUP')) throw err;
-      await this.ensureGroup(lane);
+      lane.held = false;
       return null;
     }
   }
@@ -412,8 +414,11 @@ class RedisQueue implements WebhookQueue {
 
   /** Extend every lease this node holds, in one round trip; drop those that turned out to be someone else's. */
   private async renewLeases(): Promise<void> {
+    // While Redis is down a renewal waits in ioredis' offline queue: do not stack more behind it.
+    if (this.renewing) return;
     const held = [...this.lanes.values()].filter((lane) => lane.held);
     if (held.length === 0) return;
+    this.renewing = true;
     const pipeline = this.redis.pipeline();
     for (const lane of held) pipeline.eval(RENEW, 1, lane.lease, this.consumer, this.leaseMs);
     const sentAt = Date.now();
@@ -432,6 +437,8 @@ class RedisQueue implements WebhookQueue {
       });
     } catch (err) {
       this.linkFailed(err);
+    } finally {
+      this.renewing = false;
     }
   }
 
@@ -471,7 +478,7 @@ class RedisQueue implements WebhookQueue {
 
   private linkFailed(err: unknown): void {
     if (this.closed) return;
-    this.log.warn('link', { url: redactUrl(this.options.url), err: errorMessage(err) }, 'webhook queue: redis unavailable, retrying');
+    this.link.failed(err);
   }
 
   private streamKey(endpoint: string): string {
