@@ -56,6 +56,8 @@ interface Session {
   readonly declared: Set<string>;
   /** Endpoints with a consumer on this connection. */
   readonly consuming: Set<string>;
+  /** Set once any part of it failed; a session can die before it is handed out. */
+  dead: boolean;
 }
 
 type LinkState = 'disconnected' | 'connecting' | 'connected' | 'closed';
@@ -238,8 +240,12 @@ class RabbitQueue implements WebhookQueue {
     this.state = 'connecting';
     void this.open().then(
       (session) => {
-        if (this.state === 'closed') {
+        if (this.state === 'closed' || session.dead) {
           void session.connection.close().catch(() => undefined);
+          if (this.state !== 'closed') {
+            this.state = 'disconnected';
+            this.retryLater();
+          }
           return;
         }
         this.session = session;
@@ -269,12 +275,13 @@ class RabbitQueue implements WebhookQueue {
 
   /** Connect, open both channels, declare and consume every started endpoint. */
   private async open(): Promise<Session> {
-    const connection = await connect(this.url, { clientProperties: { connection_name: `switchboard-webhooks:${process.pid}` } });
+    // timeout: a broker host that drops packets fails the attempt in 5 s instead of the OS's minutes.
+    const connection = await connect(this.url, { timeout: 5000, clientProperties: { connection_name: `switchboard-webhooks:${process.pid}` } });
     try {
       const publisher = await connection.createConfirmChannel();
       const consumer = await connection.createChannel();
       await consumer.prefetch(1, false);
-      const session: Session = { connection, publisher, consumer, declared: new Set(), consuming: new Set() };
+      const session: Session = { connection, publisher, consumer, declared: new Set(), consuming: new Set(), dead: false };
       // Any error on the connection or either channel ends the session: a
       // channel closed by the broker (say, an ack it did not expect) loses its
       // consumers, and rebuilding everything is the one recovery path to trust.
@@ -347,6 +354,7 @@ class RabbitQueue implements WebhookQueue {
 
   /** The session broke (or a step on it failed): drop it and reconnect with backoff. */
   private lost(session: Session, err: unknown): void {
+    session.dead = true;
     if (this.session !== session && this.session !== null) return;
     if (this.session === session) this.session = null;
     if (this.state === 'closed') return;

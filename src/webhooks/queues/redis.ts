@@ -116,7 +116,8 @@ class RedisQueue implements WebhookQueue {
       protocol: 2,
       connectionName: `switchboard-webhooks:${this.consumer}`,
     });
-    this.doorbell = this.redis.duplicate({ maxRetriesPerRequest: 1 });
+    // Connected on first use: a queue that only enqueues (or a CLI listing dead letters) never opens it.
+    this.doorbell = this.redis.duplicate({ maxRetriesPerRequest: 1, lazyConnect: true });
     this.redis.on('ready', () => {
       backoff.reset();
       this.link.back();
@@ -263,7 +264,7 @@ class RedisQueue implements WebhookQueue {
         }
         const entry = await this.next(lane);
         if (entry === null) {
-          await this.idle(lane);
+          if (lane.held) await this.idle(lane);
           continue;
         }
         await this.handle(lane, entry);
@@ -352,7 +353,14 @@ class RedisQueue implements WebhookQueue {
 
   /** The group's last-delivered id: entries after it are new (acknowledged ones are deleted, so the stream holds no others). */
   private async lastDelivered(lane: Lane): Promise<string> {
-    const groups = await this.redis.call('XINFO', ['GROUPS', lane.stream]);
+    let groups: unknown;
+    try {
+      groups = await this.redis.call('XINFO', ['GROUPS', lane.stream]);
+    } catch (err) {
+      // Deleted since the read (flushed): anything added from now on is new.
+      if (errorMessage(err).includes('no such key')) return '0-0';
+      throw err;
+    }
     if (Array.isArray(groups)) {
       for (const group of groups) {
         if (!Array.isArray(group)) continue;
