@@ -81,7 +81,7 @@ describe.each(drivers.map((d) => [d.name, d] as const))('webhook queue contract:
       expect(recorder.completed.get(endpoint)).toEqual([1, 2, 3]);
     });
 
-    it('delivers a batch again after deliver rejects, holding back the later ones of its endpoint', async () => {
+    it('delivers a batch again after deliver rejects, holding back the later ones of its endpoint', { timeout: 30_000 }, async () => {
       const ns = fresh();
       const queue = open();
       const [failing, other] = [ns.endpoint('failing'), ns.endpoint('other')];
@@ -152,7 +152,7 @@ describe.each(drivers.map((d) => [d.name, d] as const))('webhook queue contract:
       await eventually(async () => (await queue.depth()) === 0);
     });
 
-    it.skipIf(!driver.shared)('two nodes never deliver one endpoint concurrently, and deliver every batch', async () => {
+    it.skipIf(!driver.shared)('two nodes never deliver one endpoint concurrently, and deliver every batch', { timeout: 40_000 }, async () => {
       const ns = fresh();
       const [node1, node2] = [open(), open()];
       const endpoints = ['x', 'y', 'z', 'w'].map((n) => ns.endpoint(n));
@@ -170,7 +170,7 @@ describe.each(drivers.map((d) => [d.name, d] as const))('webhook queue contract:
       expect(recorder.duplicates()).toBe(0);
     });
 
-    it.skipIf(!driver.shared)('a node that closes hands its endpoints to the other', async () => {
+    it.skipIf(!driver.shared)('a node that closes hands its endpoints to the other', { timeout: 40_000 }, async () => {
       const ns = fresh();
       const [node1, node2] = [open(), open()];
       const endpoint = ns.endpoint('handover');

@@ -72,3 +72,13 @@ describe('rabbitQueueNames', () => {
     expect(names.endpoint('https://a.test/hook')).not.toBe(names.endpoint('https://b.test/hook'));
   });
 });
+
+describe('createRedisQueue', () => {
+  it('refuses URLs it cannot serve before connecting anywhere', async () => {
+    const { createRedisQueue } = await import('../../src/webhooks/queues/redis.js');
+    const { silent } = await import('./queue-harness.js');
+    for (const url of ['redis-cluster://127.0.0.1:7000', 'redis-sentinel://127.0.0.1:26379/m', 'redis://a:6379,redis://b:6379', 'http://x']) {
+      expect(() => createRedisQueue({ url, keyPrefix: 'x', logger: silent })).toThrow(/unsupported URL/);
+    }
+  });
+});

@@ -101,7 +101,8 @@ class RedisQueue implements WebhookQueue {
   private closed = false;
 
   constructor(private readonly options: RedisQueueOptions) {
-    if (!/^rediss?:\/\//.test(options.url)) throw new Error(`webhook redis queue: unsupported URL ${redactUrl(options.url)} (redis:// or rediss://)`);
+    // One server: the adapter's shard lists, Sentinel and Cluster URLs would need keys placed per slot.
+    if (!/^rediss?:\/\/[^,]+$/.test(options.url)) throw new Error(`webhook redis queue: unsupported URL ${redactUrl(options.url)} (one redis:// or rediss:// server)`);
     this.prefix = options.keyPrefix === '' ? 'webhooks' : `${options.keyPrefix}:webhooks`;
     this.leaseMs = Math.max(300, options.leaseMs ?? 10_000);
     this.link = new LinkLog(options.logger, 'redis', redactUrl(options.url));
