@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisQueue } from '../../src/webhooks/queues/redis.js';
 import type { WebhookQueue } from '../../src/webhooks/types.js';
@@ -74,6 +75,22 @@ describe.skipIf(!available)('webhook queue on redis: faults', () => {
     expect(duplicates).toBeLessThanOrEqual(endpoints.length);
     expect(recorder.maxPerEndpoint).toBe(1);
     await eventually(async () => (await survivor.depth()) === 0);
+    // The dead node's consumer leaves the groups once its pending batch is done.
+    const redis = new Redis(broker.url);
+    try {
+      const keys = await redis.keys(`${keyPrefix}:webhooks:q:*`);
+      expect(keys).toHaveLength(endpoints.length);
+      await eventually(async () => {
+        for (const key of keys) {
+          const consumers = (await redis.call('XINFO', ['CONSUMERS', key, 'delivery'])) as unknown[][];
+          // The survivor, or none (Redis creates a consumer only once it reads something).
+          if (consumers.length > 1) return false;
+        }
+        return true;
+      }, 10_000);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('keeps consuming after the redis server is killed and started again', { timeout: 40_000 }, async () => {

@@ -76,6 +76,8 @@ interface Lane {
   /** Set while the lane is idle and wants the doorbell: the group's last-delivered id. */
   idleAfter: string | null;
   delivering: boolean;
+  /** Whether this lease term has dropped the group's idle consumers yet (done once the backlog is claimed). */
+  pruned: boolean;
   readonly wakeup: Wakeup;
   readonly retry: Backoff;
   loop: Promise<void> | null;
@@ -152,6 +154,7 @@ class RedisQueue implements WebhookQueue {
         renewedAt: 0,
         idleAfter: null,
         delivering: false,
+        pruned: false,
         wakeup: new Wakeup(),
         retry: new Backoff(250, 5000),
         loop: null,
@@ -292,6 +295,7 @@ class RedisQueue implements WebhookQueue {
     lane.held = true;
     lane.renewedAt = Date.now();
     await this.ensureGroup(lane);
+    lane.pruned = false;
     this.options.logger.debug({ endpoint: lane.endpoint, consumer: this.consumer }, 'webhook queue: endpoint lease taken');
     return 0;
   }
@@ -301,6 +305,24 @@ class RedisQueue implements WebhookQueue {
       await this.redis.call('XGROUP', ['CREATE', lane.stream, GROUP, '0', 'MKSTREAM']);
     } catch (err) {
       if (!errorMessage(err).includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  /**
+   * Every node that ever held the lease left a consumer in the group (names
+   * carry a pid): drop those with nothing pending, so the group does not grow
+   * with every restart. One with entries pending stays until they are
+   * claimed: deleting it would drop them from the pending list.
+   */
+  private async pruneConsumers(lane: Lane): Promise<void> {
+    const consumers = await this.redis.call('XINFO', ['CONSUMERS', lane.stream, GROUP]);
+    if (!Array.isArray(consumers)) return;
+    for (const consumer of consumers) {
+      if (!Array.isArray(consumer)) continue;
+      const fields = consumer.map(String);
+      const name = fields[fields.indexOf('name') + 1];
+      const pending = Number(fields[fields.indexOf('pending') + 1]);
+      if (name !== undefined && name !== this.consumer && pending === 0) await this.redis.call('XGROUP', ['DELCONSUMER', lane.stream, GROUP, name]);
     }
   }
 
@@ -343,6 +365,11 @@ class RedisQueue implements WebhookQueue {
 
   /** Nothing to deliver: wait for the doorbell (any node's XADD), a local enqueue, or the recheck. */
   private async idle(lane: Lane): Promise<void> {
+    if (!lane.pruned) {
+      // Nothing pending now (the previous holders' entries are claimed and done): their consumers can go.
+      lane.pruned = true;
+      await this.pruneConsumers(lane);
+    }
     lane.idleAfter = await this.lastDelivered(lane);
     this.doorbellWakeup.ring();
     try {
