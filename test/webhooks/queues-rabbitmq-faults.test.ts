@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRabbitQueue } from '../../src/webhooks/queues/rabbitmq.js';
 import type { WebhookQueue } from '../../src/webhooks/types.js';
 import { DeliveryRecorder, eventually, makeBatch, range, silent, sleep, uniquePrefix } from './queue-harness.js';
+import { deleteRabbitQueues } from './queue-drivers.js';
 import { QueueNodeProcess } from './queue-process.js';
 import { RabbitProcess, rabbitAvailable } from './rabbit-process.js';
 
@@ -57,7 +58,9 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
     await Promise.all(during);
     console.log(`[rabbitmq queue] enqueues during the outage confirmed: ${confirmed.get(endpoints[0]!)!.length - perEndpoint} of 2`);
     const want = (endpoint: string): number[] => [...confirmed.get(endpoint)!].sort((a, b) => a - b);
-    await eventually(() => endpoints.every((e) => recorder.distinct(e).length === want(e).length), 30_000);
+    await eventually(() => endpoints.every((e) => recorder.distinct(e).length === want(e).length), 30_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}: ${endpoints.map((e) => `want ${JSON.stringify(want(e))} got ${JSON.stringify(recorder.completed.get(e))}`).join('; ')}`);
+    });
     for (const endpoint of endpoints) {
       expect(recorder.distinct(endpoint)).toEqual(want(endpoint));
     }
@@ -94,5 +97,29 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
     console.log(`[rabbitmq queue] single-active-consumer takeover after kill -9: ${Date.now() - killedAt} ms to deliver the 4 left`);
     expect(recorder.completed.get(endpoint)).toEqual([2, 3, 4, 5]);
     expect(child.lines.filter((l) => l.type === 'delivered').map((l) => l.id)).toEqual([`${endpoint}#1`]);
+  });
+
+  it('a queue deleted under it: the enqueue that finds it gone rejects, the next declares it again; a cancelled consumer comes back', { timeout: 30_000 }, async () => {
+    const keyPrefix = uniquePrefix('rabbit-deleted');
+    const endpoint = `https://hooks.test/${keyPrefix}/d`;
+    const queue = createRabbitQueue({ url: broker.url, keyPrefix, logger: silent });
+    queues.push(queue);
+    await queue.enqueue(makeBatch(endpoint, 1));
+    await deleteRabbitQueues(broker.url, keyPrefix, [endpoint]);
+    // Published as mandatory: the broker returns it rather than dropping it unroutable.
+    await expect(queue.enqueue(makeBatch(endpoint, 2))).rejects.toThrow(/returned/);
+    await queue.enqueue(makeBatch(endpoint, 3));
+    const recorder = new DeliveryRecorder();
+    await queue.start([endpoint], recorder.deliver(0));
+    await eventually(() => recorder.count() === 1);
+    expect(recorder.completed.get(endpoint)).toEqual([3]);
+
+    // Deleted while consumed: the broker cancels the consumer; the driver rebuilds its session.
+    await deleteRabbitQueues(broker.url, keyPrefix, [endpoint]);
+    await eventually(async () => {
+      await queue.enqueue(makeBatch(endpoint, 4));
+      return true;
+    }, 15_000, 200);
+    await eventually(() => recorder.distinct(endpoint).includes(4), 15_000);
   });
 });

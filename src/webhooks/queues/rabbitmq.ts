@@ -41,6 +41,8 @@ const PUBLISH_WAIT_MS = 10_000;
 /** How long close() waits for deliveries in flight to finish (and be acknowledged). */
 const CLOSE_GRACE_MS = 5000;
 const HEARTBEAT_S = 10;
+/** Longest a new connection's channels, declarations and consumers may take to set up. */
+const SETUP_TIMEOUT_MS = 15_000;
 
 const ENDPOINT_QUEUE_ARGS = { durable: true, arguments: { 'x-single-active-consumer': true } } as const;
 const DEAD_QUEUE_ARGS = { durable: true, arguments: { 'x-max-length': DEAD_MAX_LENGTH, 'x-overflow': 'drop-head' } } as const;
@@ -172,7 +174,7 @@ class RabbitQueue implements WebhookQueue {
     if (this.state === 'closed') throw new Error('webhook queue closed');
     this.connect();
     const session = await this.ready(PUBLISH_WAIT_MS);
-    await this.declare(session, session.publisher, queue, args);
+    if (!session.declared.has(queue)) await this.declare(session, session.publisher, queue, args);
     const token = randomUUID();
     await new Promise<void>((resolve, reject) => {
       session.publisher.publish(
@@ -202,7 +204,7 @@ class RabbitQueue implements WebhookQueue {
   private async readDead(each: (channel: Channel, message: GetMessage, letter: DeadLetter | null) => Promise<void>): Promise<void> {
     const session = await this.ready(PUBLISH_WAIT_MS);
     const channel = await session.connection.createChannel();
-    channel.on('error', () => {});
+    channel.on('error', ignore);
     try {
       await channel.assertQueue(this.names.dead, DEAD_QUEUE_ARGS);
       // Bounded by the queue's own bound, in case messages are being added as fast as we read.
@@ -277,30 +279,46 @@ class RabbitQueue implements WebhookQueue {
   private async open(): Promise<Session> {
     // timeout: a broker host that drops packets fails the attempt in 5 s instead of the OS's minutes.
     const connection = await connect(this.url, { timeout: 5000, clientProperties: { connection_name: `switchboard-webhooks:${process.pid}` } });
+    // An 'error' event with no listener throws: never let a broker failure during set-up take the process down.
+    connection.on('error', ignore);
+    // The set-up calls below are RPCs without a timeout of their own: one a broker never
+    // answers (still recovering, overloaded) must not leave the link 'connecting' forever.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`rabbitmq session set-up took over ${SETUP_TIMEOUT_MS} ms`)), SETUP_TIMEOUT_MS);
+    });
     try {
-      const publisher = await connection.createConfirmChannel();
-      const consumer = await connection.createChannel();
-      await consumer.prefetch(1, false);
-      const session: Session = { connection, publisher, consumer, declared: new Set(), consuming: new Set(), dead: false };
-      // Any error on the connection or either channel ends the session: a
-      // channel closed by the broker (say, an ack it did not expect) loses its
-      // consumers, and rebuilding everything is the one recovery path to trust.
-      connection.on('error', (err: Error) => this.lost(session, err));
-      connection.on('close', (err?: Error) => this.lost(session, err ?? new Error('connection closed')));
-      for (const channel of [publisher, consumer]) {
-        channel.on('error', (err: Error) => this.lost(session, err));
-        channel.on('close', () => this.lost(session, new Error('channel closed')));
-      }
-      publisher.on('return', (message: { properties: { headers?: Record<string, unknown> } }) => {
-        const token = message.properties.headers?.['x-publish-token'];
-        if (typeof token === 'string') this.returned.add(token);
-      });
-      for (const endpoint of this.endpoints) await this.consume(session, endpoint);
-      return session;
+      return await Promise.race([this.setUp(connection), timeout]);
     } catch (err) {
       await connection.close().catch(() => undefined);
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  private async setUp(connection: ChannelModel): Promise<Session> {
+    const publisher = await connection.createConfirmChannel();
+    publisher.on('error', ignore);
+    const consumer = await connection.createChannel();
+    consumer.on('error', ignore);
+    await consumer.prefetch(1, false);
+    const session: Session = { connection, publisher, consumer, declared: new Set(), consuming: new Set(), dead: false };
+    // Any error on the connection or either channel ends the session: a
+    // channel closed by the broker (say, an ack it did not expect) loses its
+    // consumers, and rebuilding everything is the one recovery path to trust.
+    connection.on('error', (err: Error) => this.lost(session, err));
+    connection.on('close', (err?: Error) => this.lost(session, err ?? new Error('connection closed')));
+    for (const channel of [publisher, consumer]) {
+      channel.on('error', (err: Error) => this.lost(session, err));
+      channel.on('close', () => this.lost(session, new Error('channel closed')));
+    }
+    publisher.on('return', (message: { properties: { headers?: Record<string, unknown> } }) => {
+      const token = message.properties.headers?.['x-publish-token'];
+      if (typeof token === 'string') this.returned.add(token);
+    });
+    for (const endpoint of this.endpoints) await this.consume(session, endpoint);
+    return session;
   }
 
   private async consume(session: Session, endpoint: string): Promise<void> {
@@ -370,3 +388,5 @@ class RabbitQueue implements WebhookQueue {
     this.link.failed(err);
   }
 }
+
+function ignore(): void {}
