@@ -46,6 +46,8 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
 
     await broker.kill();
     const killedAt = Date.now();
+    // Once the driver has seen the connection go (publishes in flight at that moment reject at once).
+    await sleep(500);
     // Enqueues during the outage wait (up to 10 s) for the broker, then resolve on its confirm or reject.
     const during = [21, 22].map((seq) =>
       queue.enqueue(makeBatch(endpoints[0]!, seq)).then(

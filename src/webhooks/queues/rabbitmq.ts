@@ -336,7 +336,8 @@ class RabbitQueue implements WebhookQueue {
       return;
     }
     if (this.state === 'closed') return; // left unacknowledged: requeued when the channel closes
-    const run = this.handle(session, endpoint, message);
+    // handle() settles every outcome itself; the catch only keeps a surprise from becoming an unhandled rejection.
+    const run = this.handle(session, endpoint, message).catch((err: unknown) => this.lost(session, err));
     this.inFlight.add(run);
     void run.finally(() => this.inFlight.delete(run));
   }
@@ -359,9 +360,15 @@ class RabbitQueue implements WebhookQueue {
     }
   }
 
-  /** Ack or requeue on the channel the message came on; after a reconnect it is the broker's to redeliver. */
+  /**
+   * Ack or requeue on the channel the message came on, while it lives (a
+   * message can arrive and finish while its session is still being set up,
+   * before it is the current one: it must be acked all the same, or it stays
+   * unacknowledged and, at prefetch 1, blocks its endpoint). On a dead
+   * session the broker has requeued it, to be delivered again.
+   */
   private settle(session: Session, message: ConsumeMessage, how: 'ack' | 'requeue'): void {
-    if (this.session !== session) return;
+    if (session.dead) return;
     try {
       if (how === 'ack') session.consumer.ack(message);
       else session.consumer.nack(message, false, true);
