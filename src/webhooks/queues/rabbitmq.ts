@@ -78,6 +78,8 @@ class RabbitQueue implements WebhookQueue {
   private deliver: ((batch: QueuedBatch) => Promise<void>) | null = null;
   /** Deliveries running on this node, so depth can count them and close can wait for them. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Per endpoint, the delivery running on this node (any session) and whether it went through. */
+  private readonly running = new Map<string, { readonly id: string; readonly done: Promise<boolean> }>();
   /** Messages the broker returned as unroutable (no such queue), by publish token. */
   private readonly returned = new Set<string>();
   private readonly link: LinkLog;
@@ -349,14 +351,33 @@ class RabbitQueue implements WebhookQueue {
       this.settle(session, message, 'ack');
       return;
     }
+    // A delivery of this endpoint from a session that died may still be running (the
+    // pipeline's retry loop can take minutes), and the broker has redelivered its
+    // batch here: wait for it rather than deliver the endpoint twice at once, and do
+    // not send again a batch that it did deliver meanwhile.
+    const previous = this.running.get(endpoint);
+    if (previous !== undefined) {
+      const delivered = await previous.done;
+      if (delivered && previous.id === batch.id) {
+        this.settle(session, message, 'ack');
+        return;
+      }
+    }
+    let finish!: (delivered: boolean) => void;
+    const current = { id: batch.id, done: new Promise<boolean>((resolve) => (finish = resolve)) };
+    this.running.set(endpoint, current);
     try {
       await this.deliver!(batch);
+      finish(true);
       this.settle(session, message, 'ack');
     } catch (err) {
+      finish(false);
       this.options.logger.warn({ endpoint, batch: batch.id, err: errorMessage(err) }, 'webhook queue: delivery failed, will retry');
       // Keep it unacknowledged a while (holding the endpoint back), then requeue: it returns to the head.
       await new Promise((resolve) => setTimeout(resolve, message.fields.redelivered ? 1000 : 250));
       this.settle(session, message, 'requeue');
+    } finally {
+      if (this.running.get(endpoint) === current) this.running.delete(endpoint);
     }
   }
 
