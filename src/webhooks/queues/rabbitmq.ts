@@ -292,7 +292,8 @@ class RabbitQueue implements WebhookQueue {
     try {
       return await Promise.race([this.setUp(connection), timeout]);
     } catch (err) {
-      await connection.close().catch(() => undefined);
+      // Not awaited: a broker that does not answer would not answer close either.
+      void connection.close().catch(ignore);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -357,6 +358,7 @@ class RabbitQueue implements WebhookQueue {
     // not send again a batch that it did deliver meanwhile.
     const previous = this.running.get(endpoint);
     if (previous !== undefined) {
+      this.options.logger.debug({ endpoint, batch: batch.id, running: previous.id }, 'webhook queue: redelivered while a delivery of its endpoint still runs here: waiting for it');
       const delivered = await previous.done;
       if (delivered && previous.id === batch.id) {
         this.settle(session, message, 'ack');
