@@ -384,30 +384,32 @@ class RabbitQueue implements WebhookQueue {
   }
 
   /**
-   * Ack or requeue on the channel the message came on, while it lives (a
-   * message can arrive and finish while its session is still being set up,
-   * before it is the current one: it must be acked all the same, or it stays
-   * unacknowledged and, at prefetch 1, blocks its endpoint). On a dead
-   * session the broker has requeued it, to be delivered again.
+   * Ack or requeue on the channel the message came on, whatever the session's
+   * state: a message can arrive and finish while its session is still being
+   * set up (not yet the current one), and one left unacknowledged on a
+   * channel that is still open would hold its endpoint back (prefetch 1, a
+   * single active consumer). On a closed channel amqplib throws, and the
+   * broker has requeued the message, to be delivered again.
    */
   private settle(session: Session, message: ConsumeMessage, how: 'ack' | 'requeue'): void {
-    if (session.dead) return;
     try {
       if (how === 'ack') session.consumer.ack(message);
       else session.consumer.nack(message, false, true);
     } catch (err) {
-      this.lost(session, err);
+      if (!session.dead) this.lost(session, err);
     }
   }
 
   /** The session broke (or a step on it failed): drop it and reconnect with backoff. */
   private lost(session: Session, err: unknown): void {
+    // Whatever part failed, the whole connection goes: a channel of it left open
+    // would keep its consumers (and their unacknowledged batches) at the broker.
+    if (!session.dead) void session.connection.close().catch(ignore);
     session.dead = true;
     if (this.session !== session && this.session !== null) return;
     if (this.session === session) this.session = null;
     if (this.state === 'closed') return;
     this.linkFailed(err);
-    void session.connection.close().catch(() => undefined);
     if (this.state === 'connected') {
       this.state = 'disconnected';
       this.retryLater();
