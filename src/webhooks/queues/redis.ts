@@ -8,6 +8,7 @@ import type { Logger } from '../../util/logger.js';
 import type { DeadLetter, QueuedBatch, WebhookQueue } from '../types.js';
 import { decodeBatch, decodeDeadLetter, encodeBatch, encodeDeadLetter } from './codec.js';
 import { LinkLog } from './link-log.js';
+import { StreamDoorbell } from './redis-doorbell.js';
 import { Wakeup } from './wakeup.js';
 
 export interface RedisQueueOptions {
@@ -39,8 +40,6 @@ const DEAD_FIELD = 'd';
 const DEAD_MAXLEN = 10_000;
 /** Longest an idle lease holder waits before looking at its stream again, whatever the doorbell says. */
 const IDLE_RECHECK_MS = 5000;
-/** How long one doorbell XREAD blocks; an endpoint that just went idle joins the next one. */
-const DOORBELL_BLOCK_MS = 1000;
 /** How long close() waits for deliveries in flight to finish (and be acknowledged). */
 const CLOSE_GRACE_MS = 5000;
 /** Reconnect attempts an enqueue waits through before it rejects (about 5-15 s with the backoff below). */
@@ -87,7 +86,7 @@ class RedisQueue implements WebhookQueue {
   readonly kind = 'redis' as const;
   private readonly redis: Redis;
   /** Blocking reads need a connection of their own. */
-  private readonly doorbell: Redis;
+  private readonly doorbell: StreamDoorbell;
   private readonly consumer = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly prefix: string;
   private readonly leaseMs: number;
@@ -97,8 +96,6 @@ class RedisQueue implements WebhookQueue {
   private deliver: ((batch: QueuedBatch) => Promise<void>) | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private renewing = false;
-  private doorbellLoop: Promise<void> | null = null;
-  private readonly doorbellWakeup = new Wakeup();
   private readonly link: LinkLog;
   private closed = false;
 
@@ -120,14 +117,15 @@ class RedisQueue implements WebhookQueue {
       connectionName: `switchboard-webhooks:${this.consumer}`,
     });
     // Connected on first use: a queue that only enqueues (or a CLI listing dead letters) never opens it.
-    this.doorbell = this.redis.duplicate({ maxRetriesPerRequest: 1, lazyConnect: true });
+    const doorbellClient = this.redis.duplicate({ maxRetriesPerRequest: 1, lazyConnect: true });
+    this.doorbell = new StreamDoorbell(doorbellClient, () => this.lanes.values(), (err) => this.linkFailed(err));
     this.redis.on('ready', () => {
       backoff.reset();
       this.link.back();
     });
     const onError = (err: unknown): void => this.linkFailed(err);
     this.redis.on('error', onError);
-    this.doorbell.on('error', onError);
+    doorbellClient.on('error', onError);
   }
 
   async enqueue(batch: QueuedBatch): Promise<void> {
@@ -166,7 +164,7 @@ class RedisQueue implements WebhookQueue {
       this.renewTimer = setInterval(() => void this.renewLeases(), Math.round(this.leaseMs / 3));
       this.renewTimer.unref();
     }
-    this.doorbellLoop ??= this.ringDoorbells();
+    this.doorbell.start();
   }
 
   async deadLetter(batch: QueuedBatch, reason: string): Promise<void> {
@@ -228,9 +226,7 @@ class RedisQueue implements WebhookQueue {
     this.closed = true;
     if (this.renewTimer !== null) clearInterval(this.renewTimer);
     this.renewTimer = null;
-    // The doorbell may sit in a blocking read: drop its connection rather than wait.
-    this.doorbell.disconnect();
-    this.doorbellWakeup.ring();
+    this.doorbell.close();
     for (const lane of this.lanes.values()) lane.wakeup.ring();
     // Deliveries in flight get a grace period to finish and be acknowledged;
     // one still running after it stays pending and is delivered again by the
@@ -371,7 +367,7 @@ class RedisQueue implements WebhookQueue {
       await this.pruneConsumers(lane);
     }
     lane.idleAfter = await this.lastDelivered(lane);
-    this.doorbellWakeup.ring();
+    this.doorbell.poke();
     try {
       await lane.wakeup.wait(IDLE_RECHECK_MS);
     } finally {
@@ -475,40 +471,6 @@ class RedisQueue implements WebhookQueue {
       this.linkFailed(err);
     } finally {
       this.renewing = false;
-    }
-  }
-
-  /**
-   * One blocking XREAD over every idle lane's stream, from its last-delivered
-   * id: it returns as soon as any node adds to one of them, and rings that
-   * lane. One connection for all endpoints instead of one blocked per endpoint.
-   */
-  private async ringDoorbells(): Promise<void> {
-    const backoff = new Backoff(100, 2000);
-    while (!this.closed) {
-      const idle = [...this.lanes.values()].filter((lane) => lane.idleAfter !== null);
-      if (idle.length === 0) {
-        await this.doorbellWakeup.wait(IDLE_RECHECK_MS);
-        continue;
-      }
-      try {
-        const args = ['BLOCK', String(DOORBELL_BLOCK_MS), 'STREAMS', ...idle.map((lane) => lane.stream), ...idle.map((lane) => lane.idleAfter!)];
-        const reply = await this.doorbell.call('XREAD', args);
-        backoff.reset();
-        if (!Array.isArray(reply)) continue;
-        for (const stream of reply) {
-          if (!Array.isArray(stream)) continue;
-          const lane = idle.find((l) => l.stream === String(stream[0]));
-          if (lane !== undefined) {
-            lane.idleAfter = null;
-            lane.wakeup.ring();
-          }
-        }
-      } catch (err) {
-        if (this.closed) return;
-        this.linkFailed(err);
-        await this.doorbellWakeup.wait(backoff.next());
-      }
     }
   }
 
