@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { QueuedBatch, WebhookQueue } from '../../src/webhooks/types.js';
 import { DeliveryRecorder, eventually, makeBatch, range, sleep } from './queue-harness.js';
-import { redisDriver, rabbitDriver, type DriverSetup, type Namespace, type QueueDriver } from './queue-drivers.js';
+import { memoryDriver, redisDriver, rabbitDriver, type DriverSetup, type Namespace, type QueueDriver } from './queue-drivers.js';
 
 /**
  * One contract, every webhook queue driver: the same cases run against each
@@ -12,9 +12,8 @@ import { redisDriver, rabbitDriver, type DriverSetup, type Namespace, type Queue
 const drivers: QueueDriver[] = [
   redisDriver(),
   await rabbitDriver(),
-  // The memory driver (src/webhooks/queues/memory.ts) comes with the pipeline branch; once merged, uncomment
-  // memoryDriver() in queue-drivers.ts and this line (one process, so the two-node cases skip themselves):
-  // memoryDriver(),
+  // One process: the two-node cases skip themselves.
+  memoryDriver(),
 ];
 
 describe.each(drivers.map((d) => [d.name, d] as const))('webhook queue contract: %s', (_name, driver) => {

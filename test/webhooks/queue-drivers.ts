@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import { MemoryQueue } from '../../src/webhooks/queues/memory.js';
 import { createRabbitQueue, rabbitQueueNames } from '../../src/webhooks/queues/rabbitmq.js';
 import { createRedisQueue } from '../../src/webhooks/queues/redis.js';
 import type { WebhookQueue } from '../../src/webhooks/types.js';
@@ -33,29 +34,25 @@ export interface Namespace {
   cleanup(): Promise<void>;
 }
 
-/*
- * The memory driver, for when src/webhooks/queues/memory.ts is merged (add
- * `import { MemoryQueue } from '../../src/webhooks/queues/memory.js';`):
- *
- * export function memoryDriver(): QueueDriver {
- *   return {
- *     name: 'memory',
- *     available: true,
- *     shared: false, // one instance is one process: the two-node cases do not apply
- *     handoverMs: 0,
- *     async setup() {
- *       return {
- *         namespace: () => {
- *           let queue: MemoryQueue | null = null;
- *           // One store per namespace: a second open() would be a second, unrelated queue.
- *           return { open: () => (queue ??= new MemoryQueue(10_000, silent)), endpoint: (name) => `https://hooks.test/memory/${name}`, cleanup: async () => {} };
- *         },
- *         stop: async () => {},
- *       };
- *     },
- *   };
- * }
- */
+/** The memory driver: one instance is one process, so the two-node cases do not apply. */
+export function memoryDriver(): QueueDriver {
+  return {
+    name: 'memory',
+    available: true,
+    shared: false,
+    handoverMs: 0,
+    async setup() {
+      return {
+        namespace: () => {
+          let queue: MemoryQueue | null = null;
+          // One store per namespace: a second open() would be a second, unrelated queue.
+          return { open: () => (queue ??= new MemoryQueue(10_000, silent)), endpoint: (name) => `https://hooks.test/memory/${name}`, cleanup: async () => {} };
+        },
+        stop: async () => {},
+      };
+    },
+  };
+}
 
 /** Lease length the Redis contract uses: short, so hand-overs fit the test budget, yet renewed (every 1 s) through a loaded CI machine's event-loop lag. */
 export const TEST_LEASE_MS = 3000;
