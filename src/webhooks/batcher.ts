@@ -62,8 +62,7 @@ export class Batcher {
       id: randomUUID(),
       appId: batch.endpoint.appId,
       endpoint: batch.endpoint.key,
-      // Built by hand so the bytes are exactly Pusher's field order: time_ms first, then events.
-      body: `{"time_ms":${batch.createdAt},"events":[${batch.events.join(',')}]}`,
+      body: webhookBody(batch.createdAt, batch.events.join(',')),
       createdAt: batch.createdAt,
     });
     if (!this.handOverScheduled) {
@@ -79,4 +78,22 @@ export class Batcher {
     this.closed = [];
     this.handOver(batches);
   }
+}
+
+/** Pusher's body, built by hand so the bytes are exactly its field order: time_ms first, then the events (joined JSON). */
+function webhookBody(timeMs: number, events: string): string {
+  return `{"time_ms":${timeMs},"events":[${events}]}`;
+}
+
+const EVENTS_START = '"events":[';
+
+/**
+ * A dead letter put back in its queue is a new delivery: its `time_ms`
+ * (and retry budget) start again now, or receivers that refuse a time_ms
+ * older than 5 minutes would refuse every replay. Id and events stay.
+ */
+export function replayed(batch: QueuedBatch, now: number = Date.now()): QueuedBatch {
+  const at = batch.body.indexOf(EVENTS_START);
+  if (at === -1 || !batch.body.endsWith(']}')) return { ...batch, createdAt: now };
+  return { ...batch, createdAt: now, body: webhookBody(now, batch.body.slice(at + EVENTS_START.length, -2)) };
 }

@@ -2,6 +2,7 @@ import { metrics } from '../../metrics/index.js';
 import type { Logger } from '../../util/logger.js';
 import { LogLimiter } from '../log-limiter.js';
 import type { DeadLetter, QueuedBatch, WebhookQueue } from '../types.js';
+import { replayed } from '../batcher.js';
 
 /** Milliseconds before a batch whose delivery rejected (the pipeline stopping) is offered again. */
 const REDELIVER_AFTER_MS = 1000;
@@ -83,7 +84,7 @@ export class MemoryQueue implements WebhookQueue {
         i++;
       }
     }
-    for (const letter of chosen) await this.enqueue(letter.batch);
+    for (const letter of chosen) await this.enqueue(replayed(letter.batch));
     return chosen.length;
   }
 

@@ -7,6 +7,7 @@ import type { Logger } from '../../util/logger.js';
 import type { DeadLetter, QueuedBatch, WebhookQueue } from '../types.js';
 import { decodeBatch, decodeDeadLetter, encodeBatch, encodeDeadLetter } from './codec.js';
 import { LinkLog } from './link-log.js';
+import { replayed } from '../batcher.js';
 
 export interface RabbitQueueOptions {
   /** `amqp://` or `amqps://`; a `heartbeat` query parameter is added (10 s) unless given. */
@@ -136,7 +137,7 @@ class RabbitQueue implements WebhookQueue {
     let moved = 0;
     await this.readDead(async (channel, message, letter) => {
       if (letter === null || (wanted !== null && !wanted.has(letter.batch.id))) return;
-      await this.enqueue(letter.batch);
+      await this.enqueue(replayed(letter.batch));
       channel.ack(message);
       moved++;
     });

@@ -10,6 +10,7 @@ import { decodeBatch, decodeDeadLetter, encodeBatch, encodeDeadLetter } from './
 import { LinkLog } from './link-log.js';
 import { StreamDoorbell } from './redis-doorbell.js';
 import { Wakeup } from './wakeup.js';
+import { replayed } from '../batcher.js';
 
 export interface RedisQueueOptions {
   /** `redis://` or `rediss://` (one server; Sentinel and Cluster URLs are not understood here). */
@@ -196,7 +197,7 @@ class RedisQueue implements WebhookQueue {
         // One transaction: the batch is back in its stream and out of the dead letters, or neither.
         const result = await this.redis
           .multi()
-          .call('XADD', [this.streamKey(letter.batch.endpoint), '*', BATCH_FIELD, encodeBatch(letter.batch)])
+          .call('XADD', [this.streamKey(letter.batch.endpoint), '*', BATCH_FIELD, encodeBatch(replayed(letter.batch))])
           .call('XDEL', [this.deadKey(), entry.id])
           .exec();
         if (result === null || result.some(([err]) => err !== null)) throw new Error(`replay of ${letter.batch.id} failed`);
