@@ -123,7 +123,8 @@ export const configSchema = z
     /** Seconds one delivery attempt may take, answer included. */
     webhookAttemptTimeout: z.number().min(0.1).max(120).default(4),
     /** Seconds after an event's creation during which failed deliveries are retried (receivers reject a `time_ms` older than 5 minutes). */
-    webhookRetryFor: z.number().min(0).max(3600).default(300),
+    // At most RabbitMQ's default consumer_timeout (30 min): a longer retry loop would see its batch redelivered.
+    webhookRetryFor: z.number().min(0).max(1800).default(300),
     /** Milliseconds of the first retry's backoff ceiling; each retry doubles it (full jitter: a random delay up to the ceiling). */
     webhookRetryBaseMs: z.number().int().min(1).max(600_000).default(1000),
     /** Milliseconds the backoff ceiling stops doubling at. */
@@ -163,6 +164,10 @@ export const configSchema = z
     if (c.adapter === 'nats' && c.natsUrl === undefined) ctx.addIssue({ code: 'custom', path: ['natsUrl'], message: 'adapter nats needs natsUrl' });
     if (c.webhookQueue === 'redis' && c.webhookQueueUrl === undefined && c.redisUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['webhookQueueUrl'], message: 'webhookQueue redis needs webhookQueueUrl or redisUrl' });
+    }
+    const queueUrl = c.webhookQueueUrl ?? c.redisUrl;
+    if (c.webhookQueue === 'redis' && queueUrl !== undefined && !/^rediss?:\/\/[^,]+$/.test(queueUrl)) {
+      ctx.addIssue({ code: 'custom', path: [c.webhookQueueUrl === undefined ? 'redisUrl' : 'webhookQueueUrl'], message: 'the redis webhook queue needs one redis:// or rediss:// URL (not a shard list, Sentinel or Cluster): set webhookQueueUrl' });
     }
     if (c.webhookQueue === 'rabbitmq' && c.webhookQueueUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['webhookQueueUrl'], message: 'webhookQueue rabbitmq needs webhookQueueUrl (amqp://...)' });

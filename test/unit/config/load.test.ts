@@ -177,3 +177,11 @@ describe('loadConfig errors name the field and the reason', () => {
     expect(lines.some((l) => l.startsWith('logLevel: '))).toBe(true);
   });
 });
+
+describe('webhook queue options', () => {
+  it('refuses a redis webhook queue on a URL the queue cannot use, naming the field', () => {
+    expect(() => loadConfig({ env: {}, argv: { webhookQueue: 'redis', adapter: 'redis', redisUrl: 'redis://a:1,redis://b:2' } })).toThrow(/redisUrl: the redis webhook queue needs one redis/);
+    expect(() => loadConfig({ env: {}, argv: { webhookQueue: 'redis', webhookQueueUrl: 'redis-cluster://a:1' } })).toThrow(/webhookQueueUrl/);
+    expect(loadConfig({ env: {}, argv: { webhookQueue: 'redis', webhookQueueUrl: 'redis://127.0.0.1:6379' } }).webhookQueue).toBe('redis');
+  });
+});
