@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './k8s.js';
@@ -78,5 +78,26 @@ describe('Dockerfile', () => {
       expect(ignored.some((pattern) => src === pattern || src.startsWith(`${pattern}/`)), `${src} is not excluded by .dockerignore`).toBe(false);
     }
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git']));
+  });
+});
+
+describe('the runtime image has what dist/ imports', () => {
+  it('every package src/ imports at run time is a production dependency (the image omits dev dependencies)', () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+    const prod = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependenciesMeta ?? {}).filter((p) => pkg.peerDependenciesMeta[p].optional)]);
+    const files = readdirSync(join(repoRoot, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const missing = new Set<string>();
+    for (const f of files) {
+      const source = readFileSync(join(repoRoot, 'src', f), 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .split('\n').filter((l) => !/^\s*(import|export) type\b/.test(l) && !/^\s*\/\//.test(l)).join('\n');
+      for (const m of source.matchAll(/\bfrom\s+'([^'.][^']*)'|\bimport\('([^'.][^']*)'\)/g)) {
+        const spec = m[1] ?? m[2]!;
+        if (spec.startsWith('node:')) continue;
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        if (!prod.has(name)) missing.add(`${name} (src/${f})`);
+      }
+    }
+    expect([...missing]).toEqual([]);
   });
 });
