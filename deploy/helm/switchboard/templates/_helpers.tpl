@@ -1,5 +1,10 @@
+{{/* <release>-switchboard, or the release name alone when it already holds the chart name. */}}
 {{- define "switchboard.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
 {{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "switchboard.selectorLabels" -}}
