@@ -1,5 +1,6 @@
 import type Pusher from 'pusher';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { clusterMetrics } from '../../src/cluster/index.js';
 import type { RunningNode } from '../../src/node.js';
 import { DEV_APP, RawClient, connected, pusherClient, serverSdk, sleep, startTestNode, withTimeout, type PusherJs } from '../helpers/node.js';
 import { BrokerProcess, NATS_BINARY, REDIS_BINARY, serviceAvailable } from './services.js';
@@ -92,6 +93,25 @@ describe.each(brokers)('nodes clustered through %s', (kind, available) => {
     await serverSdk(a!).trigger('news', 'headline', { n: 1 });
     await eventually(() => received.length === 2, 3000, 'both remote clients');
     expect(received.sort()).toEqual([`${b!.port}:1`, `${c!.port}:1`].sort());
+  });
+
+  it.skipIf(!available)('answers a trigger’s info for all its channels with one cluster request, with every node’s counts', async () => {
+    const [a, b] = await cluster(2);
+    const sdk = serverSdk(a!);
+    const here = await raw(a!);
+    const there = await raw(b!);
+    await subscribeRaw(here, sdk, 'c-1');
+    await subscribeRaw(there, sdk, 'c-1');
+    await subscribeRaw(there, sdk, 'c-5');
+    const requests = async (): Promise<number> => (await clusterMetrics.requests.get()).values.reduce((n, v) => n + v.value, 0);
+    const before = await requests();
+    const channels = Array.from({ length: 10 }, (_, i) => `c-${i}`);
+    const answer = await sdk.trigger(channels, 'e', {}, { info: 'subscription_count' });
+    const body = (await answer.json()) as { channels: Record<string, { subscription_count: number }> };
+    expect(body.channels['c-1']).toEqual({ subscription_count: 2 });
+    expect(body.channels['c-5']).toEqual({ subscription_count: 1 });
+    expect(body.channels['c-9']).toEqual({ subscription_count: 0 });
+    expect(await requests()).toBe(before + 1);
   });
 
   it.skipIf(!available)('keeps presence cluster-wide: one member per user, listed from every node, added and removed once', async () => {
