@@ -78,16 +78,7 @@ export class LeastConnections implements Algorithm {
   readonly name = 'least-connections' as const;
   private tie = 0;
   pick(targets: readonly Target[]): Target {
-    let best: Target[] = [];
-    let bestScore = Infinity;
-    for (const t of targets) {
-      const score = (t.active + 1) / t.weight;
-      if (score < bestScore - 1e-12) {
-        bestScore = score;
-        best = [t];
-      } else if (Math.abs(score - bestScore) <= 1e-12) best.push(t);
-    }
-    return best[this.tie++ % best.length] as Target;
+    return lowest(targets, (t) => (t.active + 1) / t.weight, this.tie++);
   }
 }
 
@@ -141,17 +132,23 @@ export class LeastResponseTime implements Algorithm {
   readonly name = 'least-response-time' as const;
   private tie = 0;
   pick(targets: readonly Target[]): Target {
-    let best: Target[] = [];
-    let bestScore = Infinity;
-    for (const t of targets) {
-      const score = (Math.max(t.latencyMs, 0.01) * (t.active + 1)) / t.weight;
-      if (score < bestScore - 1e-9) {
-        bestScore = score;
-        best = [t];
-      } else if (Math.abs(score - bestScore) <= 1e-9) best.push(t);
-    }
-    return best[this.tie++ % best.length] as Target;
+    return lowest(targets, (t) => (Math.max(t.latencyMs, 0.01) * (t.active + 1)) / t.weight, this.tie++);
   }
+}
+
+/** The target with the lowest score; equal scores (within rounding) take turns by `turn`, so equal backends fill evenly. */
+function lowest(targets: readonly Target[], score: (t: Target) => number, turn: number): Target {
+  let best: Target[] = [];
+  let bestScore = Infinity;
+  for (const t of targets) {
+    const s = score(t);
+    const tolerance = 1e-9 * Math.max(1, Math.abs(bestScore === Infinity ? s : bestScore));
+    if (s < bestScore - tolerance) {
+      bestScore = s;
+      best = [t];
+    } else if (Math.abs(s - bestScore) <= tolerance) best.push(t);
+  }
+  return best[turn % best.length] as Target;
 }
 
 /** 32-bit FNV-1a with a murmur3 finalizer, so nearby strings land far apart on the ring. */
