@@ -6,6 +6,9 @@ import { webhookSchema } from './webhook-schema.js';
  * file < env (SWITCHBOARD_*) < flags on top and freezes the result.
  * Top-level scalar options map to `--kebab-case` flags and
  * `SWITCHBOARD_SCREAMING_SNAKE` env names, derived mechanically.
+ * Each field's `.describe()` is the one text of what it does: `--help` prints
+ * it and `npm run docs:config` writes it into docs/configuration.md, so keep
+ * it to one sentence, saying what a client sees when a limit trips.
  */
 export const appSchema = z
   .object({
