@@ -14,80 +14,50 @@ export type AlgorithmName = (typeof algorithms)[number];
 
 export const balancerSchema = z
   .object({
-    host: z.string().min(1).default('0.0.0.0'),
-    /** Port the balancer listens on (0 = any free port). */
-    listen: z.number().int().min(0).max(65535).default(8080),
-    logLevel: z.enum(logLevels).default('info'),
-    /** Backends `host:port` or `host:port=weight` (weight 1-1000, default 1). */
-    backend: z.array(z.string().regex(/^[^\s=]+:\d{1,5}(=\d{1,4})?$/, 'host:port or host:port=weight')).default([]),
-    /** Where backends come from: the `backend` list, or the cluster's node registry in Redis. */
-    discover: z.enum(['static', 'redis']).default('static'),
-    redisUrl: z.string().min(1).optional(),
-    /** The nodes' `--key-prefix`, to find their heartbeats. */
-    keyPrefix: z.string().min(1).max(64).default('switchboard'),
-    /** Seconds without a heartbeat after which a discovered node is forgotten. */
-    nodeTimeout: z.number().min(0.2).max(600).default(10),
-    algorithm: z.enum(algorithms).default('p2c'),
-    /** What consistent hashing hashes: the app key of `/app/{key}` (HTTP API: the app id), a query parameter, or the client address. */
-    hashKey: z.enum(['app-key', 'query', 'client-ip']).default('app-key'),
-    hashQueryParam: z.string().min(1).default('key'),
-    /** Bounded loads: no backend takes more than this factor times its share of connections (HAProxy hash-balance-factor 125). */
-    hashBalanceFactor: z.number().min(1.01).max(10).default(1.25),
-    /** Seconds between active `/ready` checks. */
-    healthInterval: z.number().min(0.05).max(300).default(2),
-    /** Seconds between checks while a backend is changing state (HAProxy's fastinter). */
-    healthFastInterval: z.number().min(0.05).max(300).default(0.5),
-    healthTimeout: z.number().min(0.05).max(60).default(1),
-    /** Consecutive good checks to become healthy. */
-    healthRise: z.number().int().min(1).max(100).default(2),
-    /** Consecutive bad checks to become unhealthy. */
-    healthFall: z.number().int().min(1).max(100).default(3),
-    /** Consecutive connect failures or resets that eject a backend. */
-    ejectAfterFailures: z.number().int().min(1).max(1000).default(3),
-    /** Seconds of the first ejection; each consecutive ejection multiplies it. */
-    ejectBaseSeconds: z.number().min(0.05).max(3600).default(30),
-    ejectMaxSeconds: z.number().min(0.05).max(86_400).default(300),
-    /** Most backends ejected at once, in percent (at least one). */
-    maxEjectedPercent: z.number().min(0).max(100).default(50),
-    /** Seconds over which a newly healthy backend's share ramps up; 0 = off. */
-    slowStart: z.number().min(0).max(3600).default(60),
-    /** Below this percentage of healthy backends, traffic goes to all of them. */
-    panicThreshold: z.number().min(0).max(100).default(50),
-    /** Send a PROXY protocol v1 line to backends. */
-    proxyProtocol: z.boolean().default(false),
-    /** Largest request head a client may send, in bytes (431 beyond). */
-    maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
-    /** Seconds a client may take to send its request head (slowloris). */
-    headersTimeout: z.number().min(0.1).max(300).default(10),
-    /** Seconds an HTTP request may take, body included. */
-    requestTimeout: z.number().min(0.1).max(600).default(30),
-    /** Largest HTTP request body, in bytes (413 beyond); bodies are buffered so a failed connect can be retried. */
-    maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
-    /** Seconds to connect to a backend before trying another. */
-    connectTimeout: z.number().min(0.05).max(60).default(3),
-    /** Other backends tried after a failed connect, before the client sees an error. */
-    connectRetries: z.number().int().min(0).max(10).default(2),
-    /** Seconds of silence in both directions after which a tunnel is closed; 0 = never (pusher pings every 120 s). */
-    tunnelTimeout: z.number().min(0).max(86_400).default(3600),
-    /** Keep-alive sockets per backend for HTTP API requests. */
-    httpPoolSize: z.number().int().min(1).max(10_000).default(64),
-    /** Open WebSockets per backend; 0 = unlimited. */
-    maxConnectionsPerBackend: z.number().int().min(0).default(0),
-    /** Open WebSockets through this balancer process; 0 = unlimited. */
-    maxConnections: z.number().int().min(0).default(0),
-    /** Seconds a request waits for room under the limits before 503 / close 4100. */
-    queueTimeout: z.number().min(0).max(60).default(2),
-    /** Requests that may wait for room at once; beyond it they are refused at once. */
-    maxQueued: z.number().int().min(0).default(1000),
-    rebalance: z.boolean().default(true),
-    /** Max/mean connection ratio that starts rebalancing. */
-    rebalanceThreshold: z.number().min(1.01).max(10).default(1.2),
-    /** Share of a node's connections closed per second at most while rebalancing. */
-    rebalanceRate: z.number().min(0.0001).max(0.5).default(0.01),
-    /** Bearer token of the nodes' admin endpoint (their `adminToken`); rebalancing needs it. */
-    adminToken: z.string().min(16).optional(),
-    /** Balancer processes sharing the port: a number, or `auto` for one per core. */
-    workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1'),
+    host: z.string().min(1).default('0.0.0.0').describe('Address to listen on.'),
+    listen: z.number().int().min(0).max(65535).default(8080).describe('Port the balancer listens on (0 = any free port).'),
+    logLevel: z.enum(logLevels).default('info').describe('pino log level.'),
+    backend: z
+      .array(z.string().regex(/^[^\s=]+:\d{1,5}(=\d{1,4})?$/, 'host:port or host:port=weight'))
+      .default([])
+      .describe('Backend nodes `host:port` or `host:port=weight` (weight 1-1000, default 1); repeat the flag for more, a JSON array in env.'),
+    discover: z.enum(['static', 'redis']).default('static').describe('Where backends come from: `static` (the `backend` list) or `redis` (the cluster\'s node registry).'),
+    redisUrl: z.string().min(1).optional().describe('Redis of the nodes, for `--discover redis`.'),
+    keyPrefix: z.string().min(1).max(64).default('switchboard').describe('The nodes\' `--key-prefix`, to find their heartbeats.'),
+    nodeTimeout: z.number().min(0.2).max(600).default(10).describe('Seconds without a heartbeat after which a discovered node is forgotten.'),
+    algorithm: z.enum(algorithms).default('p2c').describe('How a backend is chosen for each new WebSocket or HTTP request (see Algorithms).'),
+    hashKey: z.enum(['app-key', 'query', 'client-ip']).default('app-key').describe('What consistent hashing hashes: the app key of `/app/{key}` (HTTP API: the app id), a query parameter, or the client address.'),
+    hashQueryParam: z.string().min(1).default('key').describe('Query parameter hashed with `--hash-key query`.'),
+    hashBalanceFactor: z.number().min(1.01).max(10).default(1.25).describe('Bounded loads: no backend takes more than this factor times its share of connections (HAProxy hash-balance-factor 125).'),
+    healthInterval: z.number().min(0.05).max(300).default(2).describe('Seconds between active `/ready` checks.'),
+    healthFastInterval: z.number().min(0.05).max(300).default(0.5).describe('Seconds between checks while a backend is changing state (HAProxy\'s fastinter).'),
+    healthTimeout: z.number().min(0.05).max(60).default(1).describe('Seconds one health check may take; slower counts as a bad check.'),
+    healthRise: z.number().int().min(1).max(100).default(2).describe('Consecutive good checks for a backend to become healthy.'),
+    healthFall: z.number().int().min(1).max(100).default(3).describe('Consecutive bad checks for a backend to become unhealthy.'),
+    ejectAfterFailures: z.number().int().min(1).max(1000).default(3).describe('Consecutive connect failures or resets that eject a backend.'),
+    ejectBaseSeconds: z.number().min(0.05).max(3600).default(30).describe('Seconds of the first ejection; each consecutive ejection multiplies it.'),
+    ejectMaxSeconds: z.number().min(0.05).max(86_400).default(300).describe('Seconds of the longest ejection.'),
+    maxEjectedPercent: z.number().min(0).max(100).default(50).describe('Most backends ejected at once, in percent (at least one may be).'),
+    slowStart: z.number().min(0).max(3600).default(60).describe('Seconds over which a newly healthy backend\'s share ramps up; 0 = off.'),
+    panicThreshold: z.number().min(0).max(100).default(50).describe('Percentage of healthy backends below which traffic goes to all of them.'),
+    proxyProtocol: z.boolean().default(false).describe('Send a PROXY protocol v1 line to backends.'),
+    maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024).describe('Largest request head a client may send, in bytes; beyond it 431.'),
+    headersTimeout: z.number().min(0.1).max(300).default(10).describe('Seconds a client may take to send its request head (slowloris); slower gets 408 or is closed.'),
+    requestTimeout: z.number().min(0.1).max(600).default(30).describe('Seconds an HTTP request may take, body and the backend\'s answer included.'),
+    maxBodyBytes: z.number().int().min(1024).default(1024 * 1024).describe('Largest HTTP request body, in bytes; beyond it 413 (bodies are buffered so a failed connect can be retried).'),
+    connectTimeout: z.number().min(0.05).max(60).default(3).describe('Seconds to connect to a backend before trying another.'),
+    connectRetries: z.number().int().min(0).max(10).default(2).describe('Other backends tried after a failed connect, before the client gets 502.'),
+    tunnelTimeout: z.number().min(0).max(86_400).default(3600).describe('Seconds of silence in both directions after which a WebSocket tunnel is closed; 0 = never (pusher-js pings every 120 s).'),
+    httpPoolSize: z.number().int().min(1).max(10_000).default(64).describe('Keep-alive sockets per backend for HTTP API requests.'),
+    maxConnectionsPerBackend: z.number().int().min(0).default(0).describe('Open WebSockets per backend; 0 = unlimited.'),
+    maxConnections: z.number().int().min(0).default(0).describe('Open WebSockets through this balancer process; 0 = unlimited.'),
+    queueTimeout: z.number().min(0).max(60).default(2).describe('Seconds a request waits for room under the limits before 503 (WebSockets: close 4100).'),
+    maxQueued: z.number().int().min(0).default(1000).describe('Requests that may wait for room at once; beyond it they are refused at once.'),
+    rebalance: z.boolean().default(true).describe('Move connections from busy nodes to idle ones when the load is uneven (needs `--admin-token`).'),
+    rebalanceThreshold: z.number().min(1.01).max(10).default(1.2).describe('Max/mean connection ratio that starts rebalancing.'),
+    rebalanceRate: z.number().min(0.0001).max(0.5).default(0.01).describe('Share of a node\'s connections closed per second at most while rebalancing.'),
+    adminToken: z.string().min(16).optional().describe('Bearer token of the nodes\' admin endpoint (their `adminToken`); rebalancing needs it.'),
+    workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1').describe('Balancer processes sharing the port: a number, or `auto` for one per core.'),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { ConfigError, formatConfigError } from '../config/errors.js';
 import { balancerOptions, loadBalancerConfig, type BalancerConfig } from '../balancer/config.js';
 import { createLogger } from '../util/logger.js';
+import { optionHelp, valuePlaceholder } from './start-options.js';
 
 export interface BalanceIo {
   stdout(text: string): void;
@@ -13,15 +14,13 @@ export interface BalanceIo {
 export function addBalancerOptions(command: Command): Command {
   command.addOption(new Option('--config <file>', 'JSON or YAML file of balancer options (the flags\' names in camelCase)'));
   for (const option of balancerOptions) {
-    const help = `${option.defaultValue !== undefined && option.kind !== 'json-array' ? `default ${JSON.stringify(option.defaultValue)}; ` : ''}env ${option.envName}`;
     if (option.key === 'backend') {
       command.addOption(
-        new Option('--backend <host:port[=weight]>', `a backend node; repeat for more; ${help} (a JSON array)`).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
+        new Option('--backend <host:port[=weight]>', optionHelp(option)).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
       );
       continue;
     }
-    const placeholder = option.kind === 'boolean' ? '[true|false]' : option.kind === 'enum' ? `<${option.choices?.join('|') ?? 'value'}>` : '<value>';
-    command.addOption(new Option(`--${option.flag} ${placeholder}`, help));
+    command.addOption(new Option(`--${option.flag} ${valuePlaceholder(option)}`, optionHelp(option)));
   }
   command.addOption(new Option('--print-haproxy', 'print an equivalent haproxy.cfg and exit'));
   return command;

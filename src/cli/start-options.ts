@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { configOptions, type ConfigOption } from '../config/options.js';
 
-function valuePlaceholder(option: ConfigOption): string {
+/** `<number>`, `[true|false]`, `<local|redis|nats>`...: what a flag's value looks like. */
+export function valuePlaceholder(option: ConfigOption): string {
   switch (option.kind) {
     case 'boolean':
       return '[true|false]';
@@ -16,14 +17,17 @@ function valuePlaceholder(option: ConfigOption): string {
   }
 }
 
-function describe(option: ConfigOption): string {
-  const parts: string[] = [];
-  if (option.kind === 'json-array') parts.push('a JSON array');
-  if (option.defaultValue !== undefined && option.kind !== 'json-array') {
-    parts.push(`default ${JSON.stringify(option.defaultValue)}`);
-  }
-  parts.push(`env ${option.envName}`);
-  return parts.join('; ');
+/**
+ * A flag's help: the schema's description, then the default and the env name the way
+ * commander prints its own, e.g. `... Over it: close 4100. (default: 0, env: SWITCHBOARD_MAX_CONNECTIONS)`.
+ * Built here rather than with commander's `.default()`/`.env()`, which would also apply them:
+ * defaults and env belong to the config loader, so a flag is present only when typed.
+ */
+export function optionHelp(option: ConfigOption): string {
+  const extras: string[] = [];
+  if (option.defaultText !== undefined) extras.push(`default: ${option.defaultText}`);
+  extras.push(`env: ${option.envName}`);
+  return `${option.description} (${extras.join(', ')})`;
 }
 
 /**
@@ -33,9 +37,9 @@ function describe(option: ConfigOption): string {
  * them, so flags, env and file share one set of rules and messages.
  */
 export function addConfigOptions(command: Command): Command {
-  command.addOption(new Option('--config <file>', 'JSON or YAML config file; env SWITCHBOARD_CONFIG'));
+  command.addOption(new Option('--config <file>', 'JSON or YAML config file with the options below in camelCase (env: SWITCHBOARD_CONFIG)'));
   for (const option of configOptions) {
-    command.addOption(new Option(`--${option.flag} ${valuePlaceholder(option)}`, describe(option)));
+    command.addOption(new Option(`--${option.flag} ${valuePlaceholder(option)}`, optionHelp(option)));
   }
   return command;
 }

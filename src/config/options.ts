@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { configSchema } from './schema.js';
 
 /** How a text value (flag or env) for an option is turned into the type the schema expects. */
@@ -15,8 +15,12 @@ export interface ConfigOption {
   readonly kind: OptionKind;
   /** Allowed values when `kind` is `enum`. */
   readonly choices?: readonly string[];
-  /** The schema default (undefined for optional options without one), for help text. */
+  /** The schema default (undefined for optional options without one). */
   readonly defaultValue?: unknown;
+  /** What the option does, from the schema's `.describe()`: the one text behind `--help` and the docs. */
+  readonly description: string;
+  /** The default as help and docs show it (JSON, or the schema's `defaultLabel`); undefined when there is none. */
+  readonly defaultText?: string;
 }
 
 export const ENV_PREFIX = 'SWITCHBOARD_';
@@ -41,16 +45,31 @@ export function toEnvName(key: string): string {
   return ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 }
 
-interface Unwrapped {
+/** What a schema field says about itself, read through its optional/default/nullable wrappers. */
+export interface FieldDoc {
+  /** The field with its wrappers peeled off. */
   readonly base: z.core.$ZodType;
+  readonly description?: string;
   readonly defaultValue?: unknown;
+  /** The default as help and docs show it: the field's `defaultLabel` metadata, else its JSON. */
+  readonly defaultText?: string;
 }
 
-/** Peel optional/default/nullable wrappers off a field, keeping the default if one is found. */
-function unwrap(schema: z.core.$ZodType): Unwrapped {
+/**
+ * Peel optional/default/nullable wrappers off a field, keeping the default and the
+ * outermost description found. Zod 4 keeps metadata across refinements (`.min()` after
+ * `.describe()`), but a `.default()`/`.optional()` wrapper is a new schema with its own
+ * registry entry, so every layer is looked at: `.describe()` may sit inside or outside them.
+ */
+export function fieldDoc(schema: z.core.$ZodType): FieldDoc {
   let current = schema;
   let defaultValue: unknown;
+  let description: string | undefined;
+  let defaultLabel: string | undefined;
   for (;;) {
+    const meta = z.globalRegistry.get(current);
+    if (description === undefined && typeof meta?.description === 'string') description = meta.description;
+    if (defaultLabel === undefined && typeof meta?.defaultLabel === 'string') defaultLabel = meta.defaultLabel;
     const def = current._zod.def;
     if (def.type === 'default') {
       const d = def as z.core.$ZodDefaultDef;
@@ -59,15 +78,18 @@ function unwrap(schema: z.core.$ZodType): Unwrapped {
     } else if (def.type === 'optional' || def.type === 'nullable') {
       current = (def as z.core.$ZodOptionalDef).innerType;
     } else {
-      return { base: current, defaultValue };
+      const defaultText = defaultLabel ?? (defaultValue === undefined ? undefined : JSON.stringify(defaultValue));
+      return { base: current, description, defaultValue, defaultText };
     }
   }
 }
 
 /** The flag/env description of one schema field (also used by the balancer's schema). */
 export function describeField(key: string, field: z.core.$ZodType): ConfigOption {
-  const { base, defaultValue } = unwrap(field);
-  const names = { key, flag: toFlagName(key), envName: toEnvName(key), defaultValue };
+  const { base, defaultValue, defaultText, description } = fieldDoc(field);
+  // Help and docs both print this text, so an option without one fails at load, not in review.
+  if (description === undefined || description.trim() === '') throw new Error(`config option ${key} has no .describe() text`);
+  const names = { key, flag: toFlagName(key), envName: toEnvName(key), defaultValue, defaultText, description };
   const type = base._zod.def.type;
   switch (type) {
     case 'string':
@@ -109,7 +131,7 @@ export type ParsedValue = { ok: true; value: unknown } | { ok: false; reason: st
 const STRICT_NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Turn the text of a flag or env value into the option's type; range checks are the schema's. */
-export function parseOptionText(option: ConfigOption, text: string): ParsedValue {
+export function parseOptionText(option: Pick<ConfigOption, 'kind'>, text: string): ParsedValue {
   switch (option.kind) {
     case 'string':
     case 'enum':

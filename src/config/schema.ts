@@ -6,33 +6,30 @@ import { webhookSchema } from './webhook-schema.js';
  * file < env (SWITCHBOARD_*) < flags on top and freezes the result.
  * Top-level scalar options map to `--kebab-case` flags and
  * `SWITCHBOARD_SCREAMING_SNAKE` env names, derived mechanically.
+ * Each field's `.describe()` is the one text of what it does: `--help` prints
+ * it and `npm run docs:config` writes it into docs/configuration.md, so keep
+ * it to one sentence, saying what a client sees when a limit trips.
  */
 export const appSchema = z
   .object({
-    id: z.string().min(1).max(100).regex(/^[A-Za-z0-9_\-.]+$/, 'letters, digits, _ - . only'),
-    key: z.string().min(1).max(100).regex(/^[A-Za-z0-9_\-.]+$/, 'letters, digits, _ - . only'),
-    secret: z.string().min(1).max(200),
-    name: z.string().max(200).optional(),
-    enabled: z.boolean().default(true),
-    /** Connections of this app on this node; 0 = unlimited. Over it: close 4004. */
-    maxConnections: z.number().int().min(0).default(0),
-    enableClientEvents: z.boolean().default(true),
-    /** Client events per second per connection; over it: pusher:error 4301. */
-    maxClientEventsPerSecond: z.number().int().min(1).default(10),
-    /** Allowed `Origin` header values ("*" or empty = any); else close 4009. */
-    allowedOrigins: z.array(z.string().min(1)).default([]),
-    maxPresenceMembersPerChannel: z.number().int().min(1).default(100),
-    /** Max bytes of one presence member's user_info JSON. */
-    maxPresenceMemberSizeKb: z.number().min(0.1).default(2),
-    maxEventPayloadKb: z.number().min(0.1).default(10),
-    maxEventNameLength: z.number().int().min(1).default(200),
-    maxChannelsPerPublish: z.number().int().min(1).default(100),
-    maxBatchSize: z.number().int().min(1).default(10),
-    enableSubscriptionCount: z.boolean().default(false),
-    /** Seconds a connection may stay without `pusher:signin` when required; 0 = not required. Over it: close 4009. */
-    userAuthenticationTimeout: z.number().min(0).default(0),
-    /** Where this app's webhooks go (Pusher's format; Soketi's field names are accepted too). */
-    webhooks: z.array(webhookSchema).default([]),
+    id: z.string().min(1).max(100).regex(/^[A-Za-z0-9_\-.]+$/, 'letters, digits, _ - . only').describe('App id used in HTTP API paths (`/apps/{id}/...`).'),
+    key: z.string().min(1).max(100).regex(/^[A-Za-z0-9_\-.]+$/, 'letters, digits, _ - . only').describe('Public key clients connect with (`/app/{key}`); an unknown key is closed with 4001.'),
+    secret: z.string().min(1).max(200).describe('Secret that signs channel auth, sign-in and API requests.'),
+    name: z.string().max(200).optional().describe('A label.'),
+    enabled: z.boolean().default(true).describe('A disabled app refuses connections (close 4003) and API calls (403).'),
+    maxConnections: z.number().int().min(0).default(0).describe('Connections of this app on this node; 0 = unlimited. Over it: close 4004.'),
+    enableClientEvents: z.boolean().default(true).describe('Allow `client-*` events on private and presence channels; otherwise they get pusher:error.'),
+    maxClientEventsPerSecond: z.number().int().min(1).default(10).describe('Client events per second per connection; over it: pusher:error 4301.'),
+    allowedOrigins: z.array(z.string().min(1)).default([]).describe('Allowed `Origin` header values ("*" or empty = any); any other origin is closed with 4009.'),
+    maxPresenceMembersPerChannel: z.number().int().min(1).default(100).describe('Members per presence channel; beyond it the subscription gets subscription_error LimitReached.'),
+    maxPresenceMemberSizeKb: z.number().min(0.1).default(2).describe('Largest user_info JSON of one presence member, in KB; beyond it the subscription is refused.'),
+    maxEventPayloadKb: z.number().min(0.1).default(10).describe('Largest event `data` in KB (API and client events); beyond it the API answers 413 and a client gets pusher:error.'),
+    maxEventNameLength: z.number().int().min(1).default(200).describe('Longest event name; beyond it the API answers 400 and a client gets pusher:error.'),
+    maxChannelsPerPublish: z.number().int().min(1).default(100).describe('Channels in one API trigger; beyond it 400.'),
+    maxBatchSize: z.number().int().min(1).default(10).describe('Events in one batch_events call; beyond it 400.'),
+    enableSubscriptionCount: z.boolean().default(false).describe('Send `pusher_internal:subscription_count` and answer `subscription_count` in the API.'),
+    userAuthenticationTimeout: z.number().min(0).default(0).describe('Seconds a connection may stay without `pusher:signin`; 0 = sign-in not required. Over it: close 4009.'),
+    webhooks: z.array(webhookSchema).default([]).describe('Webhook endpoints of this app (Pusher\'s format; Soketi\'s field names are accepted too); see the endpoint fields below.'),
   })
   .strict();
 
@@ -42,114 +39,63 @@ export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 's
 
 export const configSchema = z
   .object({
-    host: z.string().min(1).default('0.0.0.0'),
-    port: z.number().int().min(0).max(65535).default(6001),
-    logLevel: z.enum(logLevels).default('info'),
-    /** Connections on this node across all apps; 0 = unlimited. Over it: close 4100. */
-    maxConnections: z.number().int().min(0).default(0),
-    /** Largest WebSocket message a client may send, in bytes. Over it: close 1009. */
-    maxFrameBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024),
-    /** Seconds of client silence before the server pings; also sent to clients as activity_timeout. */
-    activityTimeout: z.number().int().min(1).max(3600).default(120),
-    /** Seconds to wait for any frame after a server ping before closing with 4201. */
-    pongTimeout: z.number().int().min(1).max(600).default(30),
-    /** Seconds without any subscribe/event/signin from a client before closing with 4202; 0 = off. */
-    inactivityTimeout: z.number().int().min(0).default(0),
-    /** Unsent bytes a socket may hold before it is closed with 4200 (slow consumer). */
-    maxSendBufferBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
-    /**
-     * Milliseconds queued frames may wait for more frames to the same sockets so
-     * that they leave in one write, while the node delivers at least
-     * `writeCoalesceMinRate` per second; 0 = always write at the end of the
-     * event-loop turn. Trades a few ms of latency under heavy fan-out for
-     * about a third less CPU per delivery.
-     */
-    writeCoalesceMs: z.number().int().min(0).max(100).default(15),
-    /**
-     * Deliveries per second (this node, over the last second) from which frames
-     * wait `writeCoalesceMs`; below it they leave at the end of their turn.
-     * 0 = always wait.
-     */
-    writeCoalesceMinRate: z.number().int().min(0).default(60_000),
-    /** Largest HTTP API request body in bytes. Over it: 413. */
-    maxHttpBodyBytes: z.number().int().min(1024).default(1024 * 1024),
-    /** Seconds an HTTP request may take to arrive whole (headers and body); slower senders get 408. */
-    httpRequestTimeout: z.number().int().min(1).max(600).default(30),
-    /** Seconds over which a graceful shutdown spreads 4200 closes. */
-    drainSeconds: z.number().min(0).max(600).default(5),
-    /** Seconds a cache channel keeps its last event. */
-    cacheTtlSeconds: z.number().int().min(1).default(1800),
-    /** Cache channels per app whose last event is kept; the least recently used are dropped first. */
-    maxCachedChannels: z.number().int().min(1).default(10_000),
-    tlsCert: z.string().min(1).optional(),
-    tlsKey: z.string().min(1).optional(),
-    /** How nodes reach each other: `local` (one process, or `--workers` through the primary), `redis` or `nats`. */
-    adapter: z.enum(['local', 'redis', 'nats']).default('local'),
-    /** Redis URL(s), comma-separated (several = shards by channel hash): `redis://`, `rediss://`, `redis-sentinel://h:p,h:p/master`, or alone `redis-cluster://h:p,h:p` (seed nodes of a Redis Cluster; channels by sharded pub/sub, Redis ≥ 7). */
-    redisUrl: z.string().min(1).optional(),
-    /** NATS server URL(s) of one NATS cluster, comma-separated. */
-    natsUrl: z.string().min(1).optional(),
-    /** Prepended to every Redis key/channel and NATS subject, so deployments can share a broker. */
-    keyPrefix: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ - only').default('switchboard'),
-    /** This node's id in the cluster (stable across restarts to replace the old run); default host name and port. */
-    nodeId: z.string().min(1).max(100).regex(/^[A-Za-z0-9_\-.:]+$/, 'letters, digits, _ - . : only').optional(),
-    /** Seconds between a node's heartbeats. */
-    heartbeatInterval: z.number().min(0.05).max(60).default(1),
-    /** Seconds without heartbeats after which a node is dead: its members leave, its occupancy is dropped. */
-    nodeTimeout: z.number().min(0.2).max(600).default(10),
-    /** Seconds a cluster-wide query waits for the other nodes' answers. */
-    requestTimeout: z.number().min(0.05).max(60).default(2),
-    /** Seconds of the leader lease: a new leader takes over within about this long after the leader dies. */
-    leaderLease: z.number().min(0.5).max(600).default(5),
-    /**
-     * Milliseconds a batch of outgoing cluster messages may wait for more,
-     * while this node publishes at least `clusterCoalesceMinRate` of them per
-     * second; 0 = always send at the end of the event-loop turn. Under load,
-     * fewer and larger broker messages cost every node fewer wake-ups.
-     */
-    clusterCoalesceMs: z.number().int().min(0).max(100).default(2),
-    /** Cluster messages per second (this node, over the last second) from which batches wait `clusterCoalesceMs`. 0 = always wait. */
-    clusterCoalesceMinRate: z.number().int().min(0).default(1000),
-    /** Where webhook batches wait for delivery: `memory` (this process; lost on restart), `redis` or `rabbitmq` (durable). */
-    webhookQueue: z.enum(['memory', 'redis', 'rabbitmq']).default('memory'),
-    /** The queue's broker: a `redis://` URL (default: `redisUrl`) or an `amqp://` URL. */
-    webhookQueueUrl: z.string().min(1).optional(),
-    /** Events per webhook request, at most. */
-    webhookBatchSize: z.number().int().min(1).max(1000).default(20),
-    /** Milliseconds the first event of a batch waits for more before the batch is sent. */
-    webhookBatchMs: z.number().int().min(0).max(60_000).default(250),
-    /** Seconds `channel_vacated` and `member_removed` wait; a return within it sends neither the leave nor the next join. */
-    webhookLeaveDelay: z.number().min(0).max(600).default(3),
-    /** Seconds one delivery attempt may take, answer included. */
-    webhookAttemptTimeout: z.number().min(0.1).max(120).default(4),
-    /** Seconds after an event's creation during which failed deliveries are retried (receivers reject a `time_ms` older than 5 minutes). */
+    host: z.string().min(1).default('0.0.0.0').describe('Address to listen on.'),
+    port: z.number().int().min(0).max(65535).default(6001).describe('Port for WebSocket and HTTP (0 = any free port).'),
+    logLevel: z.enum(logLevels).default('info').describe('pino log level.'),
+    maxConnections: z.number().int().min(0).default(0).describe('Connections on this node across all apps; 0 = unlimited. Over it: close 4100.'),
+    maxFrameBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024).describe('Largest WebSocket message a client may send, in bytes. Over it: close 1009.'),
+    activityTimeout: z.number().int().min(1).max(3600).default(120).describe('Seconds of client silence before the server pings; also sent to clients as activity_timeout.'),
+    pongTimeout: z.number().int().min(1).max(600).default(30).describe('Seconds to wait for any frame after a server ping before closing with 4201.'),
+    inactivityTimeout: z.number().int().min(0).default(0).describe('Seconds without any subscribe/event/signin from a client before closing with 4202; 0 = off.'),
+    maxSendBufferBytes: z.number().int().min(1024).default(4 * 1024 * 1024).describe('Unsent bytes a socket may hold before it is closed with 4200 (slow consumer).'),
+    // Trades a few ms of latency under heavy fan-out for about a third less CPU per delivery (docs/benchmarks.md).
+    writeCoalesceMs: z.number().int().min(0).max(100).default(15).describe('Milliseconds queued frames may wait for more frames to the same sockets so that they leave in one write, while the node delivers at least `writeCoalesceMinRate` per second; 0 = always write at the end of the event-loop turn.'),
+    writeCoalesceMinRate: z.number().int().min(0).default(60_000).describe('Deliveries per second (this node, over the last second) from which frames wait `writeCoalesceMs`; below it they leave at the end of their turn; 0 = always wait.'),
+    maxHttpBodyBytes: z.number().int().min(1024).default(1024 * 1024).describe('Largest HTTP API request body in bytes. Over it: 413.'),
+    httpRequestTimeout: z.number().int().min(1).max(600).default(30).describe('Seconds an HTTP request may take to arrive whole (headers and body); slower senders get 408.'),
+    drainSeconds: z.number().min(0).max(600).default(5).describe('Seconds over which a graceful shutdown spreads its 4200 closes, so clients reconnect elsewhere gradually.'),
+    cacheTtlSeconds: z.number().int().min(1).default(1800).describe('Seconds a cache channel keeps its last event.'),
+    maxCachedChannels: z.number().int().min(1).default(10_000).describe('Cache channels per app whose last event is kept; the least recently used are dropped first (their next subscriber gets cache_miss).'),
+    tlsCert: z.string().min(1).optional().describe('PEM certificate file: serve `wss://` and `https://` directly (with `tlsKey`).'),
+    tlsKey: z.string().min(1).optional().describe('PEM private key file for `tlsCert`.'),
+    adapter: z.enum(['local', 'redis', 'nats']).default('local').describe('How nodes reach each other: `local` (one process, or `--workers` through the primary), `redis` or `nats`.'),
+    redisUrl: z.string().min(1).optional().describe('Redis URL(s), comma-separated (several = shards by channel hash): `redis://`, `rediss://`, `redis-sentinel://h:p,h:p/master`, or alone `redis-cluster://[password@]h:p,h:p` (seed nodes of a Redis Cluster, Redis >= 7; channels by sharded pub/sub).'),
+    natsUrl: z.string().min(1).optional().describe('NATS server URL(s) of one NATS cluster, comma-separated.'),
+    keyPrefix: z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ - only').default('switchboard').describe('Prepended to every Redis key/channel and NATS subject, so deployments can share a broker.'),
+    nodeId: z.string().min(1).max(100).regex(/^[A-Za-z0-9_\-.:]+$/, 'letters, digits, _ - . : only').optional().describe('This node\'s id in the cluster (keep it stable across restarts to replace the old run); default: host name and port.'),
+    heartbeatInterval: z.number().min(0.05).max(60).default(1).describe('Seconds between a node\'s heartbeats.'),
+    nodeTimeout: z.number().min(0.2).max(600).default(10).describe('Seconds without heartbeats after which a node is dead: its members leave, its occupancy is dropped.'),
+    requestTimeout: z.number().min(0.05).max(60).default(2).describe('Seconds a cluster-wide query waits for the other nodes\' answers.'),
+    leaderLease: z.number().min(0.5).max(600).default(5).describe('Seconds of the leader lease: a new leader takes over within about this long after the leader dies.'),
+    // Messages for one channel in a batch travel as one broker message, so under load every node wakes up less often.
+    clusterCoalesceMs: z.number().int().min(0).max(100).default(2).describe('Milliseconds a batch of outgoing cluster messages may wait for more, while this node publishes at least `clusterCoalesceMinRate` of them per second; 0 = always send at the end of the event-loop turn.'),
+    clusterCoalesceMinRate: z.number().int().min(0).default(1000).describe('Cluster messages per second (this node, over the last second) from which batches wait `clusterCoalesceMs`; below it they leave at the end of their turn; 0 = always wait.'),
+    webhookQueue: z.enum(['memory', 'redis', 'rabbitmq']).default('memory').describe('Where webhook batches wait for delivery: `memory` (this process, bounded; lost on restart), `redis` or `rabbitmq` (durable).'),
+    webhookQueueUrl: z.string().min(1).optional().describe('The webhook queue\'s broker: a `redis://` URL (default: `redisUrl`) or an `amqp://` URL.'),
+    webhookBatchSize: z.number().int().min(1).max(1000).default(20).describe('Events per webhook request, at most.'),
+    webhookBatchMs: z.number().int().min(0).max(60_000).default(250).describe('Milliseconds the first event of a webhook batch waits for more before the batch is sent.'),
+    webhookLeaveDelay: z.number().min(0).max(600).default(3).describe('Seconds `channel_vacated` and `member_removed` wait; a return within it sends neither the leave nor the next join.'),
+    webhookAttemptTimeout: z.number().min(0.1).max(120).default(4).describe('Seconds one webhook delivery attempt may take, answer included; slower is a failed attempt.'),
     // At most RabbitMQ's default consumer_timeout (30 min): a longer retry loop would see its batch redelivered.
-    webhookRetryFor: z.number().min(0).max(1800).default(300),
-    /** Milliseconds of the first retry's backoff ceiling; each retry doubles it (full jitter: a random delay up to the ceiling). */
-    webhookRetryBaseMs: z.number().int().min(1).max(600_000).default(1000),
-    /** Milliseconds the backoff ceiling stops doubling at. */
-    webhookRetryMaxMs: z.number().int().min(1).max(3_600_000).default(60_000),
-    /** Consecutive failed attempts to one endpoint that open its circuit breaker (deliveries to it then pause). */
-    webhookCircuitFailures: z.number().int().min(1).max(1000).default(5),
-    /** Seconds an open circuit breaker waits before one probe attempt; a success closes it, a failure keeps it open. */
-    webhookCircuitHalfOpen: z.number().min(0.05).max(3600).default(30),
-    /** Batches the memory queue holds across all endpoints; beyond it new batches are dead-lettered. */
-    webhookMemoryQueueMax: z.number().int().min(1).default(10_000),
-    /** Bearer token for the admin endpoints (`/webhooks/failed`, `/webhooks/replay`); unset = admin endpoints off (404). */
-    adminToken: z.string().min(16).optional(),
-    /** Worker processes sharing the port: a number, or `auto` for one per core. */
-    workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1'),
-    /** Convenience: a single app from flags/env, replacing `apps`. All three or none. */
-    appId: z.string().min(1).optional(),
-    appKey: z.string().min(1).optional(),
-    appSecret: z.string().min(1).optional(),
+    webhookRetryFor: z.number().min(0).max(1800).default(300).describe('Seconds after an event\'s creation during which failed webhook deliveries are retried (receivers reject a `time_ms` older than 5 minutes); then the batch is dead-lettered.'),
+    webhookRetryBaseMs: z.number().int().min(1).max(600_000).default(1000).describe('Milliseconds of the first retry\'s backoff ceiling; it doubles on every retry (full jitter: a random delay up to the ceiling), and a `Retry-After` answer replaces it.'),
+    webhookRetryMaxMs: z.number().int().min(1).max(3_600_000).default(60_000).describe('Milliseconds the webhook backoff ceiling stops doubling at.'),
+    webhookCircuitFailures: z.number().int().min(1).max(1000).default(5).describe('Consecutive failed attempts to one endpoint that open its circuit breaker: its deliveries pause instead of retrying.'),
+    webhookCircuitHalfOpen: z.number().min(0.05).max(3600).default(30).describe('Seconds an open circuit breaker waits before one probe attempt; success closes it, failure keeps it open for another period.'),
+    webhookMemoryQueueMax: z.number().int().min(1).default(10_000).describe('Batches the memory queue holds across all endpoints; beyond it new batches are dead-lettered (metric `switchboard_limit_trips_total{limit="webhookMemoryQueueMax"}`).'),
+    adminToken: z.string().min(16).optional().describe('Bearer token (16+ characters) for the admin endpoints (`/webhooks/failed`, `/webhooks/replay`, `/admin/...`); unset = they answer 404.'),
+    workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1').describe('Worker processes sharing the port: a number, or `auto` for one per core.'),
+    appId: z.string().min(1).optional().describe('Convenience: the id of a single app from flags/env, replacing `apps`; `appId`, `appKey` and `appSecret` go together.'),
+    appKey: z.string().min(1).optional().describe('The key of the single app of `appId`.'),
+    appSecret: z.string().min(1).optional().describe('The secret of the single app of `appId`.'),
     // Zod 4 returns a default as-is without parsing it, so the development app is run
     // through appSchema here to get its own defaults (enabled, limits); a factory gives
     // every load a fresh array, so freezing one config never freezes the schema's default.
     apps: z
       .array(appSchema)
       .min(1)
-      .default(() => [appSchema.parse({ id: 'app-id', key: 'app-key', secret: 'app-secret', name: 'development' })]),
+      .default(() => [appSchema.parse({ id: 'app-id', key: 'app-key', secret: 'app-secret', name: 'development' })])
+      .meta({ description: 'The apps this node serves (a JSON array in flags and env; see Apps).', defaultLabel: 'the development app' }),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -33,24 +33,27 @@ function fromSoketiShape(input: unknown): unknown {
   return w;
 }
 
+/** The fields of one webhook endpoint, after Soketi's snake_case names are mapped. */
+export const webhookEndpointSchema = z
+  .object({
+    url: httpUrl.describe('`http://` or `https://` URL the batches are POSTed to; anything else stops start-up with the field\'s path.'),
+    eventTypes: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).describe(`The events this endpoint gets, at least one of: ${WEBHOOK_EVENT_TYPES.join(', ')}.`),
+    filter: z
+      .object({
+        channelNameStartsWith: z.string().min(1).optional().describe('Only channels whose name starts with this.'),
+        channelNameEndsWith: z.string().min(1).optional().describe('Only channels whose name ends with this.'),
+      })
+      .strict()
+      .optional()
+      .describe('Only events of channels whose name starts with `channelNameStartsWith` and/or ends with `channelNameEndsWith`.'),
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name'), z.string())
+      .default({})
+      .describe('Extra request headers; they never replace `Content-Type`, `X-Pusher-Key`, `X-Pusher-Signature` or `X-Switchboard-Webhook-Id` (compared case-insensitively; such entries are dropped).'),
+  })
+  .strict();
+
 /** One webhook endpoint of an app. */
-export const webhookSchema = z.preprocess(
-  fromSoketiShape,
-  z
-    .object({
-      url: httpUrl,
-      eventTypes: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1),
-      filter: z
-        .object({
-          channelNameStartsWith: z.string().min(1).optional(),
-          channelNameEndsWith: z.string().min(1).optional(),
-        })
-        .strict()
-        .optional(),
-      /** Extra request headers; they cannot replace Content-Type, X-Pusher-Key, X-Pusher-Signature or X-Switchboard-Webhook-Id. */
-      headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name'), z.string()).default({}),
-    })
-    .strict(),
-);
+export const webhookSchema = z.preprocess(fromSoketiShape, webhookEndpointSchema);
 
 export type WebhookConfig = z.infer<typeof webhookSchema>;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { addConfigOptions } from '../../src/cli/start-options.js';
+import { addConfigOptions, optionHelp, valuePlaceholder } from '../../src/cli/start-options.js';
+import { balancerOptions } from '../../src/balancer/config.js';
 import { configOptions } from '../../src/config/options.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-cli-'));
@@ -81,6 +82,30 @@ describe('switchboard usage errors', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--max-connections <number>');
     expect(help.stdout).toContain('SWITCHBOARD_MAX_CONNECTIONS');
+  });
+
+  // Commander wraps help to the terminal's width (at spaces only), so compare with whitespace collapsed.
+  const flat = (text: string): string => text.replace(/\s+/g, ' ');
+
+  it('start --help gives every option its schema description, default and env name', async () => {
+    const help = await run(['start', '--help']);
+    expect(help.code).toBe(0);
+    const text = flat(help.stdout);
+    for (const option of configOptions) {
+      expect(option.description.length, option.key).toBeGreaterThan(0);
+      expect(text, option.key).toContain(flat(`--${option.flag} ${valuePlaceholder(option)} ${optionHelp(option)}`));
+    }
+    expect(text).toContain(flat('--max-connections <number> Connections on this node across all apps; 0 = unlimited. Over it: close 4100. (default: 0, env: SWITCHBOARD_MAX_CONNECTIONS)'));
+    expect(text).toContain('(default: the development app, env: SWITCHBOARD_APPS)');
+    expect(text).toContain('(env: SWITCHBOARD_TLS_CERT)');
+  });
+
+  it('balance --help gives every option its schema description, default and env name', async () => {
+    const help = await run(['balance', '--help']);
+    expect(help.code).toBe(0);
+    const text = flat(help.stdout);
+    for (const option of balancerOptions) expect(text, option.key).toContain(flat(optionHelp(option)));
+    expect(text).toContain(flat('--slow-start <number> Seconds over which a newly healthy backend\'s share ramps up; 0 = off. (default: 60, env: SWITCHBOARD_BALANCER_SLOW_START)'));
   });
 });
 

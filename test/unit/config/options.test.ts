@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { configOptions, optionByKey, parseOptionText, toEnvName, toFlagName } from '../../../src/config/options.js';
+import { z } from 'zod';
+import { configOptions, describeField, optionByKey, parseOptionText, toEnvName, toFlagName } from '../../../src/config/options.js';
 import { configSchema } from '../../../src/config/schema.js';
 
 function option(key: string) {
@@ -21,6 +22,22 @@ describe('config options derived from the schema', () => {
     expect(option('tlsCert')).toMatchObject({ flag: 'tls-cert', envName: 'SWITCHBOARD_TLS_CERT', kind: 'string' });
     expect(option('logLevel').kind).toBe('enum');
     expect(option('logLevel').choices).toContain('debug');
+  });
+
+  it("carries each option's schema description and the default as help shows it", () => {
+    expect(option('maxConnections')).toMatchObject({
+      description: 'Connections on this node across all apps; 0 = unlimited. Over it: close 4100.',
+      defaultText: '0',
+    });
+    expect(option('host').defaultText).toBe('"0.0.0.0"');
+    expect(option('tlsCert').defaultText).toBeUndefined();
+    expect(option('apps').defaultText).toBe('the development app');
+    for (const o of configOptions) expect(o.description, o.key).toMatch(/\S/);
+  });
+
+  it('refuses an option without a description', () => {
+    expect(() => describeField('bare', z.number().default(1))).toThrow('config option bare has no .describe() text');
+    expect(describeField('inner', z.number().describe('d').default(1)).description).toBe('d');
   });
 
   it('reads numbers strictly', () => {
