@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { countLimitTrip } from '../metrics/index.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 
 /** The client closed or broke the connection before its body arrived: nobody is left to answer. */
@@ -62,5 +63,6 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
 }
 
 function tooLarge(maxBytes: number): SwitchboardError {
+  countLimitTrip('maxHttpBodyBytes');
   return new SwitchboardError(ErrorCode.ApiPayloadTooLarge, `the limit is ${maxBytes} bytes`);
 }
