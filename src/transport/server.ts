@@ -59,10 +59,13 @@ export class Transport {
   ) {
     this.log = logger;
     log ??= logger;
+    // Node checks request deadlines every connectionsCheckingInterval (30 s by
+    // default): at half the timeout, a 408 comes at most half a timeout late.
+    const connectionsCheckingInterval = Math.min(config.httpRequestTimeout * 500, 30_000);
     this.server =
       config.tlsCert !== undefined && config.tlsKey !== undefined
-        ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) })
-        : createHttpServer();
+        ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), connectionsCheckingInterval })
+        : createHttpServer({ connectionsCheckingInterval });
     // A slow or stalled HTTP sender may not hold a socket and a body buffer for long.
     this.server.requestTimeout = config.httpRequestTimeout * 1000;
     this.server.headersTimeout = Math.min(config.httpRequestTimeout, 10) * 1000;
