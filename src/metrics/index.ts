@@ -88,24 +88,27 @@ export const clusterMetrics = {
  * name, so an alert leads straight to the setting to raise. App options are
  * bare except `app.maxConnections`, which would clash with the node's own.
  */
-export type LimitName =
-  | 'maxConnections'
-  | 'app.maxConnections'
-  | 'maxFrameBytes'
-  | 'maxSendBufferBytes'
-  | 'pongTimeout'
-  | 'inactivityTimeout'
-  | 'userAuthenticationTimeout'
-  | 'maxHttpBodyBytes'
-  | 'httpRequestTimeout'
-  | 'maxClientEventsPerSecond'
-  | 'maxEventPayloadKb'
-  | 'maxEventNameLength'
-  | 'maxPresenceMembersPerChannel'
-  | 'maxPresenceMemberSizeKb'
-  | 'maxChannelsPerPublish'
-  | 'maxBatchSize'
-  | 'webhookMemoryQueueMax';
+export const limitNames = [
+  'maxConnections',
+  'app.maxConnections',
+  'maxFrameBytes',
+  'maxSendBufferBytes',
+  'pongTimeout',
+  'inactivityTimeout',
+  'userAuthenticationTimeout',
+  'maxHttpBodyBytes',
+  'httpRequestTimeout',
+  'maxClientEventsPerSecond',
+  'maxEventPayloadKb',
+  'maxEventNameLength',
+  'maxPresenceMembersPerChannel',
+  'maxPresenceMemberSizeKb',
+  'maxChannelsPerPublish',
+  'maxBatchSize',
+  'webhookMemoryQueueMax',
+] as const;
+
+export type LimitName = (typeof limitNames)[number];
 
 /** Count one trip of a configured limit. */
 export function countLimitTrip(limit: LimitName): void {

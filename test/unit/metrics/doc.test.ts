@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { balancerRegistry } from '../../../src/metrics/balancer.js';
-import { registry } from '../../../src/metrics/index.js';
+import { configSchema, appSchema } from '../../../src/config/schema.js';
+import { limitNames, registry } from '../../../src/metrics/index.js';
 
 // docs/metrics.md is the operator's list of what can be scraped: every metric
 // the registries hold must be on it with its type and labels, and nothing else.
@@ -61,5 +62,23 @@ describe('docs/metrics.md', () => {
 
   it('has no metric row outside the node and balancer sections', () => {
     expect([...sections.keys()].sort()).toEqual(['Balancer', 'Cluster', 'Node', 'Webhooks']);
+  });
+});
+
+describe('limit names', () => {
+  it('docs/metrics.md lists every `limit` label value, and no other', () => {
+    const table = doc.slice(doc.indexOf('### `limit` values'), doc.indexOf('## Webhooks'));
+    const documented = [...table.matchAll(/^\| `([A-Za-z.]+)` \|/gm)].map((m) => m[1]).filter((name) => name !== 'limit');
+    expect(documented.sort()).toEqual([...limitNames].sort());
+  });
+
+  it('every max* option of the config schema is a limit that counts its trips', () => {
+    // Not a trip: cache channels past maxCachedChannels drop their oldest last event; nobody is refused.
+    const notTrips = new Set(['maxCachedChannels']);
+    const appOption = (k: string): string => (k in configSchema.shape ? `app.${k}` : k);
+    const options = [...Object.keys(configSchema.shape), ...Object.keys(appSchema.shape).map(appOption)];
+    const limits = options.filter((k) => /^(app\.)?max[A-Z]/.test(k) && !notTrips.has(k));
+    expect(limits.filter((k) => !(limitNames as readonly string[]).includes(k))).toEqual([]);
+    expect(limits.length).toBeGreaterThan(10);
   });
 });
