@@ -57,7 +57,7 @@ export async function listFailedWebhooks(admin: WebhookAdmin, query: URLSearchPa
 
 /** `POST /webhooks/replay` with an optional `{"ids": [...]}`: without ids, every dead letter. */
 export async function replayWebhooks(admin: WebhookAdmin, req: IncomingMessage, maxBodyBytes: number): Promise<ApiReply> {
-  const body = await readBody(req, maxBodyBytes);
+  const body = await readBody(req, maxBodyBytes, 'maxHttpBodyBytes');
   let ids: string[] | undefined;
   if (body.length > 0) {
     let parsed: unknown;

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { countLimitTrip, type LimitName } from '../metrics/index.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 
 /** The client closed or broke the connection before its body arrived: nobody is left to answer. */
@@ -13,11 +14,12 @@ const EMPTY = Buffer.alloc(0);
  * cap is refused before a byte is read; a body that grows past it while streaming
  * (chunked, or a lying length) stops being kept at once, so memory per request
  * never exceeds the cap. Rejects with a 413 SwitchboardError or RequestAborted.
+ * `limit` names the option `maxBytes` comes from, counted when it trips; none for a fixed internal cap.
  */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, limit?: LimitName): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
-    return Promise.reject(tooLarge(maxBytes));
+    return Promise.reject(tooLarge(maxBytes, limit));
   }
   if (req.readableEnded) return Promise.resolve(EMPTY);
 
@@ -36,7 +38,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
         cleanup();
         // Whatever else arrives is discarded by Node once the reply is sent; nothing more is kept.
         chunks.length = 0;
-        reject(tooLarge(maxBytes));
+        reject(tooLarge(maxBytes, limit));
         return;
       }
       chunks.push(chunk);
@@ -61,6 +63,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
   });
 }
 
-function tooLarge(maxBytes: number): SwitchboardError {
+function tooLarge(maxBytes: number, limit: LimitName | undefined): SwitchboardError {
+  if (limit !== undefined) countLimitTrip(limit);
   return new SwitchboardError(ErrorCode.ApiPayloadTooLarge, `the limit is ${maxBytes} bytes`);
 }

@@ -1,5 +1,6 @@
 import type { AppConfig } from '../config/schema.js';
 import { classifyChannel, type ChannelKind } from '../protocol/channels.js';
+import { countLimitTrip } from '../metrics/index.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import { parseInfo, type InfoRequest } from './info.js';
 
@@ -43,6 +44,7 @@ export function parseBatchBody(body: unknown, app: AppConfig): ValidEvent[] {
   const batch = asObject(body, 'the body')['batch'];
   if (!Array.isArray(batch) || batch.length === 0) throw malformed('batch must be a non-empty array');
   if (batch.length > app.maxBatchSize) {
+    countLimitTrip('maxBatchSize');
     throw malformed(`batch has ${batch.length} events; this app allows ${app.maxBatchSize}`);
   }
   return batch.map((item: unknown, i) => {
@@ -57,6 +59,7 @@ function eventFields(input: Record<string, unknown>, channels: TargetChannel[], 
   const name = input['name'];
   if (typeof name !== 'string' || name === '') throw malformed(`${where}name must be a non-empty string`);
   if (name.length > app.maxEventNameLength) {
+    countLimitTrip('maxEventNameLength');
     throw malformed(`${where}name is longer than ${app.maxEventNameLength} characters`);
   }
   if (name.startsWith(RESERVED_EVENT_PREFIX)) throw malformed(`${where}name may not start with ${RESERVED_EVENT_PREFIX}`);
@@ -65,6 +68,7 @@ function eventFields(input: Record<string, unknown>, channels: TargetChannel[], 
   if (typeof data !== 'string') throw malformed(`${where}data must be a string (JSON-encode objects)`);
   const maxDataBytes = Math.floor(app.maxEventPayloadKb * 1024);
   if (exceedsBytes(data, maxDataBytes)) {
+    countLimitTrip('maxEventPayloadKb');
     throw new SwitchboardError(
       ErrorCode.ApiPayloadTooLarge,
       `${where}data is ${Buffer.byteLength(data, 'utf8')} bytes; this app allows ${maxDataBytes}`,
@@ -85,6 +89,7 @@ function eventFields(input: Record<string, unknown>, channels: TargetChannel[], 
 function channelList(value: unknown, app: AppConfig): TargetChannel[] {
   if (!Array.isArray(value) || value.length === 0) throw malformed('channels must be a non-empty array of channel names');
   if (value.length > app.maxChannelsPerPublish) {
+    countLimitTrip('maxChannelsPerPublish');
     throw malformed(`${value.length} channels; this app allows ${app.maxChannelsPerPublish} per event`);
   }
   const targets = value.map((entry: unknown, i) => channelName(entry, `channels[${i}]`));

@@ -121,7 +121,7 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
   const { core, config } = deps;
   const app = core.findApp(params['appId'] ?? '');
   if (app === undefined) throw new SwitchboardError(ErrorCode.ApiNotFound, 'no such app');
-  const body = await readBody(request.req, config.maxHttpBodyBytes);
+  const body = await readBody(request.req, config.maxHttpBodyBytes, 'maxHttpBodyBytes');
   const auth = authenticate(request.method, request.rawPath, request.query, body, app.config, Math.floor(Date.now() / 1000));
   if (!auth.ok) return errorReply(auth.status, auth.message);
   if (!app.config.enabled) throw new SwitchboardError(ErrorCode.ApiAppDisabled);

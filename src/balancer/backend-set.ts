@@ -2,7 +2,7 @@ import { createAlgorithm, type Algorithm } from './algorithms.js';
 import { Backend } from './backend.js';
 import type { BalancerConfig } from './config.js';
 import type { HealthSettings } from './health.js';
-import { balancerMetrics } from './metrics.js';
+import { balancerMetrics } from '../metrics/balancer.js';
 
 /** Why no backend could be chosen. */
 export type NoBackend = 'none' | 'full';

@@ -1,7 +1,7 @@
 import { Agent } from 'node:http';
 import type { Target } from './algorithms.js';
 import { BackendHealth, type HealthSettings } from './health.js';
-import { balancerMetrics } from './metrics.js';
+import { balancerMetrics } from '../metrics/balancer.js';
 
 /** What a node says about itself in its `/ready` body (see src/balancer/node-load.ts). */
 export interface ReportedLoad {

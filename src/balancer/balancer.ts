@@ -10,7 +10,7 @@ import { parseBackendSpec, type BalancerConfig } from './config.js';
 import { RedisDiscovery } from './discovery.js';
 import { plainAddress } from './forwarding.js';
 import { HttpForwarder } from './http-forward.js';
-import { balancerMetrics, balancerRegistry } from './metrics.js';
+import { balancerMetrics, balancerRegistry } from '../metrics/balancer.js';
 import { Rebalancer } from './rebalancer.js';
 import { TunnelHandler } from './tunnel.js';
 

@@ -5,7 +5,7 @@ import type { Backend } from './backend.js';
 import type { BackendSet } from './backend-set.js';
 import type { BalancerConfig } from './config.js';
 import { forwardedFor } from './forwarding.js';
-import { balancerMetrics } from './metrics.js';
+import { balancerMetrics } from '../metrics/balancer.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length']);

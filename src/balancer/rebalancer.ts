@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import type { Logger } from '../util/logger.js';
 import type { Backend } from './backend.js';
 import { CLOSE_CONNECTIONS_PATH } from '../api/admin.js';
-import { balancerMetrics } from './metrics.js';
+import { balancerMetrics } from '../metrics/balancer.js';
 
 /** A backend as the rebalancing plan sees it. */
 export interface LoadView {

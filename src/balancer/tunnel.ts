@@ -7,7 +7,7 @@ import type { Backend } from './backend.js';
 import type { BackendSet } from './backend-set.js';
 import type { BalancerConfig } from './config.js';
 import { forwardedFor, proxyProtocolLine } from './forwarding.js';
-import { balancerMetrics } from './metrics.js';
+import { balancerMetrics } from '../metrics/balancer.js';
 
 /** Pusher's "over capacity, reconnect after backoff" close code. */
 const CLOSE_OVER_CAPACITY = 4100;

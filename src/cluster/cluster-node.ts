@@ -23,7 +23,7 @@ import {
   type UserChange,
   type UsersSync,
 } from './messages.js';
-import { clusterMetrics } from './metrics.js';
+import { clusterMetrics } from '../metrics/index.js';
 import { NodeRegistry, type PeerNode } from './registry.js';
 import { SyncAssembler, UsersSyncAssembler, splitShares, splitUsers, type UserPair } from './users-sync.js';
 import { RequestTracker } from './requests.js';

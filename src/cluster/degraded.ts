@@ -1,6 +1,6 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll, type CircuitBreakerPolicy } from 'cockatiel';
 import type { LinkState } from '../adapters/types.js';
-import { clusterMetrics } from './metrics.js';
+import { clusterMetrics } from '../metrics/index.js';
 
 /** Thrown into the breaker when a cluster request cannot go out or nobody answered it. */
 export class ClusterUnavailableError extends Error {}

@@ -2,7 +2,7 @@ export { ClusterNode, type ClusterHost, type ClusterNodeOptions, type ClusterDes
 export type { ClusterQuery, NodeLoad } from './messages.js';
 export { answerQuery, mergeChannelDetails, channelListsFrom, channelDetailsFrom, userIdListsFrom, anyTrue, sumNumbers, youngestCachedEvent, type CachedEvent, type ChannelDetail } from './queries.js';
 export { LeaderElector, type LeaderState } from './leader.js';
-export { clusterMetrics } from './metrics.js';
+export { clusterMetrics } from '../metrics/index.js';
 export { ClusteredCoreApi } from './clustered-api.js';
 export { CoreClusterHost } from './core-host.js';
 export { joinCluster, defaultNodeId, type ClusterSettings, type JoinedCluster, type NodeState } from './join.js';

@@ -1,6 +1,6 @@
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { encodeEvent } from '../protocol/frames.js';
-import { metrics } from '../metrics/index.js';
+import { countLimitTrip, metrics } from '../metrics/index.js';
 import { deliverToChannel } from './delivery.js';
 import type { Connection } from './connection.js';
 
@@ -23,7 +23,10 @@ export function relayClientEvent(conn: Connection, req: ClientEventRequest, now:
   const type = channel.kind.type;
   if (type === 'encrypted') return new SwitchboardError(ErrorCode.ClientEventOnEncryptedChannel);
   if (type !== 'private' && type !== 'presence') return new SwitchboardError(ErrorCode.ClientEventOnPublicChannel);
-  if (req.event.length > config.maxEventNameLength) return new SwitchboardError(ErrorCode.ClientEventNameInvalid);
+  if (req.event.length > config.maxEventNameLength) {
+    countLimitTrip('maxEventNameLength');
+    return new SwitchboardError(ErrorCode.ClientEventNameInvalid);
+  }
 
   const window = Math.floor(now / 1000);
   if (conn.clientEventWindow !== window) {
@@ -31,13 +34,13 @@ export function relayClientEvent(conn: Connection, req: ClientEventRequest, now:
     conn.clientEventCount = 0;
   }
   if (++conn.clientEventCount > config.maxClientEventsPerSecond) {
-    metrics.limitTrips.inc({ limit: 'maxClientEventsPerSecond' });
+    countLimitTrip('maxClientEventsPerSecond');
     return new SwitchboardError(ErrorCode.ClientEventRateLimited);
   }
 
   const dataBytes = typeof req.data === 'string' ? Buffer.byteLength(req.data) : Buffer.byteLength(JSON.stringify(req.data) ?? '');
   if (dataBytes > config.maxEventPayloadKb * 1024) {
-    metrics.limitTrips.inc({ limit: 'maxEventPayloadKb' });
+    countLimitTrip('maxEventPayloadKb');
     return new SwitchboardError(ErrorCode.PayloadTooLarge);
   }
 

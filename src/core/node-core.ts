@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
-import { metrics } from '../metrics/index.js';
+import { countLimitTrip, countProtocolError, metrics, type LimitName } from '../metrics/index.js';
 import { CloseCode, WsCloseCode } from '../protocol/codes.js';
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { connectionEstablished, encodeEvent, pusherError, pusherPing, pusherPong, parseClientFrame } from '../protocol/frames.js';
@@ -32,6 +32,14 @@ const PONG_FRAME = frameText(pusherPong());
  * connect, subscribe, publish, and who receives what. No network I/O of its
  * own: it queues frames through the transport's outbound functions.
  */
+// The sweep's closes, each the trip of the option that sets its deadline.
+const SWEEP_LIMITS = {
+  [ErrorCode.PongTimeout]: 'pongTimeout',
+  [ErrorCode.InactivityTimeout]: 'inactivityTimeout',
+  [ErrorCode.SigninTimeout]: 'userAuthenticationTimeout',
+} as const satisfies Record<string, LimitName>;
+type SweepCloseCode = keyof typeof SWEEP_LIMITS;
+
 export class NodeCore implements CoreApi, TransportHooks {
   private readonly appsById = new Map<string, AppState>();
   private readonly appsByKey = new Map<string, AppState>();
@@ -87,8 +95,8 @@ export class NodeCore implements CoreApi, TransportHooks {
     const decision = admit(req, this.appsByKey, this.connections.size, this.config.maxConnections);
     if (!decision.ok) {
       const { error } = decision;
-      if (error.closeCode === CloseCode.OverCapacity) metrics.limitTrips.inc({ limit: 'maxConnections' });
-      if (error.closeCode === CloseCode.AppOverConnectionQuota) metrics.limitTrips.inc({ limit: 'app.maxConnections' });
+      if (error.closeCode === CloseCode.OverCapacity) countLimitTrip('maxConnections');
+      if (error.closeCode === CloseCode.AppOverConnectionQuota) countLimitTrip('app.maxConnections');
       metrics.disconnections.inc({ code: String(error.closeCode) });
       this.log.info({ code: error.closeCode, reason: error.message, url: req.url?.slice(0, 200) }, 'connection refused');
       ws.send(pusherError(error.closeCode ?? null, error.message));
@@ -177,7 +185,7 @@ export class NodeCore implements CoreApi, TransportHooks {
 
   /** Answer a bad message with pusher:error; the connection stays open. */
   private reject(conn: Connection, error: SwitchboardError): void {
-    metrics.protocolErrors.inc({ code: String(error.pusherCode ?? 'none') });
+    countProtocolError(error);
     this.log.debug({ socketId: conn.id, code: error.code, reason: error.message }, 'client message refused');
     send(conn, pusherError(error.pusherCode ?? null, error.message));
   }
@@ -213,8 +221,8 @@ export class NodeCore implements CoreApi, TransportHooks {
     }
   }
 
-  private closeFor(conn: Connection, code: ErrorCode): void {
-    metrics.limitTrips.inc({ limit: code });
+  private closeFor(conn: Connection, code: SweepCloseCode): void {
+    countLimitTrip(SWEEP_LIMITS[code]);
     closePeerFor(conn, new SwitchboardError(code));
   }
 

@@ -2,7 +2,7 @@ import { classifyChannel, userIdFromUserChannel } from '../protocol/channels.js'
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { cacheMiss, presenceSubscriptionSucceeded, subscriptionError, subscriptionSucceeded } from '../protocol/frames.js';
 import { parsePresenceChannelData, verifyChannelAuth } from '../protocol/signatures.js';
-import { metrics } from '../metrics/index.js';
+import { countLimitTrip, countProtocolError } from '../metrics/index.js';
 import { send } from '../transport/outbound.js';
 import { Channel } from './channel.js';
 import type { ClusterLink } from './cluster-link.js';
@@ -55,6 +55,7 @@ function subscribeWith(conn: Connection, req: SubscribeRequest, remoteMembersKno
       }
       const parsed = parsePresenceChannelData(req.channelData, app.config.maxPresenceMemberSizeKb * 1024);
       if (!parsed.ok) {
+        if (parsed.error.code === ErrorCode.PresenceUserInfoTooLarge) countLimitTrip('maxPresenceMemberSizeKb');
         refuse(conn, name, parsed.error);
         return;
       }
@@ -201,11 +202,11 @@ function sendSucceeded(conn: Connection, channel: Channel): void {
 }
 
 function refuseFullChannel(conn: Connection, channelName: string): void {
-  metrics.limitTrips.inc({ limit: 'maxPresenceMembersPerChannel' });
+  countLimitTrip('maxPresenceMembersPerChannel');
   refuse(conn, channelName, new SwitchboardError(ErrorCode.PresenceChannelFull));
 }
 
 function refuse(conn: Connection, channelName: string, error: SwitchboardError): void {
-  metrics.protocolErrors.inc({ code: String(error.httpStatus ?? error.pusherCode ?? 'none') });
+  countProtocolError(error);
   send(conn, subscriptionError(channelName, error.subscriptionType, error.message, error.httpStatus ?? 400));
 }

@@ -1,6 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SwitchboardError } from '../protocol/errors.js';
 
-/** The node's one metric registry. Every metric is defined here and imported where it is counted. */
+/**
+ * The node's one metric registry. Every node metric is defined here and
+ * imported where it is counted; docs/metrics.md lists them all (a test checks).
+ * The balancer, a separate process, has its own registry in ./balancer.ts.
+ */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
 
@@ -25,7 +30,7 @@ export const metrics = {
     registers,
   }),
   limitTrips: new Counter({ name: 'switchboard_limit_trips_total', help: 'Times a configured limit was hit', labelNames: ['limit'] as const, registers }),
-  protocolErrors: new Counter({ name: 'switchboard_protocol_errors_total', help: 'pusher:error replies sent, by code', labelNames: ['code'] as const, registers }),
+  protocolErrors: new Counter({ name: 'switchboard_protocol_errors_total', help: 'pusher:error and pusher:subscription_error replies sent, by catalogue code (src/protocol/errors.ts)', labelNames: ['code'] as const, registers }),
   handlerFaults: new Counter({ name: 'switchboard_handler_faults_total', help: 'Unexpected exceptions contained to one socket or request', registers }),
   webhookEventsQueued: new Counter({ name: 'switchboard_webhook_events_queued_total', help: 'Webhook events put into a batch (once per endpoint that takes them)', registers }),
   webhookBatchesSent: new Counter({ name: 'switchboard_webhook_batches_sent_total', help: 'Webhook batches a receiver answered with 2xx', registers }),
@@ -59,6 +64,61 @@ export const metrics = {
     registers,
   }),
 };
+
+/** Cross-node metrics: the cluster layer and its broker link. */
+export const clusterMetrics = {
+  skipped: new Counter({
+    name: 'switchboard_cluster_messages_skipped_total',
+    help: 'Cross-node messages not sent because the broker link was down (degraded mode) or the broker refused them (kind=refused), by kind',
+    labelNames: ['kind'] as const,
+    registers,
+  }),
+  received: new Counter({ name: 'switchboard_cluster_messages_received_total', help: 'Cluster messages received from other nodes, by type', labelNames: ['type'] as const, registers }),
+  invalid: new Counter({ name: 'switchboard_cluster_messages_invalid_total', help: 'Cluster payloads dropped because they did not parse or check', registers }),
+  requests: new Counter({ name: 'switchboard_cluster_requests_total', help: 'Cluster-wide requests by outcome (complete, partial, local_only)', labelNames: ['outcome'] as const, registers }),
+  nodes: new Gauge({ name: 'switchboard_cluster_nodes', help: 'Live nodes this node knows, itself included', registers }),
+  nodesDeclaredDead: new Counter({ name: 'switchboard_cluster_nodes_declared_dead_total', help: 'Peers declared dead (timeout, leader verdict or restart)', labelNames: ['reason'] as const, registers }),
+  degraded: new Gauge({ name: 'switchboard_cluster_degraded', help: '1 while cross-node delivery is unavailable (broker link down or circuit open)', registers }),
+  leader: new Gauge({ name: 'switchboard_cluster_leader', help: '1 while this node holds the leader lease', registers }),
+  linkChanges: new Counter({ name: 'switchboard_cluster_link_state_changes_total', help: 'Broker link state changes, by new state', labelNames: ['state'] as const, registers }),
+};
+
+/**
+ * The `limit` label of `switchboard_limit_trips_total`: the config option's
+ * name, so an alert leads straight to the setting to raise. App options are
+ * bare except `app.maxConnections`, which would clash with the node's own.
+ */
+export const limitNames = [
+  'maxConnections',
+  'app.maxConnections',
+  'maxFrameBytes',
+  'maxSendBufferBytes',
+  'pongTimeout',
+  'inactivityTimeout',
+  'userAuthenticationTimeout',
+  'maxHttpBodyBytes',
+  'httpRequestTimeout',
+  'maxClientEventsPerSecond',
+  'maxEventPayloadKb',
+  'maxEventNameLength',
+  'maxPresenceMembersPerChannel',
+  'maxPresenceMemberSizeKb',
+  'maxChannelsPerPublish',
+  'maxBatchSize',
+  'webhookMemoryQueueMax',
+] as const;
+
+export type LimitName = (typeof limitNames)[number];
+
+/** Count one trip of a configured limit. */
+export function countLimitTrip(limit: LimitName): void {
+  metrics.limitTrips.inc({ limit });
+}
+
+/** Count one error sent to a client (`pusher:error` or `pusher:subscription_error`), by its catalogue code. */
+export function countProtocolError(error: SwitchboardError): void {
+  metrics.protocolErrors.inc({ code: error.code });
+}
 
 let webhookDepthSource: (() => Promise<number>) | undefined;
 

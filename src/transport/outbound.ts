@@ -1,4 +1,4 @@
-import { metrics } from '../metrics/index.js';
+import { countLimitTrip, metrics } from '../metrics/index.js';
 import { WsCloseCode } from '../protocol/codes.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import { RateMeter } from '../util/rate-meter.js';
@@ -122,7 +122,7 @@ export function closePeerFor(peer: Peer, error: SwitchboardError): void {
  * (it sits behind megabytes the client is not reading).
  */
 function dropSlowConsumer(peer: Peer): void {
-  metrics.limitTrips.inc({ limit: 'maxSendBufferBytes' });
+  countLimitTrip('maxSendBufferBytes');
   closePeerFor(peer, new SwitchboardError(ErrorCode.SlowConsumer));
   setTimeout(terminateWebSocket, SLOW_CONSUMER_GRACE_MS, peer.ws).unref();
 }

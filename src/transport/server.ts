@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
-import { metrics } from '../metrics/index.js';
+import { countLimitTrip, metrics } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
 import type { Peer } from './peer.js';
 
@@ -41,7 +41,7 @@ function onError(this: TaggedWebSocket, error: Error & { code?: string }): void 
   // ws closes the socket itself after a protocol error (e.g. 1009 for a frame
   // over maxPayload); we only record why.
   log?.debug({ err: error.message, code: error.code, socketId: this[kPeer]?.id }, 'websocket error');
-  if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') metrics.limitTrips.inc({ limit: 'maxFrameBytes' });
+  if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') countLimitTrip('maxFrameBytes');
 }
 
 /** The node's one port: HTTP API and WebSocket upgrades. */
@@ -59,10 +59,13 @@ export class Transport {
   ) {
     this.log = logger;
     log ??= logger;
+    // Node checks request deadlines every connectionsCheckingInterval (30 s by
+    // default): at half the timeout, a 408 comes at most half a timeout late.
+    const connectionsCheckingInterval = Math.min(config.httpRequestTimeout * 500, 30_000);
     this.server =
       config.tlsCert !== undefined && config.tlsKey !== undefined
-        ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) })
-        : createHttpServer();
+        ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), connectionsCheckingInterval })
+        : createHttpServer({ connectionsCheckingInterval });
     // A slow or stalled HTTP sender may not hold a socket and a body buffer for long.
     this.server.requestTimeout = config.httpRequestTimeout * 1000;
     this.server.headersTimeout = Math.min(config.httpRequestTimeout, 10) * 1000;
@@ -74,8 +77,15 @@ export class Transport {
       maxPayload: config.maxFrameBytes,
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
-    this.server.on('clientError', (err: Error, socket: Duplex) => {
+    this.server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
       this.log.debug({ err: err.message }, 'http client error');
+      // With a clientError listener Node leaves the reply to us: keep its 408 for a request over httpRequestTimeout.
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        countLimitTrip('httpRequestTimeout');
+        if (socket.writable) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+        else socket.destroy();
+        return;
+      }
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });

@@ -1,4 +1,4 @@
-import { metrics } from '../../metrics/index.js';
+import { countLimitTrip, metrics } from '../../metrics/index.js';
 import type { Logger } from '../../util/logger.js';
 import { LogLimiter } from '../log-limiter.js';
 import type { DeadLetter, QueuedBatch, WebhookQueue } from '../types.js';
@@ -39,7 +39,7 @@ export class MemoryQueue implements WebhookQueue {
   async enqueue(batch: QueuedBatch): Promise<void> {
     if (this.closed) throw new Error('webhook queue is closed');
     if (this.total >= this.maxBatches) {
-      metrics.limitTrips.inc({ limit: 'webhookMemoryQueueMax' });
+      countLimitTrip('webhookMemoryQueueMax');
       metrics.webhookDeadLettered.inc({ reason: 'queue_full' });
       this.warnings.maybe('full', (suppressed) =>
         this.logger.warn({ limit: 'webhookMemoryQueueMax', max: this.maxBatches, droppedSinceLast: suppressed }, 'webhook memory queue full: new batch dead-lettered'),

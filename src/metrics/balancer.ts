@@ -2,8 +2,9 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The balancer's own registry, served on its `/metrics`. A balancer is a
- * separate process from the nodes, so it does not load the node's registry
- * (src/metrics/index.ts) and its per-node gauges.
+ * separate process from the nodes: a second registry keeps the node's metrics
+ * (./index.ts, always zero in a balancer) off its scrape. Defined next to the
+ * node's so that every metric name lives under src/metrics.
  */
 export const balancerRegistry = new Registry();
 collectDefaultMetrics({ register: balancerRegistry, prefix: 'switchboard_balancer_' });
