@@ -92,8 +92,14 @@ describe.runIf(available)('scaling advice across a real cluster (redis)', () => 
     const last = withHistory.history.at(-1)!;
     expect(last.broker?.state).toBe('connected');
     expect(last.broker?.rttMs).toBeGreaterThan(0);
-    const metrics = await (await fetch(`http://127.0.0.1:${follower.port}/metrics`)).text();
-    expect(metrics).toMatch(/switchboard_scaling_desired_nodes 5/);
+    // (One registry for the three in-process nodes: each sets it from the advice it holds, so poll.)
+    const deadline = Date.now() + 3000;
+    let metrics = '';
+    while (!/switchboard_scaling_desired_nodes 5\n/.test(metrics) && Date.now() < deadline) {
+      metrics = await (await fetch(`http://127.0.0.1:${follower.port}/metrics`)).text();
+      await sleep(50);
+    }
+    expect(metrics).toMatch(/switchboard_scaling_desired_nodes 5\n/);
 
     // Load gone: 1 per node → ratio 0.25 → 1 node, but only after the 2 s window has seen nothing higher.
     const gone = raws.splice(3);
