@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
 import { BrokerProcess, REDIS_BINARY, SERVICES_REQUIRED, serviceAvailable } from '../cluster/services.js';
@@ -18,6 +18,18 @@ async function get(node: RunningNode, path: string, headers: Record<string, stri
 }
 
 const bearer = { authorization: `Bearer ${TOKEN}` };
+
+/** Poll an element's text from the test side: the page's CSP forbids the eval that waitForFunction needs. */
+async function waitForText(page: Page, selector: string, ok: (text: string) => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await page.textContent(selector)) ?? '';
+    if (ok(last)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${selector} never matched; last text: ${last.slice(0, 200)}`);
+}
 
 describe('the dashboard over HTTP', () => {
   const resources = useTestResources();
@@ -121,14 +133,14 @@ describe.skipIf(!serviceAvailable(REDIS_BINARY, 'redis-server') || !haveChromium
 
     await page.waitForSelector('#nodes tr[data-node-id="node-a"]');
     await page.waitForSelector('#nodes tr[data-node-id="node-b"]');
-    await page.waitForFunction(`document.getElementById('feed-state')?.textContent === 'live'`);
+    await waitForText(page, '#feed-state', (t) => t === 'live');
     const totalConnections = async () => Number((await page.textContent('#total-connections'))?.replace(/,/g, ''));
     const before = await totalConnections();
 
     // Three clients on the other node: its heartbeats carry them to the page.
     const clients = [resources.pusher(b), resources.pusher(b), resources.pusher(b)];
     await Promise.all(clients.map((c) => connected(c)));
-    await page.waitForFunction(`Number(document.getElementById('total-connections')?.textContent?.replace(/,/g, '')) === ${before + 3}`, undefined, { timeout: 10_000 });
+    await waitForText(page, '#total-connections', (t) => Number(t.replace(/,/g, '')) === before + 3);
     expect(await page.textContent('#nodes tr[data-node-id="node-b"] td.connections')).toBe('3');
 
     // The console watches a channel on node A while its only subscriber is on node B.
@@ -141,10 +153,10 @@ describe.skipIf(!serviceAvailable(REDIS_BINARY, 'redis-server') || !haveChromium
     await page.fill('#console-event', 'from-dashboard');
     await page.fill('#console-data', '{"n":42}');
     await page.click('#watch-button');
-    await page.waitForFunction(`document.getElementById('console-status')?.textContent?.startsWith('watching')`);
+    await waitForText(page, '#console-status', (t) => t.startsWith('watching'));
     await page.click('#console-publish');
     expect(await received).toEqual({ n: 42 });
-    await page.waitForFunction(`(document.getElementById('watch-log')?.textContent ?? '').includes('from-dashboard')`, undefined, { timeout: 10_000 });
+    await waitForText(page, '#watch-log', (t) => t.includes('from-dashboard'));
 
     // Watching is not subscribing: the channel still has exactly its one subscriber.
     const info = await serverSdk(a).get({ path: '/channels/dash-console', params: { info: 'subscription_count' } });
