@@ -19,11 +19,12 @@ import { DashboardFeed } from './stream.js';
 const PREFIX = '/dashboard';
 const require = createRequire(import.meta.url);
 // The page's own files ship in the package next to dist/ (assets/dashboard); uPlot comes from its package.
-const ASSETS: Readonly<Record<string, { path: string; type: string }>> = {
-  '/dashboard/assets/app.js': { path: fileURLToPath(new URL('../../assets/dashboard/app.js', import.meta.url)), type: 'text/javascript; charset=utf-8' },
-  '/dashboard/assets/style.css': { path: fileURLToPath(new URL('../../assets/dashboard/style.css', import.meta.url)), type: 'text/css; charset=utf-8' },
-  '/dashboard/assets/uplot.js': { path: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
-  '/dashboard/assets/uplot.css': { path: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
+// Paths are resolved when first asked for: a node starts even if an asset's package went missing.
+const ASSETS: Readonly<Record<string, { path: () => string; type: string }>> = {
+  '/dashboard/assets/app.js': { path: () => fileURLToPath(new URL('../../assets/dashboard/app.js', import.meta.url)), type: 'text/javascript; charset=utf-8' },
+  '/dashboard/assets/style.css': { path: () => fileURLToPath(new URL('../../assets/dashboard/style.css', import.meta.url)), type: 'text/css; charset=utf-8' },
+  '/dashboard/assets/uplot.js': { path: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard/assets/uplot.css': { path: () => require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
 };
 const PAGE = fileURLToPath(new URL('../../assets/dashboard/index.html', import.meta.url));
 const APP_ROUTE = /^\/dashboard\/api\/apps\/([^/]+)\/(channels|events)(?:\/([^/]+)(?:\/(users|watch))?)?$/;
@@ -70,7 +71,7 @@ export function createDashboard(config: Config, sources: DashboardSources, logge
     if (path === '/dashboard/logout' && method === 'POST') return { status: 200, body: '{}', headers: { 'set-cookie': clearedSessionCookie() } };
     const file = ASSETS[path];
     if (file !== undefined) {
-      const body = await asset(file.path);
+      const body = await asset(file.path());
       res.writeHead(200, { 'content-type': file.type, 'content-length': body.length, 'cache-control': 'no-cache' });
       res.end(body);
       return null;
