@@ -106,6 +106,7 @@ export const limitNames = [
   'maxChannelsPerPublish',
   'maxBatchSize',
   'webhookMemoryQueueMax',
+  'dashboardMaxViewers',
 ] as const;
 
 export type LimitName = (typeof limitNames)[number];
