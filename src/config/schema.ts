@@ -113,6 +113,8 @@ export const configSchema = z
     scalingStabilizationSeconds: z.number().min(0).max(3600).default(300).describe('Scaling advice: a scale-down follows the highest advice of this many seconds (scale-up is at once).'),
     scalingMinNodes: z.number().int().min(1).default(1).describe('Scaling advice: never fewer nodes than this.'),
     scalingMaxNodes: z.number().int().min(1).default(10).describe('Scaling advice: never more nodes than this.'),
+    dashboardInterval: z.number().min(0.2).max(60).default(1).describe('Seconds between the live dashboard\'s updates (`/dashboard`, needs `adminToken`).'),
+    dashboardMaxViewers: z.number().int().min(1).max(1000).default(10).describe('Open dashboard feeds per node, and channel watches of its debug console; beyond it 503.'),
     workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1').describe('Worker processes sharing the port: a number, or `auto` for one per core.'),
     appId: z.string().min(1).optional().describe('Convenience: the id of a single app from flags/env, replacing `apps`; `appId`, `appKey` and `appSecret` go together.'),
     appKey: z.string().min(1).optional().describe('The key of the single app of `appId`.'),

@@ -127,6 +127,7 @@ export const limitNames = [
   'maxChannelsPerPublish',
   'maxBatchSize',
   'webhookMemoryQueueMax',
+  'dashboardMaxViewers',
 ] as const;
 
 export type LimitName = (typeof limitNames)[number];
