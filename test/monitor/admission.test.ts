@@ -32,11 +32,14 @@ async function metricValue(name: string, labels: Record<string, string> = {}): P
   return value?.value ?? 0;
 }
 
+const QUIET_OTHERS = { monitorLoopDelayWarnMs: 60_000, monitorLoopDelayCriticalMs: 60_000, monitorMemoryWarn: 1, monitorMemoryCritical: 1 };
+
 describe('admission control', () => {
   const resources = useTestResources();
 
   it('past the connections-critical threshold: new WebSockets get 4100, old ones stay and receive, /ready 503, the API publishes; under warn it accepts again', async () => {
-    const node = await resources.node({ maxConnections: 10, monitorConnectionsWarn: 0.3, monitorConnectionsCritical: 0.5, monitorIntervalMs: 100, monitorMinDuration: 0 });
+    // Only the connection signal in play: a loaded test machine must not trip the loop-delay or memory ones.
+    const node = await resources.node({ maxConnections: 10, monitorConnectionsWarn: 0.3, monitorConnectionsCritical: 0.5, monitorIntervalMs: 100, monitorMinDuration: 0, ...QUIET_OTHERS });
     const refusedBefore = await metricValue('switchboard_admission_refused_total', { signal: 'connections' });
     const clients: RawClient[] = [];
     for (let i = 0; i < 5; i++) clients.push(await resources.raw(node));
@@ -66,14 +69,20 @@ describe('admission control', () => {
     for (const c of clients) await c.next((m) => m.event === 'still-here');
     for (const c of clients) expect(c.closeCode).toBeUndefined();
 
-    // 2 of 10 is under the warn threshold (0.3): accepting again.
-    for (const c of clients.slice(0, 3)) c.ws.close();
+    // 1 of 10 is under the warn threshold (0.3, cleared under 0.27): accepting again, the alert resolved.
+    for (const c of clients.slice(0, 4)) c.ws.close();
     await eventually(async () => ((await get(node, '/ready')).status === 200 ? true : undefined), 3000, '/ready 200');
+    const after = await eventually(async () => {
+      const a = await get(node, '/alerts');
+      return (a.body['active'] as Array<{ signal: string }>).some((x) => x.signal === 'connections') ? undefined : a;
+    }, 3000, 'the connections alert to clear');
     const again = await resources.raw(node);
     await again.next((m) => m.event === 'pusher:connection_established');
-    const after = await get(node, '/alerts');
-    expect((after.body['active'] as Array<{ signal: string }>).filter((a) => a.signal === 'connections')).toEqual([]);
-    expect((after.body['recent'] as Array<{ status: string; signal: string }>).filter((n) => n.signal === 'connections').map((n) => n.status)).toEqual(['firing', 'resolved']);
+    // Connects and closes land between samples, so warn notices may come between: a critical firing, the clearing last, one alert id.
+    const notices = (after.body['recent'] as Array<{ status: string; signal: string; level: string; alertId: string }>).filter((n) => n.signal === 'connections');
+    expect(notices.some((n) => n.status === 'firing' && n.level === 'critical')).toBe(true);
+    expect(new Set(notices.map((n) => n.alertId)).size).toBe(1);
+    expect(notices.at(-1)).toMatchObject({ status: 'resolved', level: 'ok' });
   });
 
   it('maxConnections reached is connections-critical: 4100 and /ready 503 at once, even with the monitor off', async () => {
@@ -88,7 +97,7 @@ describe('admission control', () => {
   });
 
   it('past the event-loop delay threshold: 4100 while the loop is blocked, accepting again once it is not', async () => {
-    const node = await resources.node({ monitorLoopDelayWarnMs: 20, monitorLoopDelayCriticalMs: 60, monitorIntervalMs: 200, monitorMinDuration: 0 });
+    const node = await resources.node({ monitorLoopDelayWarnMs: 20, monitorLoopDelayCriticalMs: 60, monitorIntervalMs: 200, monitorMinDuration: 0, monitorMemoryWarn: 1, monitorMemoryCritical: 1 });
     const old = await resources.raw(node);
     // Block the (shared) event loop for 150 ms out of every 200 ms.
     let blocking = true;
