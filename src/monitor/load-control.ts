@@ -123,7 +123,8 @@ export class LoadControl {
   private scalingView(): unknown {
     const cluster = this.deps.cluster();
     const published = this.published();
-    const own = this.advice;
+    // Before the first sample: say so rather than answer a half-empty advice.
+    const own = this.advice ?? { desired: null, current: null, reason: 'no sample yet: the first comes within monitorIntervalMs' };
     if (cluster === null || cluster.isLeader) return { ...own, leader: cluster?.id ?? null, computedBy: this.deps.nodeId(), source: 'this node' };
     if (published === null) {
       // No leader advice yet (no leader, or its first heartbeat is on the way): this node's own computation, marked as such.
