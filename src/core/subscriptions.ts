@@ -3,7 +3,7 @@ import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { cacheMiss, presenceSubscriptionSucceeded, subscriptionError, subscriptionSucceeded } from '../protocol/frames.js';
 import { parsePresenceChannelData, verifyChannelAuth } from '../protocol/signatures.js';
 import { countLimitTrip, countProtocolError } from '../metrics/index.js';
-import { send } from '../transport/outbound.js';
+import { send } from './outbox.js';
 import { Channel } from './channel.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { Connection } from './connection.js';
