@@ -20,8 +20,11 @@ export class Connection implements Endpoint {
   open = true;
   /** Transport-owned: frames queued for this socket this turn. */
   out: unknown = null;
-  /** Channels this socket is subscribed to. */
-  channels: Set<Channel> | null = null;
+  /**
+   * Channels this socket is subscribed to: none, one (most sockets), or a Set
+   * from the second on. Read and change it through the functions below.
+   */
+  channels: Channel | Set<Channel> | null = null;
   /** Presence channels only: the user id this socket joined each one as. */
   presence: Map<Channel, string> | null = null;
   user: SignedInUser | null = null;
@@ -52,4 +55,36 @@ export class Connection implements Endpoint {
   get compressible(): boolean {
     return this.app.compression;
   }
+}
+
+// A Set and its hash table cost about 150 bytes; most sockets join one channel.
+
+/** Whether the connection is subscribed to the channel. */
+export function isSubscribed(conn: Connection, channel: Channel): boolean {
+  const channels = conn.channels;
+  return channels === channel || (channels instanceof Set && channels.has(channel));
+}
+
+export function addChannel(conn: Connection, channel: Channel): void {
+  const channels = conn.channels;
+  if (channels === null) conn.channels = channel;
+  else if (channels instanceof Set) channels.add(channel);
+  else if (channels !== channel) conn.channels = new Set([channels, channel]);
+}
+
+export function removeChannel(conn: Connection, channel: Channel): void {
+  const channels = conn.channels;
+  if (channels === channel) conn.channels = null;
+  else if (channels instanceof Set) channels.delete(channel);
+}
+
+/** The connection's channels, as a copy (safe to leave them while iterating). */
+export function channelsOf(conn: Connection): Channel[] {
+  const channels = conn.channels;
+  return channels === null ? [] : channels instanceof Set ? [...channels] : [channels];
+}
+
+export function channelCount(conn: Connection): number {
+  const channels = conn.channels;
+  return channels === null ? 0 : channels instanceof Set ? channels.size : 1;
 }

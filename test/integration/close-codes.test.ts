@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Connection } from '../../src/core/connection.js';
+import { channelCount, type Connection } from '../../src/core/connection.js';
 import type { RunningNode } from '../../src/node.js';
 import { CloseCode, WsCloseCode } from '../../src/protocol/codes.js';
 import { signUserAuth } from '../../src/protocol/signatures.js';
@@ -221,7 +221,7 @@ describe('slow consumer', () => {
     const stalled = res.adopt(await stalledSubscriber(node, 'firehose'));
     let stalledConn: Connection | undefined;
     await until(
-      () => (stalledConn = [...node.core.connections].find((c) => c.id !== readerClient.connection.socket_id && c.channels?.size === 1)) !== undefined,
+      () => (stalledConn = [...node.core.connections].find((c) => c.id !== readerClient.connection.socket_id && channelCount(c) === 1)) !== undefined,
       3000,
       'the stalled socket to subscribe',
     );

@@ -108,6 +108,27 @@ describe('NodeCore on an in-memory transport', () => {
     expect(core.connections.size).toBe(1);
   });
 
+  it('a socket on several channels gets each one\'s events, leaves one on unsubscribe and the rest when it goes away', () => {
+    const { conn, socket } = open();
+    const watcher = open();
+    for (const name of ['a', 'b', 'c']) {
+      subscribe(conn, name);
+      subscribe(watcher.conn, name);
+    }
+    subscribe(conn, 'a'); // again: answered again, not a second membership
+    expect(events(socket, 'pusher_internal:subscription_succeeded').map((m) => m.channel)).toEqual(['a', 'b', 'c', 'a']);
+    const app = core.findApp(APP.id)!;
+    const publish = (name: string, data: string): void => core.publish({ app, channels: [{ name, kind: classifyChannel(name)! }], event: 'e', data });
+    transport.receive(conn, { event: 'pusher:unsubscribe', data: { channel: 'b' } });
+    for (const name of ['a', 'b', 'c']) publish(name, name);
+    expect(events(socket, 'e').map((m) => m.data)).toEqual(['a', 'c']);
+    expect(transport.broadcasts.slice(-3).map((x) => x.count)).toEqual([2, 1, 2]);
+    transport.hangUp(conn);
+    for (const name of ['a', 'b', 'c']) publish(name, name);
+    expect(transport.broadcasts.slice(-3).map((x) => x.count)).toEqual([1, 1, 1]);
+    expect(core.reads.channelDetail(APP.id, 'a')?.subscriptionCount).toBe(1);
+  });
+
   it('a closed socket gets nothing more, and a drain asks the rest to reconnect (4200)', async () => {
     const a = open();
     const b = open();
