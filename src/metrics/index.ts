@@ -108,6 +108,7 @@ export const limitNames = [
   'maxBatchSize',
   'webhookMemoryQueueMax',
   'compressionMaxBytesPerSecond',
+  'dashboardMaxViewers',
 ] as const;
 
 export type LimitName = (typeof limitNames)[number];
