@@ -4,6 +4,7 @@ import type { ClusterNode } from './cluster/cluster-node.js';
 import { joinCluster } from './cluster/join.js';
 import type { Config } from './config/schema.js';
 import { NodeCore } from './core/node-core.js';
+import { WsFanout, type FanoutOptions } from './transport/outbound.js';
 import { Transport } from './transport/server.js';
 import { LoadSampler } from './balancer/node-load.js';
 import { LoadControl } from './monitor/load-control.js';
@@ -29,7 +30,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   // Started before the port opens, so the first transition already has a queue to go to.
   const webhooks = createWebhooks(config, logger);
   await webhooks.start();
-  const core = new NodeCore(config, logger, webhooks);
+  const fanout = new WsFanout(fanoutOptions(config), logger);
+  const core = new NodeCore(config, logger, fanout, webhooks);
   let draining = false;
   // Until the node has joined its cluster it takes no WebSocket and is not ready: a channel
   // occupied before the join would never be subscribed upstream, and its subscribers would miss remote events.
@@ -42,6 +44,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     config,
     {
       connections: () => core.connections,
+      transport: fanout,
       nodeId: () => cluster?.id ?? `${config.host}:${port}`,
       cluster: () => cluster,
       state: () => (starting ? 'starting' : draining ? 'draining' : 'ready'),
@@ -68,6 +71,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     webhooks,
     connections: () => core.connections,
     monitor: loadControl.api(),
+    transport: fanout,
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
@@ -75,7 +79,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   let dashboard: Dashboard | null = null;
   const transport = new Transport(
     config,
-    core.admit,
+    fanout,
+    core,
     (req: IncomingMessage, res: ServerResponse) => {
       if (dashboard?.handle(req, res) !== true) httpHandler(req, res);
     },
@@ -137,6 +142,19 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     return stopping;
   };
   return { port, core, cluster, webhooks, stop };
+}
+
+/** The fan-out settings of a node: compression is offered when the node or any app turns it on. */
+function fanoutOptions(config: Config): FanoutOptions {
+  return {
+    maxSendBufferBytes: config.maxSendBufferBytes,
+    writeCoalesceMs: config.writeCoalesceMs,
+    writeCoalesceMinRate: config.writeCoalesceMinRate,
+    compression: config.apps.some((app) => (app.compression ?? config.compression) === 'deflate'),
+    compressionMinBytes: config.compressionMinBytes,
+    compressionMaxBytesPerSecond: config.compressionMaxBytesPerSecond,
+    compressionLevel: config.compressionLevel,
+  };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { NodeLoad, ScalingSummary } from '../cluster/messages.js';
 import type { Config } from '../config/schema.js';
 import type { AdmissionGate } from '../core/node-core.js';
 import { monitorMetrics } from '../metrics/index.js';
-import type { Peer } from '../transport/peer.js';
+import type { Endpoint, NodeTransport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { connectionLimit, type ConnectionLimit } from './limits.js';
 import { NodeMonitor } from './monitor.js';
@@ -12,7 +12,8 @@ import { ScalingAdvisor, type MemberLoad, type ScalingAdvice } from './scaling.j
 
 /** What load control reads from the node. */
 export interface LoadControlDeps {
-  connections(): ReadonlySet<Peer>;
+  connections(): ReadonlySet<Endpoint>;
+  readonly transport: NodeTransport;
   /** The node's id in alerts and advice. */
   nodeId(): string;
   cluster(): ClusterNode | null;
@@ -40,7 +41,7 @@ export class LoadControl {
   ) {
     this.limit = connectionLimit(config);
     this.gate = { maxConnections: this.limit.max, loadRefusal: () => this.monitor?.refusal() ?? null };
-    this.monitor = config.monitor ? new NodeMonitor(config, { nodeId: deps.nodeId, connections: deps.connections, connectionLimit: this.limit.max, broker: () => brokerOf(deps.cluster()) }, log) : null;
+    this.monitor = config.monitor ? new NodeMonitor(config, { nodeId: deps.nodeId, connections: deps.connections, transport: deps.transport, connectionLimit: this.limit.max, broker: () => brokerOf(deps.cluster()) }, log) : null;
     if (this.monitor !== null) {
       this.advisor = new ScalingAdvisor(
         {

@@ -1,22 +1,24 @@
 import type { Config } from '../config/schema.js';
-import { limitTrips, metrics, monitorMetrics } from '../metrics/index.js';
+import { metrics, monitorMetrics } from '../metrics/index.js';
+import { CloseCode } from '../protocol/codes.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
-import { closePeerFor } from '../transport/outbound.js';
-import type { Peer } from '../transport/peer.js';
+import type { Endpoint, NodeTransport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { AlertBook, type AlertNotice, type SignalName } from './alerts.js';
 import { AlertSender } from './alert-sender.js';
 import { RingHistory } from './history.js';
 import { readCgroupMemoryLimit } from './limits.js';
 import { ResourceSampler, type ResourceSample } from './sampler.js';
-import { queuedSendBytes, slowestConsumers } from './send-pressure.js';
+import { slowestConsumers } from './send-pressure.js';
 import { SignalThreshold, type Level, type ThresholdSpec } from './thresholds.js';
 
 /** What the monitor reads from the node. */
 export interface MonitorDeps {
   /** The node's id in alerts (its cluster id, or host:port alone). */
   nodeId(): string;
-  connections(): ReadonlySet<Peer>;
+  connections(): ReadonlySet<Endpoint>;
+  /** The node's transport: send-buffer pressure, and the closes of shedding. */
+  readonly transport: NodeTransport;
   /** The node's connection limit; 0 = none. */
   readonly connectionLimit: number;
   broker(): { state: string; rttMs: number | null } | null;
@@ -54,8 +56,8 @@ export class NodeMonitor {
     this.sampler = new ResourceSampler({
       connections: () => deps.connections().size,
       connectionLimit: deps.connectionLimit,
-      counts: readCounts,
-      sendBufferBytes: () => queuedSendBytes(deps.connections()),
+      counts: async () => ({ ...(await readCounts()), slowConsumersClosed: deps.transport.stats().slowConsumersClosed }),
+      sendBufferBytes: () => deps.transport.stats().bytesQueued,
       broker: () => deps.broker(),
       memoryLimitBytes,
     });
@@ -180,25 +182,22 @@ export class NodeMonitor {
   private shed(): void {
     const count = this.config.monitorShedPerInterval;
     if (count === 0) return;
-    const victims = slowestConsumers(this.deps.connections(), count);
+    const transport = this.deps.transport;
+    const victims = slowestConsumers(this.deps.connections(), transport, count);
     if (victims.length === 0) return;
     const error = new SwitchboardError(ErrorCode.SlowConsumer);
-    for (const peer of victims) {
-      closePeerFor(peer, error);
-      setTimeout(terminate, SHED_TERMINATE_MS, peer).unref();
+    for (const endpoint of victims) {
+      transport.close(endpoint, error.closeCode ?? CloseCode.Reconnect, error.message);
+      setTimeout(() => transport.terminate(endpoint), SHED_TERMINATE_MS).unref();
     }
     monitorMetrics.shed.inc(victims.length);
     this.log.warn({ shed: victims.length }, 'memory critical: closed the slowest consumers (4200)');
   }
 }
 
-function terminate(peer: Peer): void {
-  peer.ws.terminate();
-}
-
-async function readCounts(): Promise<{ messagesIn: number; messagesOut: number; slowConsumersClosed: number }> {
-  const [inbound, outbound, slow] = await Promise.all([metrics.messagesIn.get(), metrics.messagesOut.get(), limitTrips('maxSendBufferBytes')]);
-  return { messagesIn: inbound.values[0]?.value ?? 0, messagesOut: outbound.values[0]?.value ?? 0, slowConsumersClosed: slow };
+async function readCounts(): Promise<{ messagesIn: number; messagesOut: number }> {
+  const [inbound, outbound] = await Promise.all([metrics.messagesIn.get(), metrics.messagesOut.get()]);
+  return { messagesIn: inbound.values[0]?.value ?? 0, messagesOut: outbound.values[0]?.value ?? 0 };
 }
 
 function exportSample(s: ResourceSample): void {

@@ -1,30 +1,19 @@
-import type { Peer } from '../transport/peer.js';
+import type { Endpoint, NodeTransport } from '../transport/types.js';
 
 /**
- * Send-buffer pressure read from the peers themselves: the bytes each
- * socket holds unsent (`socket.writableLength`, what the transport's
- * slow-consumer limit also looks at). This is the monitor's one reader of
- * transport state, kept in one place so the transport can change under it.
+ * Up to `count` open endpoints with the most unsent bytes, most first, as
+ * the transport reports them; endpoints with nothing queued are not slow and
+ * are never picked.
  */
-export function queuedSendBytes(peers: Iterable<Peer>): number {
-  let total = 0;
-  for (const peer of peers) total += peer.socket.writableLength;
-  return total;
-}
-
-/**
- * Up to `count` open peers with the most unsent bytes, most first; peers
- * with nothing queued are not slow and are never picked.
- */
-export function slowestConsumers<P extends Peer>(peers: Iterable<P>, count: number): P[] {
+export function slowestConsumers<E extends Endpoint>(endpoints: Iterable<E>, transport: Pick<NodeTransport, 'queuedBytes'>, count: number): E[] {
   if (count <= 0) return [];
-  const chosen: Array<{ peer: P; bytes: number }> = [];
-  for (const peer of peers) {
-    if (!peer.open) continue;
-    const bytes = peer.socket.writableLength;
+  const chosen: Array<{ endpoint: E; bytes: number }> = [];
+  for (const endpoint of endpoints) {
+    if (!endpoint.open) continue;
+    const bytes = transport.queuedBytes(endpoint);
     if (bytes === 0) continue;
     if (chosen.length < count) {
-      chosen.push({ peer, bytes });
+      chosen.push({ endpoint, bytes });
       if (chosen.length === count) chosen.sort((a, b) => b.bytes - a.bytes);
       continue;
     }
@@ -35,8 +24,8 @@ export function slowestConsumers<P extends Peer>(peers: Iterable<P>, count: numb
       chosen[i] = chosen[i - 1]!;
       i--;
     }
-    chosen[i] = { peer, bytes };
+    chosen[i] = { endpoint, bytes };
   }
   chosen.sort((a, b) => b.bytes - a.bytes);
-  return chosen.map((c) => c.peer);
+  return chosen.map((c) => c.endpoint);
 }
