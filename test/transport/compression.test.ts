@@ -39,7 +39,7 @@ function deflateOf(node: RunningNode, socketId: string): number | null {
   return negotiatedServerWindowBits(conn.link as WebSocket);
 }
 
-async function wsClient(node: RunningNode, perMessageDeflate: boolean, path = CLIENT_PATH): Promise<RawClient> {
+async function wsClient(node: RunningNode, perMessageDeflate: boolean | { serverMaxWindowBits: number }, path = CLIENT_PATH): Promise<RawClient> {
   const ws = new WebSocket(`ws://127.0.0.1:${node.port}${path}`, { perMessageDeflate });
   const client = new RawClient(ws);
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -105,6 +105,23 @@ describe('permessage-deflate, compressed once per broadcast', () => {
     for (const c of deflating) expect(written(c.socketId)).toBeLessThan(payload.length / 3);
     expect(written(plainWs.socketId)).toBeGreaterThan(payload.length);
     expect(written(pusherSocketId)).toBeGreaterThan(payload.length);
+  });
+
+  it('compresses once per negotiated window size: a client asking for a 10-bit server window gets its own frame, decodable', async () => {
+    const wide = await wsClient(node, true);
+    const narrow = await wsClient(node, { serverMaxWindowBits: 10 });
+    const narrowToo = await wsClient(node, { serverMaxWindowBits: 10 });
+    clients.push(wide, narrow, narrowToo);
+    expect(deflateOf(node, wide.socketId)).toBe(15);
+    expect(deflateOf(node, narrow.socketId)).toBe(10);
+    for (const c of [wide, narrow, narrowToo]) await subscribeRaw(c, 'windows');
+    const compressionsBefore = await counterValue(metrics.compressions);
+    const payload = compressiblePayload(20 * 1024);
+    const before = bytesWrittenTo(node, narrow.socketId);
+    await serverSdk(node).trigger('windows', 'blob', { payload });
+    for (const c of [wide, narrow, narrowToo]) expect(JSON.parse((await c.next((m) => m.event === 'blob')).data as string)).toEqual({ payload });
+    expect(await counterValue(metrics.compressions)).toBe(compressionsBefore + 2);
+    expect(bytesWrittenTo(node, narrow.socketId) - before).toBeLessThan(payload.length / 3);
   });
 
   it('small frames and apps that turn it off go plain, and nothing is compressed for them', async () => {
