@@ -7,6 +7,7 @@ import { NodeCore } from './core/node-core.js';
 import { WsFanout, type FanoutOptions } from './transport/outbound.js';
 import { Transport } from './transport/server.js';
 import { LoadSampler } from './balancer/node-load.js';
+import { LoadControl } from './monitor/load-control.js';
 import { createDashboard, type Dashboard } from './dashboard/handler.js';
 import { clusterView } from './dashboard/snapshot.js';
 import { createLogger, type Logger } from './util/logger.js';
@@ -38,20 +39,38 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   let cluster: ClusterNode | null = null;
   // Balancers read this node's load from the /ready body (src/balancer/node-load.ts).
   const load = new LoadSampler();
+  // The connection limit, the resource monitor and what they decide (src/monitor; docs/operations.md).
+  const loadControl = new LoadControl(
+    config,
+    {
+      connections: () => core.connections,
+      transport: fanout,
+      nodeId: () => cluster?.id ?? `${config.host}:${port}`,
+      cluster: () => cluster,
+      state: () => (starting ? 'starting' : draining ? 'draining' : 'ready'),
+    },
+    logger,
+  );
+  core.setAdmissionGate(loadControl.gate);
   const handlerDeps = {
     config,
     logger,
     // Degraded is still ready: local delivery works; the body says what is missing.
-    health: () => ({
-      ready: !draining && !starting,
-      draining,
-      detail: {
-        ...(starting ? { starting: true } : cluster !== null ? { degraded: cluster.degraded.degraded, cluster: cluster.linkState } : {}),
-        load: load.report(core.connections.size, draining),
-      },
-    }),
+    health: () => {
+      const overloaded = loadControl.overload();
+      return {
+        ready: !draining && !starting && overloaded === null,
+        draining,
+        detail: {
+          ...(overloaded === null ? {} : { overloaded }),
+          ...(starting ? { starting: true } : cluster !== null ? { degraded: cluster.degraded.degraded, cluster: cluster.linkState } : {}),
+          load: load.report(core.connections.size, draining),
+        },
+      };
+    },
     webhooks,
     connections: () => core.connections,
+    monitor: loadControl.api(),
     transport: fanout,
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
@@ -72,11 +91,12 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   try {
     port = await transport.listen();
   } catch (err) {
+    await loadControl.stop();
     await webhooks.stop();
     throw err;
   }
   // The node id defaults to host and port, so the cluster is joined once the port is known.
-  const joined = await joinCluster(config, { apps: core.apps, reads: core.reads, connectionCount: () => core.connections.size, api: core, host: config.host, port }, logger);
+  const joined = await joinCluster(config, { apps: core.apps, reads: core.reads, connectionCount: () => core.connections.size, monitorLoad: () => loadControl.heartbeatLoad(), api: core, host: config.host, port }, logger);
   if (joined !== null) {
     cluster = joined.node;
     core.attachCluster(joined.node);
@@ -89,10 +109,13 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       core: joined?.api ?? core,
       apps: () => core.apps.values(),
       cluster: () => clusterView(cluster?.describe() ?? null, { id: config.nodeId ?? address, address, load: { ...load.report(core.connections.size, draining) } }),
+      alerts: () => loadControl.monitor?.alerts().active ?? [],
+      scaling: () => loadControl.api()?.scaling() ?? null,
     },
     logger,
   );
   core.start();
+  loadControl.start();
   starting = false;
   transport.startAccepting();
   logger.info({ host: config.host, port, tls: config.tlsCert !== undefined, apps: config.apps.length }, 'switchboard node listening');
@@ -107,6 +130,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await core.drain(drainSeconds);
       core.stop();
       load.stop();
+      await loadControl.stop();
       dashboard?.stop();
       // After the drain: the members that left on the way out were announced already.
       await cluster?.stop(true);

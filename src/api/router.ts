@@ -7,6 +7,7 @@ import type { Logger } from '../util/logger.js';
 import type { Endpoint, NodeTransport } from '../transport/types.js';
 import { authorizeAdmin, closeConnections, listFailedWebhooks, replayWebhooks, type WebhookAdmin } from './admin.js';
 import { authenticate } from './authenticate.js';
+import { alertsReply, scalingReply, type MonitorApi } from './monitor.js';
 import { readBody, RequestAborted } from './body.js';
 import { liveness, prometheusMetrics, readiness, type HealthState } from './health.js';
 import { triggerBatch, triggerEvent } from './publish.js';
@@ -23,6 +24,8 @@ export interface HttpApiDeps {
   cluster?(): unknown;
   /** The webhook pipeline's dead letters, for `/webhooks/failed` and `/webhooks/replay` (guarded by `adminToken`). */
   webhooks?: WebhookAdmin;
+  /** The resource monitor, for `GET /alerts` and `GET /cluster/scaling`; undefined when it is off. */
+  monitor?: MonitorApi;
   /** The node's open connections, for the balancer's `POST /admin/connections/close` (guarded by `adminToken`). */
   connections?: () => ReadonlySet<Endpoint>;
   /** The node's transport, to close those connections. */
@@ -107,6 +110,10 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
       return jsonReply(deps.cluster?.() ?? { alone: true, leader: null, nodes: [] });
     case 'metrics':
       return prometheusMetrics();
+    case 'alerts':
+      return alertsReply(deps.monitor, request.query);
+    case 'clusterScaling':
+      return scalingReply(deps.monitor);
     case 'closeConnections':
       authorizeAdmin(request.req, deps.connections === undefined ? undefined : deps.config.adminToken);
       return closeConnections(deps.connections!(), deps.transport!, request.req);

@@ -4,6 +4,8 @@ export type RouteName =
   | 'health'
   | 'ready'
   | 'cluster'
+  | 'clusterScaling'
+  | 'alerts'
   | 'metrics'
   | 'events'
   | 'batchEvents'
@@ -31,6 +33,8 @@ export const ROUTES: readonly RouteSpec[] = [
   route('health', 'GET', '/health'),
   route('ready', 'GET', '/ready'),
   route('cluster', 'GET', '/cluster'),
+  route('clusterScaling', 'GET', '/cluster/scaling'),
+  route('alerts', 'GET', '/alerts'),
   route('metrics', 'GET', '/metrics'),
   route('webhooksFailed', 'GET', '/webhooks/failed'),
   route('webhooksReplay', 'POST', '/webhooks/replay'),

@@ -121,6 +121,8 @@ export class ClusterNode implements ClusterLink {
   private readonly announcers = new Map<string, ShareAnnouncer>();
   /** Date.now() when the leader was last known alive (its heartbeat, or this node's own leadership); 0: never. */
   private leaderSeenAt = 0;
+  private heartbeatSentAt = 0;
+  private brokerRtt: number | null = null;
   private knownLeader: string | null = null;
   private readonly leadershipListeners: Array<(previousLeaderSeenAt: number) => void> = [];
   private refusedSinceLog = 0;
@@ -196,6 +198,11 @@ export class ClusterNode implements ClusterLink {
       await this.leader.stop(false);
     }
     await this.transport.close();
+  }
+
+  /** Ms the last heartbeat took to come back through the broker; null before one has (or on a broker that does not echo). */
+  get brokerRoundTripMs(): number | null {
+    return this.brokerRtt;
   }
 
   /** The broker link's state: connecting, connected, disconnected or closed. */
@@ -423,8 +430,14 @@ export class ClusterNode implements ClusterLink {
       clusterMetrics.invalid.inc();
       return;
     }
-    // Our own messages come back on subjects we also subscribe to.
-    if (message.from === this.id) return;
+    // Our own messages come back on subjects we also subscribe to; our heartbeat's return times the broker.
+    if (message.from === this.id) {
+      if (message.t === 'heartbeat' && message.inc === this.incarnation && this.heartbeatSentAt !== 0) {
+        this.brokerRtt = performance.now() - this.heartbeatSentAt;
+        this.heartbeatSentAt = 0;
+      }
+      return;
+    }
     clusterMetrics.received.inc({ type: message.t });
     try {
       this.handle(message);
@@ -644,6 +657,7 @@ export class ClusterNode implements ClusterLink {
       startedAt: this.startedAt,
       ...(hello ? { hello: true } : {}),
     };
+    this.heartbeatSentAt = performance.now();
     this.send(MEMBERSHIP_SUBJECT, hb, 'membership');
     for (const dead of this.registry.expire()) this.nodeDown(dead.id, dead.incarnation, 'timeout', true);
   }

@@ -17,6 +17,8 @@ export class CoreClusterHost implements ClusterHost {
     private readonly apps: ReadonlyMap<string, AppState>,
     private readonly reads: LocalReads,
     private readonly connectionCount: () => number,
+    /** The monitor's part of the heartbeat's load (CPU, ELU, state, the leader's advice). */
+    private readonly monitorLoad: () => Omit<NodeLoad, 'connections' | 'channels'> = () => ({}),
   ) {}
 
   deliver(appId: string, channelName: string, json: string, excludeSocketId: string | undefined): void {
@@ -64,6 +66,6 @@ export class CoreClusterHost implements ClusterHost {
   load(): NodeLoad {
     let channels = 0;
     for (const app of this.apps.values()) channels += app.channels.size;
-    return { connections: this.connectionCount(), channels };
+    return { connections: this.connectionCount(), channels, ...this.monitorLoad() };
   }
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../util/logger.js';
 import { ClusterNode } from './cluster-node.js';
 import { ClusteredCoreApi } from './clustered-api.js';
 import { CoreClusterHost } from './core-host.js';
+import type { NodeLoad } from './messages.js';
 import { workerSlot } from './workers.js';
 
 /** The cluster part of the node's config (times in seconds, as in the config file). */
@@ -25,6 +26,8 @@ export interface NodeState {
   /** The node's one local-read API: peers' queries are answered from it. */
   reads: LocalReads;
   connectionCount(): number;
+  /** The monitor's part of this node's heartbeat load. */
+  monitorLoad?(): Omit<NodeLoad, 'connections' | 'channels'>;
   /** The node's own (single-node) API, wrapped so that queries cover the cluster. */
   api: CoreApi;
   host: string;
@@ -45,7 +48,7 @@ export async function joinCluster(settings: ClusterSettings, state: NodeState, l
   const nodeId = defaultNodeId(settings.nodeId, state.port);
   const link = transport ?? createTransport({ ...settings, nodeId });
   if (link === null) return null;
-  const host = new CoreClusterHost(state.apps, state.reads, state.connectionCount);
+  const host = new CoreClusterHost(state.apps, state.reads, state.connectionCount, state.monitorLoad);
   const node = new ClusterNode(link, host, {
     nodeId,
     address: `${state.host}:${state.port}`,

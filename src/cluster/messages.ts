@@ -8,6 +8,21 @@
 export interface NodeLoad {
   connections: number;
   channels: number;
+  /** From the node's monitor (src/monitor); absent when it is off, which scaling advice reads as a missing metric. */
+  elu?: number;
+  /** Process CPU in cores over the last interval. */
+  cpu?: number;
+  connectionLimit?: number;
+  state?: 'starting' | 'ready' | 'draining';
+  /** The leader's scaling advice, so that every node can answer `GET /cluster/scaling`. */
+  scaling?: ScalingSummary;
+}
+
+export interface ScalingSummary {
+  desired: number;
+  current: number;
+  reason: string;
+  computedAt: string;
 }
 
 /** Identifies a node and one run of it: a restart under the same id is a new incarnation. */
@@ -157,7 +172,27 @@ function isShareTuples(v: unknown): v is ShareTuple[] {
 }
 
 function isLoad(v: unknown): v is NodeLoad {
-  return typeof v === 'object' && v !== null && isNumber((v as Fields).connections) && isNumber((v as Fields).channels);
+  if (typeof v !== 'object' || v === null) return false;
+  const l = v as Fields;
+  return (
+    isNumber(l.connections) &&
+    isNumber(l.channels) &&
+    optional(l.elu, isNumber) &&
+    optional(l.cpu, isNumber) &&
+    optional(l.connectionLimit, isNumber) &&
+    optional(l.state, (s) => s === 'starting' || s === 'ready' || s === 'draining') &&
+    optional(l.scaling, isScalingSummary)
+  );
+}
+
+function isScalingSummary(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Fields;
+  return isNumber(s.desired) && isNumber(s.current) && isString(s.reason) && isString(s.computedAt);
+}
+
+function optional(v: unknown, check: (v: unknown) => boolean): boolean {
+  return v === undefined || check(v);
 }
 
 // The checks above are the proof that the fields have the union member's types.

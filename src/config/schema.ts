@@ -43,7 +43,7 @@ export const configSchema = z
     host: z.string().min(1).default('0.0.0.0').describe('Address to listen on.'),
     port: z.number().int().min(0).max(65535).default(6001).describe('Port for WebSocket and HTTP (0 = any free port).'),
     logLevel: z.enum(logLevels).default('info').describe('pino log level.'),
-    maxConnections: z.number().int().min(0).default(0).describe('Connections on this node across all apps; 0 = unlimited. Over it: close 4100.'),
+    maxConnections: z.number().int().min(0).default(0).describe('Connections on this node across all apps; 0 = the open-file limit minus `fdHeadroom` (unlimited where that limit cannot be read). Over it: close 4100, and `/ready` answers 503.'),
     maxFrameBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024).describe('Largest WebSocket message a client may send, in bytes. Over it: close 1009.'),
     activityTimeout: z.number().int().min(1).max(3600).default(120).describe('Seconds of client silence before the server pings; also sent to clients as activity_timeout.'),
     pongTimeout: z.number().int().min(1).max(600).default(30).describe('Seconds to wait for any frame after a server ping before closing with 4201.'),
@@ -89,6 +89,35 @@ export const configSchema = z
     webhookCircuitHalfOpen: z.number().min(0.05).max(3600).default(30).describe('Seconds an open circuit breaker waits before one probe attempt; success closes it, failure keeps it open for another period.'),
     webhookMemoryQueueMax: z.number().int().min(1).default(10_000).describe('Batches the memory queue holds across all endpoints; beyond it new batches are dead-lettered (metric `switchboard_limit_trips_total{limit="webhookMemoryQueueMax"}`).'),
     adminToken: z.string().min(16).optional().describe('Bearer token (16+ characters) for the admin endpoints (`/webhooks/failed`, `/webhooks/replay`, `/admin/...`); unset = they answer 404.'),
+    // ---- resource monitor, admission control and scaling advice (docs/operations.md) ----
+    fdHeadroom: z.number().int().min(0).default(256).describe('With `maxConnections` 0, the connection limit is the open-file limit (`ulimit -n`) minus this many descriptors, kept for the HTTP API, health checks, broker links and refused sockets; over the limit: close 4100.'),
+    monitor: z.boolean().default(true).describe('Run the resource monitor: sampling, thresholds, alerts, load-based admission control and scaling advice; false = only the connection limit is enforced.'),
+    monitorIntervalMs: z.number().int().min(100).max(60_000).default(1000).describe('Milliseconds between resource samples (CPU, memory, event loop, connections, message rates).'),
+    monitorHistorySeconds: z.number().int().min(10).max(86_400).default(600).describe('Seconds of samples kept in memory for trends and the dashboard (`GET /alerts?history=1`).'),
+    monitorMinDuration: z.number().min(0).max(3600).default(3).describe('Seconds a signal must stay past a threshold (or back under it) before its level changes; the connection count changes level at once.'),
+    monitorHysteresis: z.number().min(0).max(0.9).default(0.1).describe('Fraction under the warn threshold a signal must fall to clear its warning (critical clears under the warn threshold itself).'),
+    monitorConnectionsWarn: z.number().min(0.01).max(1).default(0.85).describe('Warn when connections reach this fraction of the connection limit.'),
+    monitorConnectionsCritical: z.number().min(0.01).max(1).default(1).describe('Connections-critical at this fraction of the connection limit: new WebSockets get close 4100 and `/ready` answers 503.'),
+    monitorLoopDelayWarnMs: z.number().min(1).default(100).describe('Warn when the event-loop delay p99 of an interval reaches this many milliseconds.'),
+    monitorLoopDelayCriticalMs: z.number().min(1).default(500).describe('Event-loop-critical at this p99 delay in milliseconds: new WebSockets get close 4100 and `/ready` answers 503.'),
+    monitorEluWarn: z.number().min(0.01).max(1).default(0.85).describe('Warn when the event-loop utilization of an interval reaches this fraction (alert only).'),
+    monitorEluCritical: z.number().min(0.01).max(1).default(0.98).describe('Critical alert at this event-loop utilization (alert only: the delay signal gates admission).'),
+    monitorMemoryWarn: z.number().min(0.01).max(1).default(0.8).describe('Warn when memory reaches this fraction of its limit (RSS of the cgroup limit, or V8 heap of its limit, whichever is higher).'),
+    monitorMemoryCritical: z.number().min(0.01).max(1).default(0.9).describe('Memory-critical at this fraction: new WebSockets get close 4100, `/ready` answers 503, and the slowest consumers are closed with 4200.'),
+    monitorCpuWarn: z.number().min(0.01).max(64).default(0.85).describe('Warn when the process uses this many cores (1 = one core) over an interval (alert only).'),
+    monitorCpuCritical: z.number().min(0.01).max(64).default(0.98).describe('Critical alert at this many cores of process CPU (alert only).'),
+    monitorShedPerInterval: z.number().int().min(0).max(100_000).default(100).describe('While memory is critical, close up to this many connections per interval with 4200, those with the most unsent bytes first; 0 = never shed.'),
+    alertUrls: z.array(z.url()).max(20).default([]).describe('URLs that receive every alert and its clearing as a signed JSON POST (a JSON array in flags and env).'),
+    alertSecret: z.string().min(16).optional().describe('Secret (16+ characters) that signs alert POSTs: header `X-Switchboard-Signature` is the hex HMAC-SHA256 of the body; needed with `alertUrls`.'),
+    alertRetryFor: z.number().min(0).max(3600).default(120).describe('Seconds an alert POST is retried (full-jitter exponential backoff from 0.5 s, at most 30 s) before it is given up on and counted.'),
+    alertTimeout: z.number().min(0.1).max(60).default(5).describe('Seconds one alert POST attempt may take.'),
+    scalingTargetConnections: z.number().int().min(0).default(10_000).describe('Scaling advice: target connections per node (HPA average value); 0 = not a signal.'),
+    scalingTargetElu: z.number().min(0).max(1).default(0.7).describe('Scaling advice: target event-loop utilization per node; 0 = not a signal.'),
+    scalingTargetCpu: z.number().min(0).max(64).default(0).describe('Scaling advice: target process CPU per node in cores; 0 = not a signal.'),
+    scalingTolerance: z.number().min(0).max(1).default(0.1).describe('Scaling advice: no change while every signal\'s ratio to its target is within this tolerance of 1 (the HPA default).'),
+    scalingStabilizationSeconds: z.number().min(0).max(3600).default(300).describe('Scaling advice: a scale-down follows the highest advice of this many seconds (scale-up is at once).'),
+    scalingMinNodes: z.number().int().min(1).default(1).describe('Scaling advice: never fewer nodes than this.'),
+    scalingMaxNodes: z.number().int().min(1).default(10).describe('Scaling advice: never more nodes than this.'),
     dashboardInterval: z.number().min(0.2).max(60).default(1).describe('Seconds between the live dashboard\'s updates (`/dashboard`, needs `adminToken`).'),
     dashboardMaxViewers: z.number().int().min(1).max(1000).default(10).describe('Open dashboard feeds per node, and channel watches of its debug console; beyond it 503.'),
     workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1').describe('Worker processes sharing the port: a number, or `auto` for one per core.'),
@@ -131,6 +160,13 @@ export const configSchema = z
     if (c.heartbeatInterval * 2 > c.nodeTimeout) {
       ctx.addIssue({ code: 'custom', path: ['nodeTimeout'], message: 'nodeTimeout must be at least twice heartbeatInterval' });
     }
+    if (c.alertUrls.length > 0 && c.alertSecret === undefined) ctx.addIssue({ code: 'custom', path: ['alertSecret'], message: 'alertUrls need alertSecret (alerts are signed)' });
+    if (c.scalingMinNodes > c.scalingMaxNodes) ctx.addIssue({ code: 'custom', path: ['scalingMaxNodes'], message: 'scalingMaxNodes must be at least scalingMinNodes' });
+    if (c.monitorConnectionsWarn > c.monitorConnectionsCritical) ctx.addIssue({ code: 'custom', path: ['monitorConnectionsWarn'], message: 'a warn threshold must not exceed its critical threshold' });
+    if (c.monitorLoopDelayWarnMs > c.monitorLoopDelayCriticalMs) ctx.addIssue({ code: 'custom', path: ['monitorLoopDelayWarnMs'], message: 'a warn threshold must not exceed its critical threshold' });
+    if (c.monitorEluWarn > c.monitorEluCritical) ctx.addIssue({ code: 'custom', path: ['monitorEluWarn'], message: 'a warn threshold must not exceed its critical threshold' });
+    if (c.monitorMemoryWarn > c.monitorMemoryCritical) ctx.addIssue({ code: 'custom', path: ['monitorMemoryWarn'], message: 'a warn threshold must not exceed its critical threshold' });
+    if (c.monitorCpuWarn > c.monitorCpuCritical) ctx.addIssue({ code: 'custom', path: ['monitorCpuWarn'], message: 'a warn threshold must not exceed its critical threshold' });
     const ids = new Set<string>();
     const keys = new Set<string>();
     c.apps.forEach((app, i) => {

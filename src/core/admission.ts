@@ -5,17 +5,20 @@ import type { AppState } from './app-state.js';
 
 const APP_PATH = /^\/app\/([^/]+)\/?$/;
 
-export type Admission = { ok: true; app: AppState } | { ok: false; error: SwitchboardError };
+export type Admission = { ok: true; app: AppState } | { ok: false; error: SwitchboardError; /** Set for a 4100: the limit or the node's load. */ overCapacity?: 'maxConnections' | 'load' };
 
 /**
  * Decide whether a new WebSocket may stay, in the order a client can act on:
- * path, protocol version, app, origin, node capacity, app quota.
+ * path, protocol version, app, origin, node capacity (the connection limit,
+ * then the monitor's load verdict: `loadRefusal` is its reason, null while
+ * the node accepts), app quota.
  */
 export function admit(
   req: IncomingMessage,
   appsByKey: ReadonlyMap<string, AppState>,
   nodeConnections: number,
   maxNodeConnections: number,
+  loadRefusal: string | null = null,
 ): Admission {
   const url = req.url ?? '/';
   const queryAt = url.indexOf('?');
@@ -39,7 +42,8 @@ export function admit(
     const origin = req.headers.origin;
     if (origin === undefined || !allowed.includes(origin)) return refuse(ErrorCode.OriginNotAllowed, origin);
   }
-  if (maxNodeConnections > 0 && nodeConnections >= maxNodeConnections) return refuse(ErrorCode.OverCapacity);
+  if (maxNodeConnections > 0 && nodeConnections >= maxNodeConnections) return { ...refuse(ErrorCode.OverCapacity), overCapacity: 'maxConnections' } as Admission;
+  if (loadRefusal !== null) return { ...refuse(ErrorCode.OverCapacity, loadRefusal), overCapacity: 'load' } as Admission;
   if (config.maxConnections > 0 && app.connectionCount >= config.maxConnections) return refuse(ErrorCode.AppOverConnectionQuota);
   return { ok: true, app };
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { countLimitTrip, countProtocolError, metrics, type LimitName } from '../metrics/index.js';
+import { countLimitTrip, countProtocolError, metrics, monitorMetrics, type LimitName } from '../metrics/index.js';
 import { CloseCode, WsCloseCode } from '../protocol/codes.js';
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { connectionEstablished, encodeEvent, pusherError, pusherPing, pusherPong, parseClientFrame } from '../protocol/frames.js';
@@ -38,6 +38,14 @@ const SWEEP_LIMITS = {
 } as const satisfies Record<string, LimitName>;
 type SweepCloseCode = keyof typeof SWEEP_LIMITS;
 
+/** What admission applies beyond the apps' own rules: the node's connection limit and its load verdict. */
+export interface AdmissionGate {
+  /** 0 = no limit. */
+  readonly maxConnections: number;
+  /** Why load refuses new WebSockets now (4100): the critical signal and a reason; null while the node accepts. */
+  loadRefusal(): { signal: string; reason: string } | null;
+}
+
 export class NodeCore implements CoreApi, TransportHooks<Connection> {
   private readonly appsById = new Map<string, AppState>();
   private readonly appsByKey = new Map<string, AppState>();
@@ -46,6 +54,8 @@ export class NodeCore implements CoreApi, TransportHooks<Connection> {
   /** This node's own state, read one way for the HTTP API and for the other nodes' queries. */
   readonly reads: LocalReads;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** The node's connection limit and load gate (src/monitor); until set, `maxConnections` alone. */
+  private gate: AdmissionGate;
 
   constructor(
     private readonly config: Config,
@@ -73,6 +83,12 @@ export class NodeCore implements CoreApi, TransportHooks<Connection> {
       this.appsByKey.set(appConfig.key, app);
     }
     this.reads = new LocalReads(this.appsById);
+    this.gate = { maxConnections: config.maxConnections, loadRefusal: () => null };
+  }
+
+  /** Set the connection limit and the load verdict admission applies (the monitor's; src/monitor). */
+  setAdmissionGate(gate: AdmissionGate): void {
+    this.gate = gate;
   }
 
   /** Start the once-a-second keep-alive sweep. */
@@ -91,10 +107,12 @@ export class NodeCore implements CoreApi, TransportHooks<Connection> {
 
   /** Admit or refuse a freshly opened WebSocket. */
   readonly admit = (link: object, req: IncomingMessage): Connection | null => {
-    const decision = admit(req, this.appsByKey, this.connections.size, this.config.maxConnections);
+    const load = this.gate.loadRefusal();
+    const decision = admit(req, this.appsByKey, this.connections.size, this.gate.maxConnections, load === null ? null : load.reason);
     if (!decision.ok) {
       const { error } = decision;
-      if (error.closeCode === CloseCode.OverCapacity) countLimitTrip('maxConnections');
+      if (decision.overCapacity === 'maxConnections') countLimitTrip('maxConnections');
+      if (decision.overCapacity === 'load') monitorMetrics.admissionRefused.inc({ signal: load!.signal });
       if (error.closeCode === CloseCode.AppOverConnectionQuota) countLimitTrip('app.maxConnections');
       metrics.disconnections.inc({ code: String(error.closeCode) });
       this.log.info({ code: error.closeCode, reason: error.message, url: req.url?.slice(0, 200) }, 'connection refused');

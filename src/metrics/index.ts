@@ -84,6 +84,27 @@ export const clusterMetrics = {
   linkChanges: new Counter({ name: 'switchboard_cluster_link_state_changes_total', help: 'Broker link state changes, by new state', labelNames: ['state'] as const, registers }),
 };
 
+/** The resource monitor, admission control and scaling advice (src/monitor, docs/operations.md). */
+export const monitorMetrics = {
+  cpu: new Gauge({ name: 'switchboard_monitor_cpu_cores', help: 'Process CPU over the last monitor interval, in cores', registers }),
+  hostCpu: new Gauge({ name: 'switchboard_monitor_host_cpu_ratio', help: 'Host CPU busy over the last monitor interval, fraction of all cores', registers }),
+  memoryRatio: new Gauge({ name: 'switchboard_monitor_memory_ratio', help: 'The higher of RSS over the cgroup memory limit and V8 heap used over its limit', registers }),
+  memoryLimit: new Gauge({ name: 'switchboard_monitor_memory_limit_bytes', help: 'The cgroup memory limit (0 when there is none)', registers }),
+  elu: new Gauge({ name: 'switchboard_monitor_event_loop_utilization', help: 'Event-loop utilization over the last monitor interval (not since start)', registers }),
+  loopDelayP99: new Gauge({ name: 'switchboard_monitor_event_loop_delay_seconds', help: 'p99 event-loop delay over the last monitor interval', registers }),
+  connectionLimit: new Gauge({ name: 'switchboard_monitor_connection_limit', help: 'Connections this node admits (maxConnections, or the open-file limit minus fdHeadroom; 0 = none)', registers }),
+  messageRate: new Gauge({ name: 'switchboard_monitor_messages_per_second', help: 'WebSocket messages per second over the last monitor interval, by direction (in, out)', labelNames: ['direction'] as const, registers }),
+  sendBuffer: new Gauge({ name: 'switchboard_monitor_send_buffer_bytes', help: 'Bytes queued unsent in the WebSocket sockets', registers }),
+  brokerRtt: new Gauge({ name: 'switchboard_monitor_broker_rtt_seconds', help: 'Round trip of this node\'s last heartbeat through the broker', registers }),
+  level: new Gauge({ name: 'switchboard_monitor_level', help: 'Each signal\'s level: 0 ok, 1 warn, 2 critical', labelNames: ['signal'] as const, registers }),
+  alerts: new Counter({ name: 'switchboard_monitor_alerts_total', help: 'Alert notices by signal and new level (ok = a clearing)', labelNames: ['signal', 'level'] as const, registers }),
+  alertDeliveries: new Counter({ name: 'switchboard_monitor_alert_deliveries_total', help: 'Alert POST outcomes: delivered, retried, rejected (4xx), given_up (alertRetryFor passed), dropped (queue full)', labelNames: ['outcome'] as const, registers }),
+  admissionRefused: new Counter({ name: 'switchboard_admission_refused_total', help: 'WebSockets refused with 4100 because a load signal was critical, by signal', labelNames: ['signal'] as const, registers }),
+  shed: new Counter({ name: 'switchboard_monitor_shed_connections_total', help: 'Connections closed with 4200 under critical memory, those with the most unsent bytes first', registers }),
+  desiredNodes: new Gauge({ name: 'switchboard_scaling_desired_nodes', help: 'Nodes the cluster should run, by the HPA rule (the leader\'s advice)', registers }),
+  deletionCost: new Gauge({ name: 'switchboard_pod_deletion_cost', help: 'Hint for the pod-deletion-cost annotation: this node\'s connections (fewer = cheaper to remove)', registers }),
+};
+
 /**
  * The `limit` label of `switchboard_limit_trips_total`: the config option's
  * name, so an alert leads straight to the setting to raise. App options are

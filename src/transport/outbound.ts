@@ -162,6 +162,11 @@ export class WsFanout implements NodeTransport {
     (endpoint.link as WebSocket).close(code, reason.length > 120 ? reason.slice(0, 120) : reason);
   }
 
+  queuedBytes(endpoint: Endpoint): number {
+    const socket = rawSocketOf(endpoint.link as WebSocket);
+    return socket.destroyed ? 0 : socket.writableLength;
+  }
+
   terminate(endpoint: Endpoint): void {
     endpoint.open = false;
     endpoint.out = null;

@@ -43,6 +43,8 @@ export interface NodeTransport {
   notePublished(startedAt: number): void;
   /** Send-side pressure, for admission and overload decisions. */
   stats(): TransportStats;
+  /** Bytes written to this endpoint's socket that the kernel has not taken yet (the monitor sheds the largest first). */
+  queuedBytes(endpoint: Endpoint): number;
 }
 
 export interface TransportStats {

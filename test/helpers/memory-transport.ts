@@ -91,6 +91,10 @@ export class MemoryTransport implements NodeTransport {
     return { bytesQueued: 0, slowConsumersClosed: 0 };
   }
 
+  queuedBytes(): number {
+    return 0;
+  }
+
   private deliver(endpoint: Endpoint, json: string): void {
     const socket = this.sockets.get(endpoint.link)!;
     socket.raw.push(json);

@@ -95,7 +95,7 @@ describe('switchboard usage errors', () => {
       expect(option.description.length, option.key).toBeGreaterThan(0);
       expect(text, option.key).toContain(flat(`--${option.flag} ${valuePlaceholder(option)} ${optionHelp(option)}`));
     }
-    expect(text).toContain(flat('--max-connections <number> Connections on this node across all apps; 0 = unlimited. Over it: close 4100. (default: 0, env: SWITCHBOARD_MAX_CONNECTIONS)'));
+    expect(text).toContain(flat('--max-connections <number> Connections on this node across all apps; 0 = the open-file limit minus `fdHeadroom` (unlimited where that limit cannot be read). Over it: close 4100, and `/ready` answers 503. (default: 0, env: SWITCHBOARD_MAX_CONNECTIONS)'));
     expect(text).toContain('(default: the development app, env: SWITCHBOARD_APPS)');
     expect(text).toContain('(env: SWITCHBOARD_TLS_CERT)');
   });

@@ -51,7 +51,7 @@ describe('docs/metrics.md', () => {
   const sections = docRows();
 
   it('lists every node metric, with its type and labels, and no other', async () => {
-    const documented = ['Node', 'Webhooks', 'Cluster'].flatMap((s) => sections.get(s) ?? []);
+    const documented = ['Node', 'Webhooks', 'Cluster', 'Monitor'].flatMap((s) => sections.get(s) ?? []);
     expect(documented.sort(byName)).toEqual((await ownMetrics(registry, 'switchboard_')).sort(byName));
   });
 
@@ -61,7 +61,7 @@ describe('docs/metrics.md', () => {
   });
 
   it('has no metric row outside the node and balancer sections', () => {
-    expect([...sections.keys()].sort()).toEqual(['Balancer', 'Cluster', 'Node', 'Webhooks']);
+    expect([...sections.keys()].sort()).toEqual(['Balancer', 'Cluster', 'Monitor', 'Node', 'Webhooks']);
   });
 });
 
