@@ -13,9 +13,17 @@ import type { HistoryRule } from './rules.js';
 import { HistoryRules } from './rules.js';
 import type { HistoryRead, HistoryStore, ReadRange, StreamPosition } from './store.js';
 
-/** Live events that reached a subscriber while its replay was being read: sent after it, minus those the replay had. */
+/**
+ * A subscriber kept out of the channel's live broadcast. While its read is
+ * out (`seam` null), its live events are buffered: sent after the replay,
+ * minus those the replay had. Once welcomed, live events may still be on
+ * their way for offsets the replay covered (pub/sub and the read travel on
+ * different connections): it stays held, dropping those, until an event
+ * past the seam (or of another epoch) arrives.
+ */
 interface Hold {
   readonly buffer: Array<{ offset: number; json: string }>;
+  seam: { offset: number; epochTail: string } | null;
 }
 
 /**
@@ -74,7 +82,14 @@ export class AppHistory {
       deliverToChannel(this.app, channelName, json, isCache, excludeSocketId);
       return;
     }
-    for (const [conn, hold] of held) if (conn.id !== excludeSocketId) hold.buffer.push({ offset, json });
+    for (const [conn, hold] of held) {
+      if (hold.seam === null) {
+        if (conn.id !== excludeSocketId) hold.buffer.push({ offset, json });
+      } else if (offset > hold.seam.offset || !json.endsWith(hold.seam.epochTail)) {
+        // Past the seam: from this event on it is an ordinary subscriber.
+        this.unhold(channelName, held, conn);
+      }
+    }
     if (isCache) keepCached(this.app, channelName, json);
     if (channel !== undefined) broadcast(frameText(json), notHeld(channel.subscribers, held), excludeSocketId);
   }
@@ -97,7 +112,7 @@ export class AppHistory {
     if (live === null) {
       const read = this.timedRead(channel.name, rule, range);
       if (!(read instanceof Promise)) {
-        this.finish(conn, channel, rule, succeeded, recover, read, [], after);
+        this.finish(conn, channel, rule, succeeded, recover, read, null, after);
         return;
       }
       pending = read;
@@ -107,23 +122,18 @@ export class AppHistory {
     // Held from this turn on: live events come back from the store no sooner than the next one.
     let held = this.holds.get(channel.name);
     if (held === undefined) this.holds.set(channel.name, (held = new Map()));
-    const hold: Hold = { buffer: [] };
+    const hold: Hold = { buffer: [], seam: null };
     held.set(conn, hold);
-    const release = (): Hold['buffer'] | null => {
-      const current = this.holds.get(channel.name);
-      if (current?.get(conn) !== hold) return null; // a newer subscribe of the same socket owns the hold now
-      current.delete(conn);
-      if (current.size === 0) this.holds.delete(channel.name);
-      return hold.buffer;
-    };
+    // A newer subscribe of the same socket owns the hold once it has replaced this one.
+    const current = (): boolean => this.holds.get(channel.name)?.get(conn) === hold;
     pending.then(
       (read) => {
-        const buffer = release();
-        if (buffer !== null) this.finish(conn, channel, rule, succeeded, recover, read, buffer, after);
+        if (current()) this.finish(conn, channel, rule, succeeded, recover, read, hold, after);
       },
       (err: unknown) => {
-        const buffer = release();
-        if (buffer === null) return;
+        if (!current()) return;
+        const buffer = hold.buffer;
+        this.unhold(channel.name, this.holds.get(channel.name)!, conn);
         this.log.warn({ err, appId, channel: channel.name }, 'history store unreachable while welcoming a subscriber: no position, no recovery');
         if (recover !== undefined) historyMetrics.recoveries.inc({ outcome: 'failed' });
         if (!this.stillSubscribed(conn, channel)) return;
@@ -136,11 +146,24 @@ export class AppHistory {
 
   /** The channel's last local subscriber left. */
   vacated(channel: string): void {
-    if (this.rules.match(channel) !== null) this.store.unwatch(this.app.config.id, channel);
+    if (this.rules.match(channel) === null) return;
+    this.holds.delete(channel);
+    this.store.unwatch(this.app.config.id, channel);
   }
 
-  private finish(conn: Connection, channel: Channel, rule: HistoryRule, succeeded: string, recover: RecoverRequest, read: HistoryRead, buffer: Hold['buffer'], after: () => void): void {
-    if (!this.stillSubscribed(conn, channel)) return;
+  private unhold(channelName: string, held: Map<Connection, Hold>, conn: Connection): void {
+    held.delete(conn);
+    if (held.size === 0 && this.holds.get(channelName) === held) this.holds.delete(channelName);
+  }
+
+  /** `hold`: null when the read was synchronous (memory store): nothing was held. */
+  private finish(conn: Connection, channel: Channel, rule: HistoryRule, succeeded: string, recover: RecoverRequest, read: HistoryRead, hold: Hold | null, after: () => void): void {
+    const held = this.holds.get(channel.name);
+    if (!this.stillSubscribed(conn, channel)) {
+      if (hold !== null && held !== undefined) this.unhold(channel.name, held, conn);
+      return;
+    }
+    const buffer = hold?.buffer ?? [];
     const position: StreamPosition = read.position;
     let recovered: boolean | undefined;
     let replay: HistoryRead['events'] = [];
@@ -156,6 +179,10 @@ export class AppHistory {
     // Held live events the position already covers were sent by the replay (or precede the seam).
     for (const e of buffer) if (e.offset > position.offset) send(conn, e.json);
     after();
+    if (hold === null || held === undefined) return;
+    // Live delivery has passed the seam already: an ordinary subscriber now. Else drop what the replay covered until it has.
+    if (position.offset === 0 || (buffer.length > 0 && buffer[buffer.length - 1]!.offset >= position.offset)) this.unhold(channel.name, held, conn);
+    else hold.seam = { offset: position.offset, epochTail: `"epoch":"${position.epoch}"}` };
   }
 
   private stillSubscribed(conn: Connection, channel: Channel): boolean {

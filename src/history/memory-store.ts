@@ -5,6 +5,9 @@ import { withPosition } from './frames.js';
 import type { HistoryRule } from './rules.js';
 import type { HistoryRead, HistorySink, HistoryStore, ReadRange, StoredEvent } from './store.js';
 
+// Resolved once: a label lookup per publish adds up.
+const appendedInMemory = historyMetrics.appends.labels({ store: 'memory', outcome: 'ok' });
+
 /** One channel's stream: a ring of its last `size` events. */
 class Stream {
   readonly epoch = newEpoch();
@@ -70,7 +73,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const offset = stream.offset + 1;
     const framed = withPosition(json, offset, stream.epoch);
     stream.append({ offset, json: framed, timeMs: Date.now() }, rule.size);
-    historyMetrics.appends.inc({ store: 'memory', outcome: 'ok' });
+    appendedInMemory.inc();
     this.sink(appId, channel, offset, framed, excludeSocketId);
   }
 

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { historyMetrics } from '../../src/metrics/index.js';
 import type { RunningNode } from '../../src/node.js';
+import { signChannelAuth } from '../../src/protocol/signatures.js';
 import { DEV_APP, RawClient, sleep, startTestNode } from '../helpers/node.js';
 import { BrokerProcess, NATS_BINARY, REDIS_BINARY, serviceAvailable } from '../cluster/services.js';
 import { eventually } from '../cluster/harness.js';
@@ -12,7 +13,7 @@ import { eventsOn, publish, signedApi, subscribeRaw, until, type Frame } from '.
  */
 const available = serviceAvailable(REDIS_BINARY, 'redis-server');
 const natsAvailable = serviceAvailable(NATS_BINARY, 'nats-server');
-const HISTORY = [{ pattern: 'chat-*', size: 1000, ttlSeconds: 300 }, { pattern: 'brief-*', size: 100, ttlSeconds: 1 }];
+const HISTORY = [{ pattern: 'chat-*', size: 1000, ttlSeconds: 300 }, { pattern: 'brief-*', size: 100, ttlSeconds: 1 }, { pattern: 'private-chat-*', size: 100, ttlSeconds: 300 }];
 
 describe.runIf(available)('history on Redis, three nodes', () => {
   let redis: BrokerProcess;
@@ -129,8 +130,8 @@ describe.runIf(available)('history on Redis, three nodes', () => {
     const publishing = publishMany(b!, 'chat-seam', 'p', TOTAL, 4);
     // Reconnect clients at moments spread over the publishing, each recovering from where the watcher was.
     const recovering: Array<{ client: RawClient; from: number }> = [];
-    for (let k = 0; k < 6; k++) {
-      await sleep(40);
+    for (let k = 0; k < 12; k++) {
+      await sleep(20);
       const seen = eventsOn(watcher, 'chat-seam');
       const from = seen.length === 0 ? 0 : seen.at(-1)!.offset!;
       const client = await raw(k % 2 === 0 ? a! : c!);
@@ -212,6 +213,24 @@ describe.runIf(available)('history on Redis, three nodes', () => {
     } finally {
       await own.stop();
     }
+  });
+
+  it('client events on a private history channel get offsets in the same sequence as API events', async () => {
+    const [a, b] = await cluster(2);
+    const sender = await raw(a!);
+    const receiver = await raw(b!);
+    for (const c of [sender, receiver]) {
+      const from = c.messages.length;
+      c.send({ event: 'pusher:subscribe', data: { channel: 'private-chat-ce', auth: signChannelAuth(DEV_APP, c.socketId, 'private-chat-ce') } });
+      await c.next((m) => m.event === 'pusher_internal:subscription_succeeded', 3000, from);
+    }
+    sender.send({ event: 'client-typing', channel: 'private-chat-ce', data: { who: 'a' } });
+    await until(() => eventsOn(receiver, 'private-chat-ce').length === 1);
+    expect(await publish(b!, 'private-chat-ce', 'api')).toBe(200);
+    await until(() => eventsOn(receiver, 'private-chat-ce').length === 2 && eventsOn(sender, 'private-chat-ce').length === 1);
+    expect(eventsOn(receiver, 'private-chat-ce').map((m) => [m.event, m.offset])).toEqual([['client-typing', 1], ['msg', 2]]);
+    // The sender does not get its own client event back, only the API one.
+    expect(eventsOn(sender, 'private-chat-ce').map((m) => [m.event, m.offset])).toEqual([['msg', 2]]);
   });
 
   it.runIf(natsAvailable)('NATS adapter with history in Redis: one gap-free sequence across nodes', async () => {
