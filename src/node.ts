@@ -4,6 +4,7 @@ import type { ClusterNode } from './cluster/cluster-node.js';
 import { joinCluster } from './cluster/join.js';
 import type { Config } from './config/schema.js';
 import { NodeCore } from './core/node-core.js';
+import { WsFanout, type FanoutOptions } from './transport/outbound.js';
 import { Transport } from './transport/server.js';
 import { LoadSampler } from './balancer/node-load.js';
 import { createDashboard, type Dashboard } from './dashboard/handler.js';
@@ -29,7 +30,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   // Started before the port opens, so the first transition already has a queue to go to.
   const webhooks = createWebhooks(config, logger);
   await webhooks.start();
-  const core = new NodeCore(config, logger, webhooks);
+  const fanout = new WsFanout(fanoutOptions(config), logger);
+  const core = new NodeCore(config, logger, fanout, webhooks);
   const history = new NodeHistory(config, logger);
   await history.start();
   core.useHistory(history);
@@ -54,6 +56,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     }),
     webhooks,
     connections: () => core.connections,
+    transport: fanout,
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
@@ -61,7 +64,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   let dashboard: Dashboard | null = null;
   const transport = new Transport(
     config,
-    core.admit,
+    fanout,
+    core,
     (req: IncomingMessage, res: ServerResponse) => {
       if (dashboard?.handle(req, res) !== true) httpHandler(req, res);
     },
@@ -120,6 +124,19 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     return stopping;
   };
   return { port, core, cluster, webhooks, stop };
+}
+
+/** The fan-out settings of a node: compression is offered when the node or any app turns it on. */
+function fanoutOptions(config: Config): FanoutOptions {
+  return {
+    maxSendBufferBytes: config.maxSendBufferBytes,
+    writeCoalesceMs: config.writeCoalesceMs,
+    writeCoalesceMinRate: config.writeCoalesceMinRate,
+    compression: config.apps.some((app) => (app.compression ?? config.compression) === 'deflate'),
+    compressionMinBytes: config.compressionMinBytes,
+    compressionMaxBytesPerSecond: config.compressionMaxBytesPerSecond,
+    compressionLevel: config.compressionLevel,
+  };
 }
 
 /**

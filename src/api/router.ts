@@ -4,7 +4,7 @@ import type { CoreApi } from '../core/types.js';
 import { metrics } from '../metrics/index.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import type { Logger } from '../util/logger.js';
-import type { Peer } from '../transport/peer.js';
+import type { Endpoint, NodeTransport } from '../transport/types.js';
 import { authorizeAdmin, closeConnections, listFailedWebhooks, replayWebhooks, type WebhookAdmin } from './admin.js';
 import { authenticate } from './authenticate.js';
 import { readBody, RequestAborted } from './body.js';
@@ -25,7 +25,9 @@ export interface HttpApiDeps {
   /** The webhook pipeline's dead letters, for `/webhooks/failed` and `/webhooks/replay` (guarded by `adminToken`). */
   webhooks?: WebhookAdmin;
   /** The node's open connections, for the balancer's `POST /admin/connections/close` (guarded by `adminToken`). */
-  connections?: () => ReadonlySet<Peer>;
+  connections?: () => ReadonlySet<Endpoint>;
+  /** The node's transport, to close those connections. */
+  transport?: NodeTransport;
 }
 
 /** The request in the shape the routes need: path and query split once. */
@@ -108,7 +110,7 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
       return prometheusMetrics();
     case 'closeConnections':
       authorizeAdmin(request.req, deps.connections === undefined ? undefined : deps.config.adminToken);
-      return closeConnections(deps.connections!(), request.req);
+      return closeConnections(deps.connections!(), deps.transport!, request.req);
     case 'webhooksFailed':
     case 'webhooksReplay': {
       authorizeAdmin(request.req, deps.webhooks === undefined ? undefined : deps.config.adminToken);

@@ -1,7 +1,6 @@
 import { historyMetrics } from '../metrics/index.js';
 import { classifyChannel } from '../protocol/channels.js';
-import { frameText } from '../transport/frame.js';
-import { broadcast, send } from '../transport/outbound.js';
+import { broadcast, send } from '../core/outbox.js';
 import type { AppState } from '../core/app-state.js';
 import type { Channel } from '../core/channel.js';
 import type { Connection } from '../core/connection.js';
@@ -91,7 +90,7 @@ export class AppHistory {
       }
     }
     beforeBroadcast(this.app, channelName, json, isCache);
-    if (channel !== undefined) broadcast(frameText(json), notHeld(channel.subscribers, held), excludeSocketId);
+    if (channel !== undefined) broadcast(this.app, json, notHeld(channel.subscribers, held), excludeSocketId);
   }
 
   /** Read a range (the HTTP API). */
