@@ -12,6 +12,7 @@ import { createDashboard, type Dashboard } from './dashboard/handler.js';
 import { clusterView } from './dashboard/snapshot.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { createWebhooks, type Webhooks } from './webhooks/index.js';
+import { NodeHistory } from './history/index.js';
 
 /** A running Switchboard node. */
 export interface RunningNode {
@@ -32,6 +33,9 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   await webhooks.start();
   const fanout = new WsFanout(fanoutOptions(config), logger);
   const core = new NodeCore(config, logger, fanout, webhooks);
+  const history = new NodeHistory(config, logger);
+  await history.start();
+  core.useHistory(history);
   let draining = false;
   // Until the node has joined its cluster it takes no WebSocket and is not ready: a channel
   // occupied before the join would never be subscribed upstream, and its subscribers would miss remote events.
@@ -93,6 +97,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   } catch (err) {
     await loadControl.stop();
     await webhooks.stop();
+    await history.stop();
     throw err;
   }
   // The node id defaults to host and port, so the cluster is joined once the port is known.
@@ -136,6 +141,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await cluster?.stop(true);
       // After the drain too: the leaves of the drained clients are batched by then.
       await webhooks.stop();
+      await history.stop();
       await transport.close();
       logger.info('stopped');
     })();

@@ -118,7 +118,7 @@ describe('NodeCore on an in-memory transport', () => {
     subscribe(conn, 'a'); // again: answered again, not a second membership
     expect(events(socket, 'pusher_internal:subscription_succeeded').map((m) => m.channel)).toEqual(['a', 'b', 'c', 'a']);
     const app = core.findApp(APP.id)!;
-    const publish = (name: string, data: string): void => core.publish({ app, channels: [{ name, kind: classifyChannel(name)! }], event: 'e', data });
+    const publish = (name: string, data: string): void => void core.publish({ app, channels: [{ name, kind: classifyChannel(name)! }], event: 'e', data });
     transport.receive(conn, { event: 'pusher:unsubscribe', data: { channel: 'b' } });
     for (const name of ['a', 'b', 'c']) publish(name, name);
     expect(events(socket, 'e').map((m) => m.data)).toEqual(['a', 'c']);
