@@ -8,6 +8,7 @@ import { Transport } from './transport/server.js';
 import { LoadSampler } from './balancer/node-load.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { createWebhooks, type Webhooks } from './webhooks/index.js';
+import { createNodeApps } from './apps/node-apps.js';
 
 /** A running Switchboard node. */
 export interface RunningNode {
@@ -26,7 +27,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   // Started before the port opens, so the first transition already has a queue to go to.
   const webhooks = createWebhooks(config, logger);
   await webhooks.start();
-  const core = new NodeCore(config, logger, webhooks);
+  const apps = createNodeApps(config, logger);
+  const core = new NodeCore(config, logger, webhooks, apps.catalog);
   let draining = false;
   // Until the node has joined its cluster it takes no WebSocket and is not ready: a channel
   // occupied before the join would never be subscribed upstream, and its subscribers would miss remote events.
@@ -44,10 +46,17 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       detail: {
         ...(starting ? { starting: true } : cluster !== null ? { degraded: cluster.degraded.degraded, cluster: cluster.linkState } : {}),
         load: load.report(core.connections.size, draining),
+        ...(apps.catalog === null ? {} : { appStore: apps.catalog.status() }),
       },
     }),
     webhooks,
     connections: () => core.connections,
+    rateLimits: apps.rateLimits,
+    // A change made here applies here at once and is announced to the other nodes.
+    apps: apps.manager(async (appId, keys) => {
+      cluster?.announceAppChange(appId, keys);
+      await core.live.changed(appId, keys);
+    }),
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
@@ -58,10 +67,11 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     port = await transport.listen();
   } catch (err) {
     await webhooks.stop();
+    await apps.close();
     throw err;
   }
   // The node id defaults to host and port, so the cluster is joined once the port is known.
-  const joined = await joinCluster(config, { apps: core.apps, reads: core.reads, connectionCount: () => core.connections.size, api: core, host: config.host, port }, logger);
+  const joined = await joinCluster(config, { apps: core.apps, reads: core.reads, connectionCount: () => core.connections.size, appChanged: (appId, keys) => void core.live.changed(appId, keys), api: core, host: config.host, port }, logger);
   if (joined !== null) {
     cluster = joined.node;
     core.attachCluster(joined.node);
@@ -87,6 +97,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       // After the drain too: the leaves of the drained clients are batched by then.
       await webhooks.stop();
       await transport.close();
+      await apps.close();
       logger.info('stopped');
     })();
     return stopping;

@@ -17,6 +17,7 @@ export class CoreClusterHost implements ClusterHost {
     private readonly apps: ReadonlyMap<string, AppState>,
     private readonly reads: LocalReads,
     private readonly connectionCount: () => number,
+    readonly appChanged?: (appId: string, keys: readonly string[]) => void,
   ) {}
 
   deliver(appId: string, channelName: string, json: string, excludeSocketId: string | undefined): void {

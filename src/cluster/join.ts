@@ -25,6 +25,8 @@ export interface NodeState {
   /** The node's one local-read API: peers' queries are answered from it. */
   reads: LocalReads;
   connectionCount(): number;
+  /** An app changed in the app store (announced by another node or the CLI). */
+  appChanged?(appId: string, keys: readonly string[]): void;
   /** The node's own (single-node) API, wrapped so that queries cover the cluster. */
   api: CoreApi;
   host: string;
@@ -45,7 +47,7 @@ export async function joinCluster(settings: ClusterSettings, state: NodeState, l
   const nodeId = defaultNodeId(settings.nodeId, state.port);
   const link = transport ?? createTransport({ ...settings, nodeId });
   if (link === null) return null;
-  const host = new CoreClusterHost(state.apps, state.reads, state.connectionCount);
+  const host = new CoreClusterHost(state.apps, state.reads, state.connectionCount, state.appChanged);
   const node = new ClusterNode(link, host, {
     nodeId,
     address: `${state.host}:${state.port}`,

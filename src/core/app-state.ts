@@ -32,7 +32,8 @@ export class AppState {
   };
 
   constructor(
-    readonly config: AppConfig,
+    /** Replaced in place when the app store announces a change: connections and channels stay. */
+    public config: AppConfig,
     cache: { ttlSeconds: number; maxChannels: number },
   ) {
     this.cache = new LRUCache<string, string>({ max: cache.maxChannels, ttl: cache.ttlSeconds * 1000, ttlAutopurge: false });

@@ -11,14 +11,14 @@ import { closePeer, closePeerFor, notePublished, send, sendFrame } from '../tran
 import type { Peer, PeerContext, TransportHooks } from '../transport/peer.js';
 import type { Logger } from '../util/logger.js';
 import { admit } from './admission.js';
-import { AppState } from './app-state.js';
+import type { AppState } from './app-state.js';
+import { AdmissionKeyLookup, LiveApps } from '../apps/live-apps.js';
+import type { AppCatalog } from '../apps/catalog.js';
 import { relayClientEvent } from './client-events.js';
 import { Connection } from './connection.js';
 import type { ClusterLink } from './cluster-link.js';
 import { deliverToChannel } from './delivery.js';
-import { clientFrames } from './membership-frames.js';
 import { leaveAll, subscribe, unsubscribe } from './subscriptions.js';
-import { AppWebhooks } from './webhook-events.js';
 import { noWebhooks, type WebhookSink } from '../webhooks/types.js';
 import { LocalReads, type ChannelDetail } from './local-reads.js';
 import { signIn, signOut } from './users.js';
@@ -41,8 +41,10 @@ const SWEEP_LIMITS = {
 type SweepCloseCode = keyof typeof SWEEP_LIMITS;
 
 export class NodeCore implements CoreApi, TransportHooks {
-  private readonly appsById = new Map<string, AppState>();
-  private readonly appsByKey = new Map<string, AppState>();
+  /** The apps live on this node and the way to them (src/apps): map reads with the static store, a cache over the database otherwise. */
+  readonly live: LiveApps;
+  private readonly appsById: ReadonlyMap<string, AppState>;
+  private readonly keyLookup: AdmissionKeyLookup;
   /** Every open connection, for the keep-alive sweep and draining. */
   readonly connections = new Set<Connection>();
   private readonly peerContext: PeerContext;
@@ -54,24 +56,13 @@ export class NodeCore implements CoreApi, TransportHooks {
     private readonly config: Config,
     private readonly log: Logger,
     webhooks: WebhookSink = noWebhooks,
+    catalog: AppCatalog | null = null,
   ) {
-    for (const appConfig of config.apps) {
-      const app = new AppState(appConfig, { ttlSeconds: config.cacheTtlSeconds, maxChannels: config.maxCachedChannels });
-      app.membership.observe(clientFrames(app));
-      if (appConfig.webhooks.length > 0) {
-        app.webhooks = new AppWebhooks(appConfig.id, app.membership, webhooks, {
-          leaveDelayMs: config.webhookLeaveDelay * 1000,
-          countsSubscriptions: appConfig.enableSubscriptionCount,
-          // Alone, this node sends; in a cluster, the leader does.
-          sends: () => app.cluster === null || app.cluster.isLeader,
-          // A dead leader is replaced within its lease; its last heartbeat is at most a node timeout old by then.
-          keepUnsentMs: (config.leaderLease + config.nodeTimeout + config.heartbeatInterval) * 1000,
-        });
-        app.membership.observe(app.webhooks);
-      }
-      this.appsById.set(appConfig.id, app);
-      this.appsByKey.set(appConfig.key, app);
-    }
+    this.live = new LiveApps(config, webhooks, log, catalog, () => this.connections);
+    // With the static store every app is live from the start; a database store's apps become live on first use.
+    if (catalog === null) for (const appConfig of config.apps) this.live.materialize(appConfig);
+    this.appsById = this.live.byId;
+    this.keyLookup = new AdmissionKeyLookup(this.live);
     this.reads = new LocalReads(this.appsById);
     this.peerContext = { hooks: this, maxSendBufferBytes: config.maxSendBufferBytes, writeCoalesceMs: config.writeCoalesceMs, writeCoalesceMinRate: config.writeCoalesceMinRate };
   }
@@ -80,19 +71,43 @@ export class NodeCore implements CoreApi, TransportHooks {
   start(): void {
     this.sweepTimer ??= setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
+    this.live.start();
   }
 
   stop(): void {
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    this.live.stop();
     for (const app of this.appsById.values()) app.webhooks?.stop(app.cluster === null);
   }
 
   // ---- transport hooks -------------------------------------------------
 
-  /** Admit or refuse a freshly opened WebSocket. */
-  readonly admit = (ws: WebSocket, req: IncomingMessage): Peer | null => {
-    const decision = admit(req, this.appsByKey, this.connections.size, this.config.maxConnections);
+  /**
+   * Admit or refuse a freshly opened WebSocket: synchronous when the app is
+   * known without asking the store (always with the static store, a cache
+   * hit otherwise); on a miss, a promise that settles once the store answered.
+   */
+  readonly admit = (ws: WebSocket, req: IncomingMessage): Peer | null | Promise<Peer | null> => {
+    this.keyLookup.missed = null;
+    const decision = admit(req, this.keyLookup, this.connections.size, this.config.maxConnections);
+    const missed = this.keyLookup.missed;
+    if (!decision.ok && missed !== null) return this.admitAfterLookup(ws, req, missed);
+    return this.settle(ws, req, decision);
+  };
+
+  private async admitAfterLookup(ws: WebSocket, req: IncomingMessage, key: string): Promise<Peer | null> {
+    await this.live.findByKey(key);
+    // The client may have gone while the store answered.
+    if (ws.readyState !== ws.OPEN) return null;
+    this.keyLookup.missed = null;
+    let decision = admit(req, this.keyLookup, this.connections.size, this.config.maxConnections);
+    // Still only the store could tell (it is down and the key was never cached): unknown.
+    if (!decision.ok && this.keyLookup.missed !== null) decision = { ok: false, error: new SwitchboardError(ErrorCode.AppNotFound) };
+    return this.settle(ws, req, decision);
+  }
+
+  private settle(ws: WebSocket, req: IncomingMessage, decision: ReturnType<typeof admit>): Peer | null {
     if (!decision.ok) {
       const { error } = decision;
       if (error.closeCode === CloseCode.OverCapacity) countLimitTrip('maxConnections');
@@ -111,7 +126,7 @@ export class NodeCore implements CoreApi, TransportHooks {
     app.gauges.newConnections.inc();
     send(conn, connectionEstablished(conn.id, this.config.activityTimeout));
     return conn;
-  };
+  }
 
   message(peer: Peer, data: Buffer, isBinary: boolean): void {
     const conn = peer as Connection;
@@ -246,8 +261,10 @@ export class NodeCore implements CoreApi, TransportHooks {
 
   // ---- CoreApi (HTTP API) ------------------------------------------------
 
-  findApp(id: string): AppState | undefined {
-    return this.appsById.get(id);
+  findApp(id: string): AppState | undefined | Promise<AppState | undefined> {
+    const peeked = this.live.peekId(id);
+    if (peeked !== undefined) return peeked ?? undefined;
+    return this.live.findById(id).then((app) => app ?? undefined);
   }
 
   /** Apps by id, for the cluster layer's view of this node. */
@@ -257,10 +274,7 @@ export class NodeCore implements CoreApi, TransportHooks {
 
   /** Join a cluster: from now on every app's channels, presence and events reach the other nodes. */
   attachCluster(link: ClusterLink): void {
-    for (const app of this.appsById.values()) {
-      app.cluster = link;
-      app.membership.announceTo(link.announcerFor(app.config.id));
-    }
+    this.live.attachCluster(link);
     // A new leader sends what the cluster computed since the old one was last seen alive.
     link.onBecameLeader((since) => {
       for (const app of this.appsById.values()) app.webhooks?.takeOver(since);

@@ -10,7 +10,8 @@ import type { Logger } from '../util/logger.js';
 import type { Peer } from './peer.js';
 
 /** Admission: a WebSocket was opened. Return its Peer, or null after closing it (rejected). */
-export type AdmitPeer = (ws: WebSocket, req: IncomingMessage) => Peer | null;
+/** Admit a socket: a peer, null (refused, already closed by the core), or a promise of either while the app store answers. */
+export type AdmitPeer = (ws: WebSocket, req: IncomingMessage) => Peer | null | Promise<Peer | null>;
 
 const kPeer = Symbol('switchboard.peer');
 interface TaggedWebSocket extends WebSocket {
@@ -35,6 +36,14 @@ function onClose(this: TaggedWebSocket, code: number): void {
   peer.out = null;
   metrics.disconnections.inc({ code: String(code) });
   peer.context.hooks.closed(peer, code);
+}
+
+/** Start handing an admitted socket's frames and close to its peer. */
+function attachPeer(ws: WebSocket, peer: Peer | null): void {
+  if (peer === null) return;
+  (ws as TaggedWebSocket)[kPeer] = peer;
+  ws.on('message', onMessage);
+  ws.on('close', onClose);
 }
 
 function onError(this: TaggedWebSocket, error: Error & { code?: string }): void {
@@ -104,21 +113,23 @@ export class Transport {
       // Before admission: a refused socket can still send a bad frame, and an
       // 'error' event without a listener would take the process down.
       ws.on('error', onError);
-      let peer: Peer | null;
+      let peer: Peer | null | Promise<Peer | null>;
       try {
         peer = this.admit(ws, req);
       } catch (err) {
-        metrics.handlerFaults.inc();
-        this.log.error({ err }, 'fault while admitting a connection');
-        ws.terminate();
+        this.admissionFault(ws, err);
         return;
       }
-      if (peer === null) return;
-      const tagged = ws as TaggedWebSocket;
-      tagged[kPeer] = peer;
-      ws.on('message', onMessage);
-      ws.on('close', onClose);
+      // Admission waits for the app store only on a cache miss.
+      if (peer instanceof Promise) peer.then((admitted) => attachPeer(ws, admitted), (err: unknown) => this.admissionFault(ws, err));
+      else attachPeer(ws, peer);
     });
+  }
+
+  private admissionFault(ws: WebSocket, err: unknown): void {
+    metrics.handlerFaults.inc();
+    this.log.error({ err }, 'fault while admitting a connection');
+    ws.terminate();
   }
 
   async listen(): Promise<number> {
