@@ -174,10 +174,23 @@ export class LiveApps {
  */
 export class AdmissionKeyLookup {
   missed: string | null = null;
+  /** The store's answer for the key of a second admission run (a stale copy served during an outage is not in L1 as fresh). */
+  private answered: { key: string; app: AppState | null } | null = null;
 
   constructor(private readonly live: LiveApps) {}
 
+  /** Run `decide` with the store's answer for `key` standing in for the cache. */
+  withAnswer<T>(key: string, app: AppState | null, decide: () => T): T {
+    this.answered = { key, app };
+    try {
+      return decide();
+    } finally {
+      this.answered = null;
+    }
+  }
+
   get(key: string): AppState | undefined {
+    if (this.answered !== null && this.answered.key === key) return this.answered.app ?? undefined;
     const app = this.live.peekKey(key);
     if (app === undefined) {
       this.missed = key;

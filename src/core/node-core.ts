@@ -97,13 +97,10 @@ export class NodeCore implements CoreApi, TransportHooks {
   };
 
   private async admitAfterLookup(ws: WebSocket, req: IncomingMessage, key: string): Promise<Peer | null> {
-    await this.live.findByKey(key);
+    const app = await this.live.findByKey(key);
     // The client may have gone while the store answered.
     if (ws.readyState !== ws.OPEN) return null;
-    this.keyLookup.missed = null;
-    let decision = admit(req, this.keyLookup, this.connections.size, this.config.maxConnections);
-    // Still only the store could tell (it is down and the key was never cached): unknown.
-    if (!decision.ok && this.keyLookup.missed !== null) decision = { ok: false, error: new SwitchboardError(ErrorCode.AppNotFound) };
+    const decision = this.keyLookup.withAnswer(key, app, () => admit(req, this.keyLookup, this.connections.size, this.config.maxConnections));
     return this.settle(ws, req, decision);
   }
 

@@ -18,7 +18,7 @@ function storeFor(db: TestDatabase, schema: 'switchboard' | 'soketi' = 'switchbo
 /** Open a raw socket to /app/<key>; resolves with the first frame's event or the close code. */
 async function tryConnect(node: RunningNode, key: string): Promise<{ event?: string; code?: number; ws: WebSocket }> {
   const ws = new WebSocket(`ws://127.0.0.1:${node.port}/app/${key}?protocol=7`);
-  const first = await Promise.race([
+  const first: { event?: string; code?: number } = await Promise.race([
     once(ws, 'message').then(([data]) => ({ event: (JSON.parse(String(data)) as { event: string }).event })),
     once(ws, 'close').then(([code]) => ({ code: code as number })),
   ]);
