@@ -85,6 +85,35 @@ describe.skipIf(!redisOk || !pgOk)('app changes across a 3-node cluster (postgre
     for (const c of clients) c.ws.close();
   });
 
+  it('apps loaded from the store after the join get the cluster wiring: events and presence cross nodes (replicated too)', async () => {
+    // 1001 has no webhooks; 3003 has one, so its membership is replicated to every node.
+    expect(await runCli(['apps', 'create', '--id', '3003', '--key', 'repl-key', '--secret', 'repl-secret', '--fields', '{"webhooks":[{"url":"http://127.0.0.1:9/h","eventTypes":["member_added"]}]}', ...storeFlags], io)).toBe(0);
+    const receiver = await connect(nodes[2]!, 'my-key');
+    receiver.ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'news' } }));
+    await until(() => receiver.frames.some((f) => f.event === 'pusher_internal:subscription_succeeded'), 1000);
+    await new Promise((r) => setTimeout(r, 100));
+    const publisher = new Pusher({ appId: '1001', key: 'my-key', secret: 'my-secret', host: '127.0.0.1', port: String(nodes[0]!.port), useTLS: false });
+    await publisher.trigger('news', 'hello', { n: 1 });
+    await until(() => receiver.frames.some((f) => f.event === 'hello' && f.channel === 'news'), 2000);
+    receiver.ws.close();
+
+    const presence = async (node: RunningNode, user: string): Promise<Client> => {
+      const client = await connect(node, 'repl-key');
+      const channelData = JSON.stringify({ user_id: user });
+      const auth = signChannelAuth({ key: 'repl-key', secret: 'repl-secret' }, client.socketId, 'presence-room', channelData);
+      client.ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'presence-room', auth, channel_data: channelData } }));
+      await until(() => client.frames.some((f) => f.event === 'pusher_internal:subscription_succeeded'), 2000);
+      return client;
+    };
+    const alice = await presence(nodes[0]!, 'alice');
+    // Node 0 asked the others for their shares when the replicated app became live there.
+    await new Promise((r) => setTimeout(r, 300));
+    const bob = await presence(nodes[2]!, 'bob');
+    await until(() => alice.frames.some((f) => f.event === 'pusher_internal:member_added'), 2000);
+    alice.ws.close();
+    bob.ws.close();
+  });
+
   it('rotate-secret: signatures from the old and the new secret verify during the grace, then only the new one', async () => {
     expect(await runCli(['apps', 'rotate-secret', '--id', '1001', '--secret', 'rotated-secret', '--grace', '2', ...storeFlags], io)).toBe(0);
     await until(() => nodes.every((n) => n.core.apps.get('1001')?.config.secret === 'rotated-secret'), 1000);
@@ -134,7 +163,7 @@ describe.skipIf(!redisOk || !pgOk)('app changes across a 3-node cluster (postgre
       expect((await call('/admin/apps/2002/create', { key: 'k2002', secret: 's2002' })).status).toBe(409);
       expect((await call('/admin/apps/2002/update', { maxConnections: -1 })).status).toBe(400);
       const listed = (await (await call('/admin/apps')).json()) as { apps: Array<{ id: string; secret: string }> };
-      expect(listed.apps.map((a) => a.id).sort()).toEqual(['1001', '2002']);
+      expect(listed.apps.map((a) => a.id).sort()).toEqual(['1001', '2002', '3003']);
       expect(listed.apps.every((a) => a.secret === '***')).toBe(true);
       const client = await connect(nodes[0]!, 'k2002');
       expect((await call('/admin/apps/2002/update', { maxConnections: 3 })).status).toBe(200);
