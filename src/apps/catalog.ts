@@ -38,6 +38,16 @@ export type Peek = AppConfig | null | undefined;
 
 type Field = 'key' | 'id';
 
+// Resolved once: hashing a label set on every connect adds up.
+const lookups = {
+  l1: metrics.appCacheLookups.labels({ result: 'l1' }),
+  negative: metrics.appCacheLookups.labels({ result: 'negative' }),
+  l2: metrics.appCacheLookups.labels({ result: 'l2' }),
+  store: metrics.appCacheLookups.labels({ result: 'store' }),
+  stale: metrics.appCacheLookups.labels({ result: 'stale' }),
+  unknown: metrics.appCacheLookups.labels({ result: 'unknown' }),
+};
+
 /**
  * Apps through the levels of cache: L1 here (positive entries with a TTL,
  * unknown keys and ids for a shorter one), L2 in Redis when there is one,
@@ -85,13 +95,13 @@ export class AppCatalog {
     const entry = entries.get(value);
     if (entry !== undefined) {
       if (entry.expiresAt > Date.now()) {
-        metrics.appCacheLookups.inc({ result: 'l1' });
+        lookups.l1.inc();
         return entry.app;
       }
       return undefined;
     }
     if (unknown?.get(value) === true) {
-      metrics.appCacheLookups.inc({ result: 'negative' });
+      lookups.negative.inc();
       return null;
     }
     return undefined;
@@ -123,7 +133,7 @@ export class AppCatalog {
     if (this.l2 !== null) {
       const shared = await this.l2.get(field, value);
       if (shared !== undefined) {
-        metrics.appCacheLookups.inc({ result: 'l2' });
+        lookups.l2.inc();
         this.remember(shared);
         return shared;
       }
@@ -134,14 +144,14 @@ export class AppCatalog {
     } catch (err) {
       this.noteFailure(err);
       if (stale !== undefined) {
-        metrics.appCacheLookups.inc({ result: 'stale' });
+        lookups.stale.inc();
         return stale.app;
       }
-      metrics.appCacheLookups.inc({ result: 'unknown' });
+      lookups.unknown.inc();
       return null;
     }
     this.noteSuccess();
-    metrics.appCacheLookups.inc({ result: 'store' });
+    lookups.store.inc();
     if (stored === undefined || !stored.ok) {
       if (stored !== undefined) this.refused(stored.id, stored.reason);
       this.forgetEntry(stale?.app);
