@@ -63,6 +63,8 @@ export class AppCatalog {
   private readonly unknownIds: LRUCache<string, true> | null;
   private readonly flights = { key: new Map<string, Promise<AppConfig | null>>(), id: new Map<string, Promise<AppConfig | null>>() };
   private readonly breaker: CircuitBreakerPolicy;
+  /** Bumped by every invalidation: a lookup that began before one must not cache what it read. */
+  private generation = 0;
   private down: { since: number; loggedAt: number; failures: number; error: string } | null = null;
   /** App id → Date.now() its invalid row was last logged. */
   private readonly refusedLogged = new LRUCache<string, number>({ max: 10_000 });
@@ -121,8 +123,11 @@ export class AppCatalog {
     const flights = this.flights[field];
     let flight = flights.get(value);
     if (flight === undefined) {
-      flight = this.load(field, value).finally(() => flights.delete(value));
-      flights.set(value, flight);
+      const started: Promise<AppConfig | null> = this.load(field, value).finally(() => {
+        if (flights.get(value) === started) flights.delete(value);
+      });
+      flights.set(value, started);
+      flight = started;
     }
     return flight;
   }
@@ -130,9 +135,10 @@ export class AppCatalog {
   private async load(field: Field, value: string): Promise<AppConfig | null> {
     const entries = field === 'key' ? this.byKey : this.byId;
     const stale = entries.get(value);
+    const generation = this.generation;
     if (this.l2 !== null) {
       const shared = await this.l2.get(field, value);
-      if (shared !== undefined) {
+      if (shared !== undefined && generation === this.generation) {
         lookups.l2.inc();
         this.remember(shared);
         return shared;
@@ -152,6 +158,10 @@ export class AppCatalog {
     }
     this.noteSuccess();
     lookups.store.inc();
+    if (generation !== this.generation) {
+      // Changed while we asked: answer this caller, cache nothing (the next lookup reads the change).
+      return stored?.ok === true ? stored.app : null;
+    }
     if (stored === undefined || !stored.ok) {
       if (stored !== undefined) this.refused(stored.id, stored.reason);
       this.forgetEntry(stale?.app);
@@ -190,6 +200,10 @@ export class AppCatalog {
    * here): drop every cached trace of its id and of the keys it had or has.
    */
   invalidate(id: string, keys: readonly string[] = []): void {
+    this.generation++;
+    // Lookups in flight read the old row: later callers must not join them.
+    this.flights.id.delete(id);
+    for (const key of keys) this.flights.key.delete(key);
     const cached = this.byId.get(id);
     if (cached !== undefined) this.byKey.delete(cached.app.key);
     this.byId.delete(id);

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { Redis } from 'ioredis';
 import Pusher from 'pusher';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +73,10 @@ describe.skipIf(!redisOk || !pgOk)('app changes across a 3-node cluster (postgre
   it('an update through the CLI reaches every node\'s cache within 1 s', async () => {
     const clients = await Promise.all(nodes.map((n) => connect(n, 'my-key')));
     expect(nodes.every((n) => n.core.apps.get('1001')?.config.maxConnections === 0)).toBe(true);
+    // L2: the definition the first node read is in Redis for the others.
+    const shared = new Redis(redis.url);
+    expect(JSON.parse((await shared.get(`${prefix}:apps:id:1001`)) ?? '{}')).toMatchObject({ id: '1001', key: 'my-key' });
+    shared.disconnect();
     expect(await runCli(['apps', 'update', '--id', '1001', '--fields', '{"maxConnections":2}', ...storeFlags], io)).toBe(0);
     const took = await until(() => nodes.every((n) => n.core.apps.get('1001')?.config.maxConnections === 2), 1000);
     expect(took).toBeLessThan(1000);
