@@ -2,13 +2,15 @@
 // App store cost on the connect path, and what unknown keys cost the database:
 //   npm run build && flock /tmp/bench.lock node bench/apps.mjs [--connections 2000] [--concurrency 50]
 //     [--rounds 5] [--unknown 10000] [--pg-url postgres://postgres@127.0.0.1:5432]
-// Two node processes (`switchboard start`): one with the static store (the app
-// from flags), one with the postgres store (the same app in a database this
-// script creates and drops, cache warmed by one connection first). Rounds
-// alternate A and B; each round opens --connections WebSockets, --concurrency
-// at a time, and counts them once connection_established arrived; the rate is
-// connections per second of wall time. The ratio postgres/static of the median
-// rates is the result. The database's query counter
+// Two node processes (`switchboard start`, both pinned to core 1 when taskset
+// exists, clients on core 0): one with the static store (the app from flags),
+// one with the postgres store (the same app in a database this script creates
+// and drops, cache warmed first). Each round measures both, in alternating
+// order; a measurement opens --connections WebSockets, --concurrency at a
+// time, counting those that got connection_established, and the rate is
+// connections per second of wall time. The result is the median over rounds
+// of the round's postgres/static ratio (a shared machine's noise moves both
+// halves of a round together), with the median rates beside it. The database's query counter
 // (switchboard_app_store_queries_total, scraped from /metrics) is read around
 // each phase: known key while cached (expected 0), --unknown attempts with as
 // many distinct unknown keys (expected one query per key), the same keys again
@@ -18,12 +20,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { freePort, parseArgs, round, startProcess } from './lib.mjs';
+import { freePort, parseArgs, pinned, round, startProcess } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
-const CONNECTIONS = Number(args.connections ?? 2000);
+const CONNECTIONS = Number(args.connections ?? 500);
 const CONCURRENCY = Number(args.concurrency ?? 50);
-const ROUNDS = Number(args.rounds ?? 5);
+const ROUNDS = Number(args.rounds ?? 20);
 const UNKNOWN = Number(args.unknown ?? 10_000);
 const PG_ROOT = args['pg-url'] ?? 'postgres://postgres@127.0.0.1:5432';
 const APP = { id: 'bench-app', key: 'bench-key', secret: 'bench-secret' };
@@ -49,7 +51,9 @@ async function cli(argv) {
 
 async function startNode(extra) {
   const port = await freePort();
-  await startProcess('node', [CLI, 'start', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', ...extra], /switchboard node listening/, children);
+  // Both nodes on the same core (they are measured in turn), the clients on the other.
+  const [cmd, ...argv] = pinned('1', ['node', CLI, 'start', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', ...extra]);
+  await startProcess(cmd, argv, /switchboard node listening/, children);
   return port;
 }
 
@@ -113,6 +117,9 @@ try {
   const pgPort = await startNode([...store, '--app-cache-ttl', '3600', '--app-cache-negative-ttl', '600']);
   await connectRate(pgPort, APP.key, 10, 1); // warm the cache
   await connectRate(staticPort, APP.key, 10, 1);
+  // One uncounted round each: both JITs warm before the first measured one.
+  await connectRate(staticPort, APP.key, CONNECTIONS, CONCURRENCY);
+  await connectRate(pgPort, APP.key, CONNECTIONS, CONCURRENCY);
 
   const rates = { static: [], postgres: [] };
   const knownBefore = await queries(pgPort);
@@ -141,8 +148,8 @@ try {
     connectRate: {
       connections: CONNECTIONS, concurrency: CONCURRENCY, rounds: ROUNDS,
       staticMedian: round(median(rates.static)), postgresMedian: round(median(rates.postgres)),
-      ratio: round(median(rates.postgres) / median(rates.static)),
-      static: rates.static.map(round), postgres: rates.postgres.map(round),
+      ratioMedianOfRounds: round(median(rates.postgres.map((p, i) => p / rates.static[i]))),
+      ratioOfMedians: round(median(rates.postgres) / median(rates.static)),
       queriesForKnownKeyWhileCached: knownQueries,
     },
     unknownKeys: {
