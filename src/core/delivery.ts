@@ -13,6 +13,7 @@ export function deliverToChannel(app: AppState, channelName: string, json: strin
     app.cache.set(channelName, json);
     app.webhooks?.cacheFilled(channelName);
   }
+  app.taps?.notify(channelName, json);
   const channel = app.channels.get(channelName);
   if (channel === undefined || channel.subscribers.size === 0) return 0;
   return broadcast(frameText(json), channel.subscribers, excludeSocketId);

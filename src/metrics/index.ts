@@ -113,6 +113,7 @@ export const limitNames = [
   'webhookMemoryQueueMax',
   'maxBackendEventsPerSecond',
   'maxReadRequestsPerSecond',
+  'dashboardMaxViewers',
 ] as const;
 
 export type LimitName = (typeof limitNames)[number];

@@ -22,7 +22,7 @@ describe('which secrets verify', () => {
 
 describe('app change announcements', () => {
   it('round-trip and are checked at the edge', () => {
-    const message = { t: 'app-changed', from: 'cli-1', app: '1001', keys: ['a', 'b'] } as const;
+    const message = { t: 'app-changed' as const, from: 'cli-1', app: '1001', keys: ['a', 'b'] };
     expect(decodeMessage(encodeMessage(message))).toEqual(message);
     expect(decodeMessage(JSON.stringify({ ...message, keys: 'a' }))).toBeNull();
     expect(decodeMessage(JSON.stringify({ ...message, app: 7 }))).toBeNull();
