@@ -73,6 +73,8 @@ export class LiveApps {
       if (existing.config !== config) this.apply(existing, config);
       return existing;
     }
+    // A store's app tells the webhook pipeline its endpoints (configured apps are known to it from the start).
+    if (this.catalog !== null && config.webhooks.length > 0) this.webhooks.setApp?.(config);
     const app = buildAppState(config, this.wiring());
     this.byId.set(config.id, app);
     this.byKey.set(config.key, app);
@@ -94,7 +96,11 @@ export class LiveApps {
       this.byKey.set(next.key, app);
     }
     if (JSON.stringify(previous.webhooks) !== JSON.stringify(next.webhooks)) {
-      this.log.warn({ appId: next.id }, 'app webhook endpoints changed: the new endpoints take effect when the node restarts');
+      this.webhooks.setApp?.(next);
+      // Whether the app has webhooks at all decides its membership wiring (replicated or not), made once.
+      if ((previous.webhooks.length === 0) !== (next.webhooks.length === 0)) {
+        this.log.warn({ appId: next.id }, 'app webhooks turned on or off: the change takes effect when the node restarts (endpoint changes apply at once)');
+      }
     }
     if (previous.enabled && !next.enabled) {
       const closed = this.closeConnections(app, new SwitchboardError(ErrorCode.AppDisabled));
