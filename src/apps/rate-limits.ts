@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { AppConfig } from '../config/schema.js';
 import { countLimitTrip } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
@@ -24,6 +24,10 @@ interface Limiter {
  * cluster-wide), in memory otherwise (per node). With Redis failing, each
  * node falls back to its own in-memory window rather than letting all pass.
  */
+// Loaded on the first limited request: nodes whose apps have no limits never load it.
+type Flexible = typeof import('rate-limiter-flexible');
+let flexible: Promise<Flexible> | null = null;
+
 export class ApiRateLimits {
   private readonly limiters = new Map<string, Limiter>();
   /** App id + limit → Date.now() of its last log line. */
@@ -44,11 +48,12 @@ export class ApiRateLimits {
   async consume(app: AppConfig, limit: ApiLimit, points: number): Promise<RateLimited | null> {
     const perSecond = app[limit];
     if (perSecond <= 0) return null;
+    const lib = await (flexible ??= import('rate-limiter-flexible'));
     try {
-      await this.limiterFor(app.id, limit, perSecond).consume(app.id, Math.max(1, points));
+      await this.limiterFor(lib, app.id, limit, perSecond).consume(app.id, Math.max(1, points));
       return null;
     } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) {
+      if (!(rejection instanceof lib.RateLimiterRes)) {
         // Not a verdict (should not happen with the insurance limiter): never block the API on it.
         this.log.warn({ err: rejection, appId: app.id, limit }, 'rate limiter failed: request let through');
         return null;
@@ -59,13 +64,13 @@ export class ApiRateLimits {
     }
   }
 
-  private limiterFor(appId: string, limit: ApiLimit, points: number): RateLimiterAbstract {
+  private limiterFor(lib: Flexible, appId: string, limit: ApiLimit, points: number): RateLimiterAbstract {
     const name = `${appId}\n${limit}`;
     const known = this.limiters.get(name);
     if (known !== undefined && known.points === points) return known.limiter;
     const options = { points, duration: 1, keyPrefix: `${this.keyPrefix}:rl:${limit}:${points}` };
-    const memory = new RateLimiterMemory(options);
-    const limiter = this.redis === null ? memory : new RateLimiterRedis({ ...options, storeClient: this.redis, insuranceLimiter: memory });
+    const memory = new lib.RateLimiterMemory(options);
+    const limiter = this.redis === null ? memory : new lib.RateLimiterRedis({ ...options, storeClient: this.redis, insuranceLimiter: memory });
     this.limiters.set(name, { points, limiter });
     return limiter;
   }
