@@ -4,6 +4,7 @@ import type { ClusterNode } from './cluster/cluster-node.js';
 import { joinCluster } from './cluster/join.js';
 import type { Config } from './config/schema.js';
 import { NodeCore } from './core/node-core.js';
+import { WsFanout, type FanoutOptions } from './transport/outbound.js';
 import { Transport } from './transport/server.js';
 import { LoadSampler } from './balancer/node-load.js';
 import { createDashboard, type Dashboard } from './dashboard/handler.js';
@@ -29,8 +30,9 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   // Started before the port opens, so the first transition already has a queue to go to.
   const webhooks = createWebhooks(config, logger);
   await webhooks.start();
+  const fanout = new WsFanout(fanoutOptions(config), logger);
   const apps = createNodeApps(config, logger);
-  const core = new NodeCore(config, logger, webhooks, apps.catalog);
+  const core = new NodeCore(config, logger, fanout, webhooks, apps.catalog);
   let draining = false;
   // Until the node has joined its cluster it takes no WebSocket and is not ready: a channel
   // occupied before the join would never be subscribed upstream, and its subscribers would miss remote events.
@@ -53,6 +55,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     }),
     webhooks,
     connections: () => core.connections,
+    transport: fanout,
     rateLimits: apps.rateLimits,
     // A change made here applies here at once and is announced to the other nodes.
     apps: apps.manager(async (appId, keys) => {
@@ -66,7 +69,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   let dashboard: Dashboard | null = null;
   const transport = new Transport(
     config,
-    core.admit,
+    fanout,
+    core,
     (req: IncomingMessage, res: ServerResponse) => {
       if (dashboard?.handle(req, res) !== true) httpHandler(req, res);
     },
@@ -125,6 +129,19 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     return stopping;
   };
   return { port, core, cluster, webhooks, stop };
+}
+
+/** The fan-out settings of a node: compression is offered when the node or any app turns it on. */
+function fanoutOptions(config: Config): FanoutOptions {
+  return {
+    maxSendBufferBytes: config.maxSendBufferBytes,
+    writeCoalesceMs: config.writeCoalesceMs,
+    writeCoalesceMinRate: config.writeCoalesceMinRate,
+    compression: config.apps.some((app) => (app.compression ?? config.compression) === 'deflate'),
+    compressionMinBytes: config.compressionMinBytes,
+    compressionMaxBytesPerSecond: config.compressionMaxBytesPerSecond,
+    compressionLevel: config.compressionLevel,
+  };
 }
 
 /**

@@ -3,8 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import { safeEqual } from '../protocol/signatures.js';
 import { CloseCode } from '../protocol/codes.js';
-import { closePeer } from '../transport/outbound.js';
-import type { Peer } from '../transport/peer.js';
+import type { Endpoint, NodeTransport } from '../transport/types.js';
 import type { DeadLetter } from '../webhooks/types.js';
 import { readBody } from './body.js';
 import { jsonReply, type ApiReply } from './reply.js';
@@ -98,7 +97,7 @@ const MAX_CLOSE_BODY_BYTES = 1024;
  * connections with 4200 so that pusher-js reconnects at once, through the
  * balancer, to a less loaded node.
  */
-export async function closeConnections(connections: ReadonlySet<Peer>, req: IncomingMessage): Promise<ApiReply> {
+export async function closeConnections(connections: ReadonlySet<Endpoint>, transport: NodeTransport, req: IncomingMessage): Promise<ApiReply> {
   const body = await readBody(req, MAX_CLOSE_BODY_BYTES);
   let count: unknown;
   try {
@@ -111,7 +110,7 @@ export async function closeConnections(connections: ReadonlySet<Peer>, req: Inco
   // The youngest connections go first: they hold the least state (fewest
   // subscriptions to replay) and the oldest ones have proven stable.
   const chosen = [...connections].slice(connections.size - wanted);
-  for (const peer of chosen) closePeer(peer, CloseCode.Reconnect, 'Rebalancing: reconnect');
+  for (const endpoint of chosen) transport.close(endpoint, CloseCode.Reconnect, 'Rebalancing: reconnect');
   return jsonReply({ closed: chosen.length, connections: connections.size - chosen.length });
 }
 

@@ -4,7 +4,7 @@ import type { CoreApi } from '../core/types.js';
 import { metrics } from '../metrics/index.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import type { Logger } from '../util/logger.js';
-import type { Peer } from '../transport/peer.js';
+import type { Endpoint, NodeTransport } from '../transport/types.js';
 import { authorizeAdmin, closeConnections, listFailedWebhooks, replayWebhooks, type WebhookAdmin } from './admin.js';
 import { changeApp, listApps, showApp } from './admin-apps.js';
 import type { AppManager } from '../apps/manage.js';
@@ -27,7 +27,9 @@ export interface HttpApiDeps {
   /** The webhook pipeline's dead letters, for `/webhooks/failed` and `/webhooks/replay` (guarded by `adminToken`). */
   webhooks?: WebhookAdmin;
   /** The node's open connections, for the balancer's `POST /admin/connections/close` (guarded by `adminToken`). */
-  connections?: () => ReadonlySet<Peer>;
+  connections?: () => ReadonlySet<Endpoint>;
+  /** The node's transport, to close those connections. */
+  transport?: NodeTransport;
   /** App management (`/admin/apps...`, guarded by `adminToken`). */
   apps?: AppManager;
   /** Per-app HTTP API rate limits (maxBackendEventsPerSecond, maxReadRequestsPerSecond). */
@@ -114,7 +116,7 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
       return prometheusMetrics();
     case 'closeConnections':
       authorizeAdmin(request.req, deps.connections === undefined ? undefined : deps.config.adminToken);
-      return closeConnections(deps.connections!(), request.req);
+      return closeConnections(deps.connections!(), deps.transport!, request.req);
     case 'webhooksFailed':
     case 'webhooksReplay': {
       authorizeAdmin(request.req, deps.webhooks === undefined ? undefined : deps.config.adminToken);

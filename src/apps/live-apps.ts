@@ -5,7 +5,8 @@ import type { ClusterLink } from '../core/cluster-link.js';
 import type { Connection } from '../core/connection.js';
 import { metrics } from '../metrics/index.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
-import { closePeerFor } from '../transport/outbound.js';
+import { closeFor } from '../core/outbox.js';
+import type { NodeTransport } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import type { WebhookSink } from '../webhooks/types.js';
 import type { Config } from '../config/schema.js';
@@ -32,11 +33,12 @@ export class LiveApps {
     private readonly log: Logger,
     /** Null with the static store: the config's apps are all there is. */
     readonly catalog: AppCatalog | null,
+    private readonly transport: NodeTransport,
     private readonly connections: () => Iterable<Connection>,
   ) {}
 
   private wiring(): AppWiring {
-    return { config: this.config, webhooks: this.webhooks, cluster: this.cluster };
+    return { config: this.config, webhooks: this.webhooks, cluster: this.cluster, transport: this.transport };
   }
 
   /** The key's app when known without waiting; null when known to be unknown; undefined when only the store can tell. */
@@ -141,7 +143,7 @@ export class LiveApps {
     let closed = 0;
     for (const conn of this.connections()) {
       if (conn.app !== app || !conn.open) continue;
-      closePeerFor(conn, error);
+      closeFor(conn, error);
       closed++;
     }
     return closed;

@@ -36,6 +36,7 @@ export const appSchema = z
     maxChannelsPerPublish: z.number().int().min(1).default(100).describe('Channels in one API trigger; beyond it 400.'),
     maxBatchSize: z.number().int().min(1).default(10).describe('Events in one batch_events call; beyond it 400.'),
     enableSubscriptionCount: z.boolean().default(false).describe('Send `pusher_internal:subscription_count` and answer `subscription_count` in the API.'),
+    compression: z.enum(['deflate', 'off']).optional().describe('Overrides the node\'s `compression` for this app\'s sockets.'),
     userAuthenticationTimeout: z.number().min(0).default(0).describe('Seconds a connection may stay without `pusher:signin`; 0 = sign-in not required. Over it: close 4009.'),
     webhooks: z.array(webhookSchema).default([]).describe('Webhook endpoints of this app (Pusher\'s format; Soketi\'s field names are accepted too); see the endpoint fields below.'),
     ...appStoreFields,
@@ -78,6 +79,10 @@ export const configSchema = z
     // Trades a few ms of latency under heavy fan-out for about a third less CPU per delivery (docs/benchmarks.md).
     writeCoalesceMs: z.number().int().min(0).max(100).default(15).describe('Milliseconds queued frames may wait for more frames to the same sockets so that they leave in one write, while the node delivers at least `writeCoalesceMinRate` per second; 0 = always write at the end of the event-loop turn.'),
     writeCoalesceMinRate: z.number().int().min(0).default(60_000).describe('Deliveries per second (this node, over the last second) from which frames wait `writeCoalesceMs`; below it they leave at the end of their turn; 0 = always wait.'),
+    compression: z.enum(['deflate', 'off']).default('off').describe('permessage-deflate for frames to clients that offer it (server_no_context_takeover, compressed once per broadcast); others get plain frames.'),
+    compressionMinBytes: z.number().int().min(0).default(1024).describe('Frames with a smaller payload (bytes) go uncompressed: deflate saves little on them.'),
+    compressionMaxBytesPerSecond: z.number().int().min(1).default(64 * 1024 * 1024).describe('Payload bytes this node compresses per second at most; beyond it frames go uncompressed (clients notice only bigger frames).'),
+    compressionLevel: z.number().int().min(1).max(9).default(6).describe('zlib level for compressed frames (1 = fastest, 9 = smallest).'),
     maxHttpBodyBytes: z.number().int().min(1024).default(1024 * 1024).describe('Largest HTTP API request body in bytes. Over it: 413.'),
     httpRequestTimeout: z.number().int().min(1).max(600).default(30).describe('Seconds an HTTP request may take to arrive whole (headers and body); slower senders get 408.'),
     drainSeconds: z.number().min(0).max(600).default(5).describe('Seconds over which a graceful shutdown spreads its 4200 closes, so clients reconnect elsewhere gradually.'),

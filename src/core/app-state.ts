@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { AppConfig } from '../config/schema.js';
 import { metrics } from '../metrics/index.js';
+import type { NodeTransport } from '../transport/types.js';
 import type { Channel } from './channel.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { Connection } from './connection.js';
@@ -38,6 +39,10 @@ export class AppState {
     /** Replaced in place when the app store announces a change: connections and channels stay. */
     public config: AppConfig,
     cache: { ttlSeconds: number; maxChannels: number },
+    /** The node's transport: every frame to this app's sockets goes through it. */
+    readonly transport: NodeTransport,
+    /** Whether frames to this app's sockets may go compressed (node `compression`, or the app's override). */
+    readonly compression = false,
   ) {
     this.cache = new LRUCache<string, string>({ max: cache.maxChannels, ttl: cache.ttlSeconds * 1000, ttlAutopurge: false });
     this.gauges = {

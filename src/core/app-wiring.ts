@@ -2,6 +2,7 @@ import type { AppConfig, Config } from '../config/schema.js';
 import type { WebhookSink } from '../webhooks/types.js';
 import { AppState } from './app-state.js';
 import type { ClusterLink } from './cluster-link.js';
+import type { NodeTransport } from '../transport/types.js';
 import { clientFrames } from './membership-frames.js';
 import { AppWebhooks } from './webhook-events.js';
 
@@ -11,6 +12,7 @@ export interface AppWiring {
   readonly webhooks: WebhookSink;
   /** The cluster, once joined; null while alone (or before joining). */
   readonly cluster: ClusterLink | null;
+  readonly transport: NodeTransport;
 }
 
 /**
@@ -20,7 +22,8 @@ export interface AppWiring {
  */
 export function buildAppState(appConfig: AppConfig, wiring: AppWiring): AppState {
   const { config } = wiring;
-  const app = new AppState(appConfig, { ttlSeconds: config.cacheTtlSeconds, maxChannels: config.maxCachedChannels });
+  const compression = (appConfig.compression ?? config.compression) === 'deflate';
+  const app = new AppState(appConfig, { ttlSeconds: config.cacheTtlSeconds, maxChannels: config.maxCachedChannels }, wiring.transport, compression);
   app.membership.observe(clientFrames(app));
   if (appConfig.webhooks.length > 0) {
     app.webhooks = new AppWebhooks(appConfig.id, app.membership, wiring.webhooks, {

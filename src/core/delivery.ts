@@ -1,10 +1,9 @@
-import { frameText } from '../transport/frame.js';
-import { broadcast } from '../transport/outbound.js';
+import { broadcast } from './outbox.js';
 import type { AppState } from './app-state.js';
 
 /**
- * Deliver one encoded event to this node's subscribers of a channel: framed
- * once, the same Buffer queued for every subscriber. Cache channels keep the
+ * Deliver one encoded event to this node's subscribers of a channel: one
+ * JSON string for every subscriber (the transport frames it once). Cache channels keep the
  * event (even when nobody is subscribed, so the next subscriber gets it).
  * Returns the number of sockets it was queued for.
  */
@@ -16,5 +15,5 @@ export function deliverToChannel(app: AppState, channelName: string, json: strin
   app.taps?.notify(channelName, json);
   const channel = app.channels.get(channelName);
   if (channel === undefined || channel.subscribers.size === 0) return 0;
-  return broadcast(frameText(json), channel.subscribers, excludeSocketId);
+  return broadcast(app, json, channel.subscribers, excludeSocketId);
 }

@@ -1,6 +1,5 @@
 import { memberAdded, memberRemoved, subscriptionCount, watchlistEvents } from '../protocol/frames.js';
-import { frameText } from '../transport/frame.js';
-import { broadcast } from '../transport/outbound.js';
+import { broadcast } from './outbox.js';
 import type { AppState } from './app-state.js';
 import type { MembershipObserver } from './membership.js';
 
@@ -18,12 +17,12 @@ export function clientFrames(app: AppState): MembershipObserver {
     memberAdded(channelName, userId, userInfo, exceptSocketId) {
       const channel = app.channels.get(channelName);
       if (channel?.members == null) return;
-      broadcast(frameText(memberAdded(channelName, userId, userInfo)), channel.subscribers, exceptSocketId);
+      broadcast(app, memberAdded(channelName, userId, userInfo), channel.subscribers, exceptSocketId);
     },
     memberRemoved(channelName, userId) {
       const channel = app.channels.get(channelName);
       if (channel?.members == null || channel.subscribers.size === 0) return;
-      broadcast(frameText(memberRemoved(channelName, userId)), channel.subscribers);
+      broadcast(app, memberRemoved(channelName, userId), channel.subscribers);
     },
     userOnline(userId) {
       notifyWatchers(app, userId, 'online');
@@ -40,7 +39,7 @@ export function clientFrames(app: AppState): MembershipObserver {
 function notifyWatchers(app: AppState, userId: string, name: 'online' | 'offline'): void {
   const watchers = app.watchers.get(userId);
   if (watchers === undefined || watchers.size === 0) return;
-  broadcast(frameText(watchlistEvents([{ name, user_ids: [userId] }])), watchers);
+  broadcast(app, watchlistEvents([{ name, user_ids: [userId] }]), watchers);
 }
 
 function scheduleSubscriptionCount(app: AppState, channelName: string): void {
@@ -49,7 +48,7 @@ function scheduleSubscriptionCount(app: AppState, channelName: string): void {
   channel.countTimer = setTimeout(() => {
     channel.countTimer = null;
     if (app.channels.get(channel.name) !== channel) return;
-    broadcast(frameText(subscriptionCount(channel.name, app.membership.subscriptionCount(channel.name))), channel.subscribers);
+    broadcast(app, subscriptionCount(channel.name, app.membership.subscriptionCount(channel.name)), channel.subscribers);
   }, SUBSCRIPTION_COUNT_DEBOUNCE_MS);
   channel.countTimer.unref();
 }

@@ -1,14 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import type { WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
 import { countLimitTrip, countProtocolError, metrics, type LimitName } from '../metrics/index.js';
 import { CloseCode, WsCloseCode } from '../protocol/codes.js';
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { connectionEstablished, encodeEvent, pusherError, pusherPing, pusherPong, parseClientFrame } from '../protocol/frames.js';
 import { createSocketId } from '../protocol/socket-id.js';
-import { frameText } from '../transport/frame.js';
-import { closePeer, closePeerFor, notePublished, send, sendFrame } from '../transport/outbound.js';
-import type { Peer, PeerContext, TransportHooks } from '../transport/peer.js';
+import type { NodeTransport, TransportHooks } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { admit } from './admission.js';
 import type { AppState } from './app-state.js';
@@ -16,6 +13,7 @@ import { AdmissionKeyLookup, LiveApps } from '../apps/live-apps.js';
 import type { AppCatalog } from '../apps/catalog.js';
 import { relayClientEvent } from './client-events.js';
 import { Connection } from './connection.js';
+import { close, closeFor, send } from './outbox.js';
 import type { ClusterLink } from './cluster-link.js';
 import { deliverToChannel } from './delivery.js';
 import { leaveAll, subscribe, unsubscribe } from './subscriptions.js';
@@ -24,13 +22,13 @@ import { LocalReads, type ChannelDetail } from './local-reads.js';
 import { signIn, signOut } from './users.js';
 import type { ChannelSnapshot, CoreApi, PublishRequest } from './types.js';
 
-const PING_FRAME = frameText(pusherPing());
-const PONG_FRAME = frameText(pusherPong());
+const PING_JSON = pusherPing();
+const PONG_JSON = pusherPong();
 
 /**
  * The node's in-memory state and the rules of the Pusher protocol: who may
  * connect, subscribe, publish, and who receives what. No network I/O of its
- * own: it queues frames through the transport's outbound functions.
+ * own: it hands JSON to the node's transport (`NodeTransport`).
  */
 // The sweep's closes, each the trip of the option that sets its deadline.
 const SWEEP_LIMITS = {
@@ -40,14 +38,13 @@ const SWEEP_LIMITS = {
 } as const satisfies Record<string, LimitName>;
 type SweepCloseCode = keyof typeof SWEEP_LIMITS;
 
-export class NodeCore implements CoreApi, TransportHooks {
+export class NodeCore implements CoreApi, TransportHooks<Connection> {
   /** The apps live on this node and the way to them (src/apps): map reads with the static store, a cache over the database otherwise. */
   readonly live: LiveApps;
   private readonly appsById: ReadonlyMap<string, AppState>;
   private readonly keyLookup: AdmissionKeyLookup;
   /** Every open connection, for the keep-alive sweep and draining. */
   readonly connections = new Set<Connection>();
-  private readonly peerContext: PeerContext;
   /** This node's own state, read one way for the HTTP API and for the other nodes' queries. */
   readonly reads: LocalReads;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -55,16 +52,17 @@ export class NodeCore implements CoreApi, TransportHooks {
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
+    /** The node's own transport (one per node, never shared between nodes of a process). */
+    readonly transport: NodeTransport,
     webhooks: WebhookSink = noWebhooks,
     catalog: AppCatalog | null = null,
   ) {
-    this.live = new LiveApps(config, webhooks, log, catalog, () => this.connections);
+    this.live = new LiveApps(config, webhooks, log, catalog, transport, () => this.connections);
     // With the static store every app is live from the start; a database store's apps become live on first use.
     if (catalog === null) for (const appConfig of config.apps) this.live.materialize(appConfig);
     this.appsById = this.live.byId;
     this.keyLookup = new AdmissionKeyLookup(this.live);
     this.reads = new LocalReads(this.appsById);
-    this.peerContext = { hooks: this, maxSendBufferBytes: config.maxSendBufferBytes, writeCoalesceMs: config.writeCoalesceMs, writeCoalesceMinRate: config.writeCoalesceMinRate };
   }
 
   /** Start the once-a-second keep-alive sweep. */
@@ -83,40 +81,40 @@ export class NodeCore implements CoreApi, TransportHooks {
 
   // ---- transport hooks -------------------------------------------------
 
+  /** Admit or refuse a freshly opened WebSocket. */
   /**
    * Admit or refuse a freshly opened WebSocket: synchronous when the app is
    * known without asking the store (always with the static store, a cache
    * hit otherwise); on a miss, a promise that settles once the store answered.
    */
-  readonly admit = (ws: WebSocket, req: IncomingMessage): Peer | null | Promise<Peer | null> => {
+  readonly admit = (link: object, req: IncomingMessage): Connection | null | Promise<Connection | null> => {
     this.keyLookup.missed = null;
     const decision = admit(req, this.keyLookup, this.connections.size, this.config.maxConnections);
     const missed = this.keyLookup.missed;
-    if (!decision.ok && missed !== null) return this.admitAfterLookup(ws, req, missed);
-    return this.settle(ws, req, decision);
+    if (!decision.ok && missed !== null) return this.admitAfterLookup(link, req, missed);
+    return this.settle(link, req, decision);
   };
 
-  private async admitAfterLookup(ws: WebSocket, req: IncomingMessage, key: string): Promise<Peer | null> {
+  private async admitAfterLookup(link: object, req: IncomingMessage, key: string): Promise<Connection | null> {
     const app = await this.live.findByKey(key);
     // The client may have gone while the store answered.
-    if (ws.readyState !== ws.OPEN) return null;
+    if (this.transport.linkOpen?.(link) === false) return null;
     const decision = this.keyLookup.withAnswer(key, app, () => admit(req, this.keyLookup, this.connections.size, this.config.maxConnections));
-    return this.settle(ws, req, decision);
+    return this.settle(link, req, decision);
   }
 
-  private settle(ws: WebSocket, req: IncomingMessage, decision: ReturnType<typeof admit>): Peer | null {
+  private settle(link: object, req: IncomingMessage, decision: ReturnType<typeof admit>): Connection | null {
     if (!decision.ok) {
       const { error } = decision;
       if (error.closeCode === CloseCode.OverCapacity) countLimitTrip('maxConnections');
       if (error.closeCode === CloseCode.AppOverConnectionQuota) countLimitTrip('app.maxConnections');
       metrics.disconnections.inc({ code: String(error.closeCode) });
       this.log.info({ code: error.closeCode, reason: error.message, url: req.url?.slice(0, 200) }, 'connection refused');
-      ws.send(pusherError(error.closeCode ?? null, error.message));
-      ws.close(error.closeCode, error.message.slice(0, 120));
+      this.transport.refuse(link, pusherError(error.closeCode ?? null, error.message), error.closeCode ?? WsCloseCode.InternalError, error.message);
       return null;
     }
     const app = decision.app;
-    const conn = new Connection(createSocketId(), ws, this.peerContext, Date.now(), app);
+    const conn = new Connection(createSocketId(), link, Date.now(), app);
     this.connections.add(conn);
     app.connectionCount++;
     app.gauges.connections.inc();
@@ -125,8 +123,7 @@ export class NodeCore implements CoreApi, TransportHooks {
     return conn;
   }
 
-  message(peer: Peer, data: Buffer, isBinary: boolean): void {
-    const conn = peer as Connection;
+  message(conn: Connection, data: Buffer, isBinary: boolean): void {
     conn.lastSeen = Date.now();
     conn.pingSentAt = 0;
     metrics.messagesIn.inc();
@@ -141,12 +138,11 @@ export class NodeCore implements CoreApi, TransportHooks {
       // A fault in one socket's handling stays with that socket.
       metrics.handlerFaults.inc();
       this.log.error({ err, socketId: conn.id }, 'fault while handling a client message; closing that socket');
-      closePeer(conn, WsCloseCode.InternalError, 'internal error');
+      close(conn, WsCloseCode.InternalError, 'internal error');
     }
   }
 
-  closed(peer: Peer): void {
-    const conn = peer as Connection;
+  closed(conn: Connection): void {
     if (!this.connections.delete(conn)) return;
     const app = conn.app;
     app.connectionCount--;
@@ -169,7 +165,7 @@ export class NodeCore implements CoreApi, TransportHooks {
     const message = parsed.message;
     switch (message.kind) {
       case 'ping':
-        sendFrame(conn, PONG_FRAME);
+        send(conn, PONG_JSON);
         return;
       case 'pong':
         return;
@@ -228,14 +224,14 @@ export class NodeCore implements CoreApi, TransportHooks {
       }
       if (now - conn.lastSeen >= activityTimeout) {
         conn.pingSentAt = now;
-        sendFrame(conn, PING_FRAME);
+        send(conn, PING_JSON);
       }
     }
   }
 
   private closeFor(conn: Connection, code: SweepCloseCode): void {
     countLimitTrip(SWEEP_LIMITS[code]);
-    closePeerFor(conn, new SwitchboardError(code));
+    closeFor(conn, new SwitchboardError(code));
   }
 
   /**
@@ -248,12 +244,12 @@ export class NodeCore implements CoreApi, TransportHooks {
     const steps = Math.max(1, Math.ceil(seconds * 10));
     const perStep = Math.max(1, Math.ceil(pending.length / steps));
     for (let i = 0; i < pending.length; i += perStep) {
-      for (const conn of pending.slice(i, i + perStep)) closePeerFor(conn, shuttingDown);
+      for (const conn of pending.slice(i, i + perStep)) closeFor(conn, shuttingDown);
       if (i + perStep < pending.length) await delay(100);
     }
     const deadline = Date.now() + 3000;
     while (this.connections.size > 0 && Date.now() < deadline) await delay(20);
-    for (const conn of this.connections) conn.ws.terminate();
+    for (const conn of this.connections) this.transport.terminate(conn);
   }
 
   // ---- CoreApi (HTTP API) ------------------------------------------------
@@ -288,7 +284,7 @@ export class NodeCore implements CoreApi, TransportHooks {
       cluster?.publish(app.config.id, channel.name, json, req.excludeSocketId);
     }
     metrics.publishes.inc({ source: 'api' }, req.channels.length);
-    notePublished(startedAt);
+    this.transport.notePublished(startedAt);
   }
 
   async listChannels(app: AppState, prefix?: string): Promise<ChannelSnapshot[]> {

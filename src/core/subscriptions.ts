@@ -3,10 +3,10 @@ import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { cacheMiss, presenceSubscriptionSucceeded, subscriptionError, subscriptionSucceeded } from '../protocol/frames.js';
 import { parsePresenceChannelData, verifyChannelAuth } from '../protocol/signatures.js';
 import { countLimitTrip, countProtocolError } from '../metrics/index.js';
-import { send } from '../transport/outbound.js';
+import { send } from './outbox.js';
 import { Channel } from './channel.js';
 import type { ClusterLink } from './cluster-link.js';
-import type { Connection } from './connection.js';
+import { addChannel, channelsOf, isSubscribed, removeChannel, type Connection } from './connection.js';
 import { LOCAL_NODE } from './membership.js';
 
 export interface SubscribeRequest {
@@ -30,7 +30,7 @@ function subscribeWith(conn: Connection, req: SubscribeRequest, remoteMembersKno
   }
   const app = conn.app;
   const existing = app.channels.get(name);
-  if (existing !== undefined && conn.channels?.has(existing)) {
+  if (existing !== undefined && isSubscribed(conn, existing)) {
     // Re-subscribing (a client that missed our answer) is answered again, not refused.
     sendSucceeded(conn, existing);
     return;
@@ -88,7 +88,7 @@ function subscribeWith(conn: Connection, req: SubscribeRequest, remoteMembersKno
     app.gauges.channels.inc();
   }
   channel.subscribers.add(conn);
-  (conn.channels ??= new Set()).add(channel);
+  addChannel(conn, channel);
   conn.lastActionAt = conn.lastSeen;
   // The count first: a channel is occupied before anyone is a member of it.
   app.membership.setSubscribers(LOCAL_NODE, name, channel.subscribers.size, channel.isPresence);
@@ -157,22 +157,21 @@ function welcome(conn: Connection, channel: Channel, clusterCached?: { json: str
 /** Handle pusher:unsubscribe (and leaving on close). A channel never joined is ignored. */
 export function unsubscribe(conn: Connection, channelName: string): void {
   const channel = conn.app.channels.get(channelName);
-  if (channel === undefined || conn.channels?.has(channel) !== true) return;
+  if (channel === undefined || !isSubscribed(conn, channel)) return;
   conn.lastActionAt = conn.lastSeen;
   leave(conn, channel);
 }
 
 /** Remove a closing connection from every channel it joined. */
 export function leaveAll(conn: Connection): void {
-  const channels = conn.channels;
-  if (channels === null) return;
-  for (const channel of channels) leave(conn, channel);
+  if (conn.channels === null) return;
+  for (const channel of channelsOf(conn)) leave(conn, channel);
 }
 
 function leave(conn: Connection, channel: Channel): void {
   const app = conn.app;
   channel.subscribers.delete(conn);
-  conn.channels!.delete(channel);
+  removeChannel(conn, channel);
   const userId = conn.presence?.get(channel);
   if (userId !== undefined) {
     conn.presence!.delete(channel);

@@ -1,7 +1,7 @@
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { signinSuccess, watchlistEvents } from '../protocol/frames.js';
 import { parseUserData, verifyUserAuth } from '../protocol/signatures.js';
-import { closePeerFor, send } from '../transport/outbound.js';
+import { closeFor, send } from './outbox.js';
 import type { AppState } from './app-state.js';
 import type { Connection } from './connection.js';
 import { LOCAL_NODE } from './membership.js';
@@ -62,7 +62,7 @@ export function terminateUser(app: AppState, userId: string): number {
   if (sockets === undefined) return 0;
   let closed = 0;
   for (const conn of [...sockets]) {
-    closePeerFor(conn, new SwitchboardError(ErrorCode.UserTerminated));
+    closeFor(conn, new SwitchboardError(ErrorCode.UserTerminated));
     closed++;
   }
   return closed;

@@ -19,6 +19,7 @@ export const metrics = {
   bytesIn: new Counter({ name: 'switchboard_ws_bytes_received_total', help: 'WebSocket payload bytes received from clients', registers }),
   messagesOut: new Counter({ name: 'switchboard_ws_messages_sent_total', help: 'WebSocket messages written to clients (one per delivery)', registers }),
   bytesOut: new Counter({ name: 'switchboard_ws_bytes_sent_total', help: 'WebSocket frame bytes written to clients', registers }),
+  compressions: new Counter({ name: 'switchboard_ws_compressions_total', help: 'Payloads deflated for permessage-deflate sockets (one per broadcast per window size, not per subscriber)', registers }),
   socketWrites: new Counter({ name: 'switchboard_socket_writes_total', help: 'Socket write calls after per-turn coalescing', registers }),
   channels: new Gauge({ name: 'switchboard_channels', help: 'Occupied channels', labelNames: ['app_id'] as const, registers }),
   publishes: new Counter({ name: 'switchboard_events_published_total', help: 'Events published to a channel (API and client events)', labelNames: ['source'] as const, registers }),
@@ -113,6 +114,7 @@ export const limitNames = [
   'webhookMemoryQueueMax',
   'maxBackendEventsPerSecond',
   'maxReadRequestsPerSecond',
+  'compressionMaxBytesPerSecond',
   'dashboardMaxViewers',
 ] as const;
 

@@ -1,7 +1,7 @@
 /**
  * Server-to-client WebSocket framing (RFC 6455 §5.2), done once per event so
  * that every subscriber receives the very same Buffer. Server frames are never
- * masked and we never compress, so a frame is a 2, 4 or 10 byte header
+ * masked; an uncompressed frame is a 2, 4 or 10 byte header
  * followed by the UTF-8 payload, in one allocation.
  */
 const OPCODE_TEXT = 0x1;

@@ -7,50 +7,42 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
 import { countLimitTrip, metrics } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
-import type { Peer } from './peer.js';
+import { WsFanout } from './outbound.js';
+import type { Endpoint, TransportHooks } from './types.js';
+import { negotiatedServerWindowBits, rawSocketOf } from './ws-internals.js';
 
-/** Admission: a WebSocket was opened. Return its Peer, or null after closing it (rejected). */
-/** Admit a socket: a peer, null (refused, already closed by the core), or a promise of either while the app store answers. */
-export type AdmitPeer = (ws: WebSocket, req: IncomingMessage) => Peer | null | Promise<Peer | null>;
-
-const kPeer = Symbol('switchboard.peer');
+const kEndpoint = Symbol('switchboard.endpoint');
 interface TaggedWebSocket extends WebSocket {
-  [kPeer]?: Peer;
+  [kEndpoint]?: Endpoint;
 }
 
-// One logger for socket-level debug lines; per-node behaviour goes through peer.context.
-let log: Logger | undefined;
-
-// Listeners are module-level functions bound once, reaching their peer through
-// a symbol: no closure is allocated per socket or per message.
-function onMessage(this: TaggedWebSocket, data: Buffer, isBinary: boolean): void {
-  const peer = this[kPeer];
-  if (peer !== undefined) peer.context.hooks.message(peer, data, isBinary);
-}
-
-function onClose(this: TaggedWebSocket, code: number): void {
-  const peer = this[kPeer];
-  if (peer === undefined) return;
-  this[kPeer] = undefined;
-  peer.open = false;
-  peer.out = null;
-  metrics.disconnections.inc({ code: String(code) });
-  peer.context.hooks.closed(peer, code);
-}
-
-/** Start handing an admitted socket's frames and close to its peer. */
-function attachPeer(ws: WebSocket, peer: Peer | null): void {
-  if (peer === null) return;
-  (ws as TaggedWebSocket)[kPeer] = peer;
-  ws.on('message', onMessage);
-  ws.on('close', onClose);
-}
-
-function onError(this: TaggedWebSocket, error: Error & { code?: string }): void {
-  // ws closes the socket itself after a protocol error (e.g. 1009 for a frame
-  // over maxPayload); we only record why.
-  log?.debug({ err: error.message, code: error.code, socketId: this[kPeer]?.id }, 'websocket error');
-  if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') countLimitTrip('maxFrameBytes');
+/**
+ * The WebSocket listeners of one node. They are made once per node (not per
+ * socket or message) and reach their endpoint through a symbol on the
+ * WebSocket, so a socket costs no closures.
+ */
+function socketListeners(hooks: TransportHooks, log: Logger) {
+  return {
+    message(this: TaggedWebSocket, data: Buffer, isBinary: boolean): void {
+      const endpoint = this[kEndpoint];
+      if (endpoint !== undefined) hooks.message(endpoint, data, isBinary);
+    },
+    close(this: TaggedWebSocket, code: number): void {
+      const endpoint = this[kEndpoint];
+      if (endpoint === undefined) return;
+      this[kEndpoint] = undefined;
+      endpoint.open = false;
+      endpoint.out = null;
+      metrics.disconnections.inc({ code: String(code) });
+      hooks.closed(endpoint, code);
+    },
+    error(this: TaggedWebSocket, error: Error & { code?: string }): void {
+      // ws closes the socket itself after a protocol error (1009 for a frame
+      // over maxPayload, also after inflating one); we only record why.
+      log.debug({ err: error.message, code: error.code, socketId: this[kEndpoint]?.id }, 'websocket error');
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') countLimitTrip('maxFrameBytes');
+    },
+  };
 }
 
 /** The node's one port: HTTP API and WebSocket upgrades. */
@@ -58,16 +50,17 @@ export class Transport {
   readonly server: Server;
   private readonly wss: WebSocketServer;
   private accepting = true;
-  private readonly log: Logger;
+  private readonly listeners: ReturnType<typeof socketListeners>;
 
   constructor(
     private readonly config: Config,
-    private readonly admit: AdmitPeer,
+    /** This node's fan-out: the same object the core sends through. */
+    private readonly fanout: WsFanout,
+    private readonly hooks: TransportHooks,
     httpHandler: (req: IncomingMessage, res: ServerResponse) => void,
-    logger: Logger,
+    private readonly log: Logger,
   ) {
-    this.log = logger;
-    log ??= logger;
+    this.listeners = socketListeners(hooks, log);
     // Node checks request deadlines every connectionsCheckingInterval (30 s by
     // default): at half the timeout, a 408 comes at most half a timeout late.
     const connectionsCheckingInterval = Math.min(config.httpRequestTimeout * 500, 30_000);
@@ -81,7 +74,11 @@ export class Transport {
     this.server.on('request', httpHandler);
     this.wss = new WebSocketServer({
       noServer: true,
-      perMessageDeflate: false,
+      // Negotiated only when some app may get compressed frames. No context
+      // takeover on our side, so one compressed frame fits every socket with
+      // the same window size; the client's side is its own business, ws
+      // inflates what it sends (bounded by maxPayload, else 1009).
+      perMessageDeflate: fanout.compressionOffered ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: Number.MAX_SAFE_INTEGER } : false,
       clientTracking: false,
       maxPayload: config.maxFrameBytes,
     });
@@ -112,18 +109,28 @@ export class Transport {
       socket.off('error', ignoreSocketError);
       // Before admission: a refused socket can still send a bad frame, and an
       // 'error' event without a listener would take the process down.
-      ws.on('error', onError);
-      let peer: Peer | null | Promise<Peer | null>;
+      ws.on('error', this.listeners.error);
+      let endpoint: Endpoint | null | Promise<Endpoint | null>;
       try {
-        peer = this.admit(ws, req);
+        rawSocketOf(ws);
+        endpoint = this.hooks.admit(ws, req);
       } catch (err) {
         this.admissionFault(ws, err);
         return;
       }
       // Admission waits for the app store only on a cache miss.
-      if (peer instanceof Promise) peer.then((admitted) => attachPeer(ws, admitted), (err: unknown) => this.admissionFault(ws, err));
-      else attachPeer(ws, peer);
+      if (endpoint instanceof Promise) endpoint.then((admitted) => this.attach(ws, admitted), (err: unknown) => this.admissionFault(ws, err));
+      else this.attach(ws, endpoint);
     });
+  }
+
+  /** Start handing an admitted socket's frames and close to its endpoint. */
+  private attach(ws: WebSocket, endpoint: Endpoint | null): void {
+    if (endpoint === null) return;
+    (ws as TaggedWebSocket)[kEndpoint] = endpoint;
+    this.fanout.bind(endpoint, negotiatedServerWindowBits(ws));
+    ws.on('message', this.listeners.message);
+    ws.on('close', this.listeners.close);
   }
 
   private admissionFault(ws: WebSocket, err: unknown): void {

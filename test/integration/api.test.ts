@@ -16,6 +16,7 @@ import { metrics } from '../../src/metrics/index.js';
 import { signApiRequest, signChannelAuth, signUserAuth } from '../../src/protocol/signatures.js';
 import type { RunningNode } from '../../src/node.js';
 import { createLogger } from '../../src/util/logger.js';
+import { MemoryTransport } from '../helpers/memory-transport.js';
 import { connected, DEV_APP, pusherClient, serverSdk, startTestNode, withTimeout, type PusherJs } from '../helpers/node.js';
 
 const COUNTING_OFF_APP = { id: 'plain-app', key: 'plain-key', secret: 'plain-secret' } as const;
@@ -477,7 +478,7 @@ describe('faults', () => {
   let server: Server;
   let port: number;
   const throwingCore: CoreApi = {
-    findApp: (id) => (id === DEV_APP.id ? new AppState(configSchema.parse({}).apps[0]!, { ttlSeconds: 60, maxChannels: 10 }) : undefined),
+    findApp: (id) => (id === DEV_APP.id ? new AppState(configSchema.parse({}).apps[0]!, { ttlSeconds: 60, maxChannels: 10 }, new MemoryTransport()) : undefined),
     publish: () => {
       throw new Error('core exploded');
     },

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
 import { useTestResources } from '../helpers/lifecycle.js';
 import { DEV_APP, nextEmit, rawSubscribe, record, serverSdk, sleep, subscribed, until, type PusherJs } from '../helpers/node.js';
+import { channelsOf } from '../../src/core/connection.js';
 
 // Channels through the real clients: pusher-js (Node build) subscribing, the pusher SDK publishing.
 
@@ -95,7 +96,7 @@ describe('public and private channels', () => {
 
 function isSubscribed(node: RunningNode, channelName: string): boolean {
   let found = false;
-  for (const conn of node.core.connections) for (const channel of conn.channels ?? []) if (channel.name === channelName) found = true;
+  for (const conn of node.core.connections) for (const channel of channelsOf(conn)) if (channel.name === channelName) found = true;
   return found;
 }
 

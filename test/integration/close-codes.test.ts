@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Connection } from '../../src/core/connection.js';
+import { channelCount, type Connection } from '../../src/core/connection.js';
 import type { RunningNode } from '../../src/node.js';
 import { CloseCode, WsCloseCode } from '../../src/protocol/codes.js';
 import { signUserAuth } from '../../src/protocol/signatures.js';
@@ -221,7 +221,7 @@ describe('slow consumer', () => {
     const stalled = res.adopt(await stalledSubscriber(node, 'firehose'));
     let stalledConn: Connection | undefined;
     await until(
-      () => (stalledConn = [...node.core.connections].find((c) => c.id !== readerClient.connection.socket_id && c.channels?.size === 1)) !== undefined,
+      () => (stalledConn = [...node.core.connections].find((c) => c.id !== readerClient.connection.socket_id && channelCount(c) === 1)) !== undefined,
       3000,
       'the stalled socket to subscribe',
     );
@@ -232,7 +232,8 @@ describe('slow consumer', () => {
     const publish = async (count: number): Promise<void> => {
       for (let i = 0; i < count; i++) {
         await sdk.trigger('firehose', 'blob', { n: published++, payload });
-        largestBacklog = Math.max(largestBacklog, stalledConn?.socket.writableLength ?? 0);
+        // The transport's own count of unsent bytes (the stalled socket holds nearly all of them).
+        largestBacklog = Math.max(largestBacklog, node.core.transport.stats().bytesQueued);
       }
     };
     // A first 10 MB warms the allocator and the HTTP path, so the RSS measured next is about retention only.
@@ -243,6 +244,7 @@ describe('slow consumer', () => {
     const rssGrowth = settledRss() - rssBefore;
 
     expect(stalledConn?.open).toBe(false);
+    expect(node.core.transport.stats().slowConsumersClosed).toBe(1);
     // One turn may queue a frame past the limit before the flush notices: never more than that.
     expect(largestBacklog).toBeLessThanOrEqual(maxSendBufferBytes + 2 * (payload.length + 200));
     // The node did not keep the 40 MB the stalled socket never read.
