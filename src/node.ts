@@ -13,6 +13,7 @@ import { clusterView } from './dashboard/snapshot.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { createWebhooks, type Webhooks } from './webhooks/index.js';
 import { NodeHistory } from './history/index.js';
+import { createNodeApps } from './apps/node-apps.js';
 
 /** A running Switchboard node. */
 export interface RunningNode {
@@ -32,7 +33,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const webhooks = createWebhooks(config, logger);
   await webhooks.start();
   const fanout = new WsFanout(fanoutOptions(config), logger);
-  const core = new NodeCore(config, logger, fanout, webhooks);
+  const apps = createNodeApps(config, logger);
+  const core = new NodeCore(config, logger, fanout, webhooks, apps.catalog);
   const history = new NodeHistory(config, logger);
   await history.start();
   core.useHistory(history);
@@ -69,6 +71,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
           ...(overloaded === null ? {} : { overloaded }),
           ...(starting ? { starting: true } : cluster !== null ? { degraded: cluster.degraded.degraded, cluster: cluster.linkState } : {}),
           load: load.report(core.connections.size, draining),
+          ...(apps.catalog === null ? {} : { appStore: apps.catalog.status() }),
         },
       };
     },
@@ -76,6 +79,12 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     connections: () => core.connections,
     monitor: loadControl.api(),
     transport: fanout,
+    rateLimits: apps.rateLimits,
+    // A change made here applies here at once and is announced to the other nodes.
+    apps: apps.manager(async (appId, keys) => {
+      cluster?.announceAppChange(appId, keys);
+      await core.live.changed(appId, keys);
+    }),
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
@@ -98,10 +107,24 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     await loadControl.stop();
     await webhooks.stop();
     await history.stop();
+    await apps.close();
     throw err;
   }
   // The node id defaults to host and port, so the cluster is joined once the port is known.
-  const joined = await joinCluster(config, { apps: core.apps, reads: core.reads, connectionCount: () => core.connections.size, monitorLoad: () => loadControl.heartbeatLoad(), api: core, host: config.host, port }, logger);
+  const joined = await joinCluster(
+    config,
+    {
+      apps: core.apps,
+      reads: core.reads,
+      connectionCount: () => core.connections.size,
+      monitorLoad: () => loadControl.heartbeatLoad(),
+      appChanged: (appId, keys) => void core.live.changed(appId, keys),
+      api: core,
+      host: config.host,
+      port,
+    },
+    logger,
+  );
   if (joined !== null) {
     cluster = joined.node;
     core.attachCluster(joined.node);
@@ -143,6 +166,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await webhooks.stop();
       await history.stop();
       await transport.close();
+      await apps.close();
       logger.info('stopped');
     })();
     return stopping;

@@ -6,6 +6,9 @@ import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { Endpoint, NodeTransport } from '../transport/types.js';
 import { authorizeAdmin, closeConnections, listFailedWebhooks, replayWebhooks, type WebhookAdmin } from './admin.js';
+import { changeApp, listApps, showApp } from './admin-apps.js';
+import type { AppManager } from '../apps/manage.js';
+import { backendEventPoints, type ApiRateLimits } from '../apps/rate-limits.js';
 import { authenticate } from './authenticate.js';
 import { alertsReply, scalingReply, type MonitorApi } from './monitor.js';
 import { readBody, RequestAborted } from './body.js';
@@ -31,6 +34,10 @@ export interface HttpApiDeps {
   connections?: () => ReadonlySet<Endpoint>;
   /** The node's transport, to close those connections. */
   transport?: NodeTransport;
+  /** App management (`/admin/apps...`, guarded by `adminToken`). */
+  apps?: AppManager;
+  /** Per-app HTTP API rate limits (maxBackendEventsPerSecond, maxReadRequestsPerSecond). */
+  rateLimits?: ApiRateLimits;
 }
 
 /** The request in the shape the routes need: path and query split once. */
@@ -124,23 +131,39 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
       const admin = deps.webhooks as WebhookAdmin;
       return route.name === 'webhooksFailed' ? listFailedWebhooks(admin, request.query) : replayWebhooks(admin, request.req, deps.config.maxHttpBodyBytes);
     }
+    case 'appsList':
+    case 'appsShow':
+    case 'appsChange': {
+      authorizeAdmin(request.req, deps.apps === undefined ? undefined : deps.config.adminToken);
+      const manager = deps.apps as AppManager;
+      if (route.name === 'appsList') return listApps(manager);
+      if (route.name === 'appsShow') return showApp(manager, params['appId'] ?? '', request.query);
+      return changeApp(manager, params['appId'] ?? '', params['action'] ?? '', request.req, deps.config.maxHttpBodyBytes);
+    }
     default:
       break;
   }
 
   const { core, config } = deps;
-  const app = core.findApp(params['appId'] ?? '');
+  const app = await core.findApp(params['appId'] ?? '');
   if (app === undefined) throw new SwitchboardError(ErrorCode.ApiNotFound, 'no such app');
   const body = await readBody(request.req, config.maxHttpBodyBytes, 'maxHttpBodyBytes');
   const auth = authenticate(request.method, request.rawPath, request.query, body, app.config, Math.floor(Date.now() / 1000));
   if (!auth.ok) return errorReply(auth.status, auth.message);
   if (!app.config.enabled) throw new SwitchboardError(ErrorCode.ApiAppDisabled);
 
+  if (route.name === 'events' || route.name === 'batchEvents') {
+    const input = parseJson(body);
+    const limited = await deps.rateLimits?.consume(app.config, 'maxBackendEventsPerSecond', backendEventPoints(route.name, input));
+    if (limited) return rateLimitedReply(limited.limit, limited.retryAfterSeconds);
+    return route.name === 'events' ? triggerEvent(core, app, input) : triggerBatch(core, app, input);
+  }
+  if (route.name === 'channels' || route.name === 'channel' || route.name === 'channelUsers') {
+    const limited = await deps.rateLimits?.consume(app.config, 'maxReadRequestsPerSecond', 1);
+    if (limited) return rateLimitedReply(limited.limit, limited.retryAfterSeconds);
+  }
+
   switch (route.name) {
-    case 'events':
-      return triggerEvent(core, app, parseJson(body));
-    case 'batchEvents':
-      return triggerBatch(core, app, parseJson(body));
     case 'channels':
       return listChannels(core, app, request.query);
     case 'channel':
@@ -152,6 +175,11 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
     case 'terminateUserConnections':
       return terminateUserConnections(core, app, params['userId'] ?? '');
   }
+}
+
+/** 429: the app is over one of its API rate limits; `Retry-After` says when to come back. */
+function rateLimitedReply(limit: string, retryAfterSeconds: number): ApiReply {
+  return errorReply(429, `Rate limit exceeded (${limit})`, { 'retry-after': String(retryAfterSeconds) });
 }
 
 function parseJson(body: Buffer): unknown {

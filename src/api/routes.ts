@@ -16,7 +16,10 @@ export type RouteName =
   | 'terminateUserConnections'
   | 'webhooksFailed'
   | 'webhooksReplay'
-  | 'closeConnections';
+  | 'closeConnections'
+  | 'appsList'
+  | 'appsShow'
+  | 'appsChange';
 
 export interface RouteSpec {
   readonly name: RouteName;
@@ -40,6 +43,9 @@ export const ROUTES: readonly RouteSpec[] = [
   route('webhooksFailed', 'GET', '/webhooks/failed'),
   route('webhooksReplay', 'POST', '/webhooks/replay'),
   route('closeConnections', 'POST', '/admin/connections/close'),
+  route('appsList', 'GET', '/admin/apps'),
+  route('appsShow', 'GET', '/admin/apps/:appId'),
+  route('appsChange', 'POST', '/admin/apps/:appId/:action'),
   route('events', 'POST', '/apps/:appId/events'),
   route('batchEvents', 'POST', '/apps/:appId/batch_events'),
   route('channels', 'GET', '/apps/:appId/channels'),

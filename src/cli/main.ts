@@ -10,6 +10,7 @@ import { createLogger } from '../util/logger.js';
 import { runConfigCheck, type ConfigCheckIo } from './config-check.js';
 import { addConfigOptions } from './start-options.js';
 import { registerWebhookCommands } from './webhooks.js';
+import { registerAppsCommands } from './apps.js';
 import { registerBenchCommands } from '../bench/cli.js';
 
 /** Exit codes of the `switchboard` command. */
@@ -85,6 +86,10 @@ export async function runCli(args: readonly string[], io: CliIo = processIo): Pr
   });
 
   registerWebhookCommands(program, io, (code) => {
+    exitCode = code;
+  });
+
+  registerAppsCommands(program, io, (code) => {
     exitCode = code;
   });
 

@@ -27,7 +27,7 @@ import { clusterMetrics } from '../metrics/index.js';
 import { NodeRegistry, type PeerNode } from './registry.js';
 import { SyncAssembler, UsersSyncAssembler, splitShares, splitUsers, type UserPair } from './users-sync.js';
 import { RequestTracker } from './requests.js';
-import { LEADER_LEASE_KEY, MEMBERSHIP_SUBJECT, REQUEST_SUBJECT, SHARES_SUBJECT, USERS_SUBJECT, channelSubject, inboxSubject } from './subjects.js';
+import { APPS_SUBJECT, LEADER_LEASE_KEY, MEMBERSHIP_SUBJECT, REQUEST_SUBJECT, SHARES_SUBJECT, USERS_SUBJECT, channelSubject, inboxSubject } from './subjects.js';
 
 /** What the cluster layer needs from the node it serves (implemented by the core's wiring). */
 export interface ClusterHost extends LocalCache {
@@ -40,6 +40,8 @@ export interface ClusterHost extends LocalCache {
   appIds(): Iterable<string>;
   /** Another node found a replicated app's cache channel empty, or filled it again. */
   cacheChanged(appId: string, channel: string, missed: boolean): void;
+  /** An app changed in the app store: drop the cached copy, apply it if live here. */
+  appChanged?(appId: string, keys: readonly string[]): void;
   /** This node's local answer to a query from another node. */
   answer(query: ClusterQuery): unknown;
   load(): NodeLoad;
@@ -172,7 +174,8 @@ export class ClusterNode implements ClusterLink {
     void this.transport.subscribe(MEMBERSHIP_SUBJECT);
     void this.transport.subscribe(REQUEST_SUBJECT);
     void this.transport.subscribe(USERS_SUBJECT);
-    if ([...this.host.appIds()].some((app) => this.host.replicated(app))) void this.transport.subscribe(SHARES_SUBJECT);
+    void this.transport.subscribe(APPS_SUBJECT);
+    if ([...this.host.appIds()].some((app) => this.host.replicated(app))) this.subscribeShares();
     void this.transport.subscribe(this.inbox);
     const connected = this.transport.connect().then(() => true);
     const waited = await Promise.race([connected, delay(this.options.connectWaitMs ?? 3000).then(() => false)]);
@@ -181,6 +184,30 @@ export class ClusterNode implements ClusterLink {
     this.heartbeatTimer.unref();
     this.leader.start();
     clusterMetrics.nodes.set(1);
+  }
+
+  private sharesSubscribed = false;
+
+  private subscribeShares(): void {
+    if (this.sharesSubscribed) return;
+    this.sharesSubscribed = true;
+    void this.transport.subscribe(SHARES_SUBJECT);
+  }
+
+  /**
+   * An app became live here after the join (from the app store). A
+   * replicated one needs the shares subject and the other nodes' full
+   * shares of it: a hello makes every node send them again.
+   */
+  appAdded(appId: string): void {
+    if (!this.host.replicated(appId)) return;
+    this.subscribeShares();
+    this.beat(true);
+  }
+
+  /** Tell every node an app changed in the store (they drop their cached copy within a broker round trip). */
+  announceAppChange(appId: string, keys: readonly string[]): boolean {
+    return this.send(APPS_SUBJECT, { t: 'app-changed', from: this.id, app: appId, keys: [...keys] }, 'apps');
   }
 
   /** Leave the cluster. Graceful: say goodbye and hand back the lease; otherwise just drop the link. */
@@ -489,6 +516,9 @@ export class ClusterNode implements ClusterLink {
         return;
       case 'sync-request':
         this.answerSyncRequest(m);
+        return;
+      case 'app-changed':
+        this.host.appChanged?.(m.app, m.keys);
         return;
       case 'response':
         if (m.to === this.id) this.requests.answer(m.id, m.from, m.ok, m.answer);

@@ -17,7 +17,7 @@ export class ClusteredCoreApi implements CoreApi {
     private readonly cluster: ClusterNode,
   ) {}
 
-  findApp(id: string): AppState | undefined {
+  findApp(id: string): AppState | undefined | Promise<AppState | undefined> {
     return this.local.findApp(id);
   }
 

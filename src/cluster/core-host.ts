@@ -19,6 +19,7 @@ export class CoreClusterHost implements ClusterHost {
     private readonly connectionCount: () => number,
     /** The monitor's part of the heartbeat's load (CPU, ELU, state, the leader's advice). */
     private readonly monitorLoad: () => Omit<NodeLoad, 'connections' | 'channels'> = () => ({}),
+    readonly appChanged?: (appId: string, keys: readonly string[]) => void,
   ) {}
 
   deliver(appId: string, channelName: string, json: string, excludeSocketId: string | undefined): void {

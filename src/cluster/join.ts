@@ -28,6 +28,8 @@ export interface NodeState {
   connectionCount(): number;
   /** The monitor's part of this node's heartbeat load. */
   monitorLoad?(): Omit<NodeLoad, 'connections' | 'channels'>;
+  /** An app changed in the app store (announced by another node or the CLI). */
+  appChanged?(appId: string, keys: readonly string[]): void;
   /** The node's own (single-node) API, wrapped so that queries cover the cluster. */
   api: CoreApi;
   host: string;
@@ -48,7 +50,7 @@ export async function joinCluster(settings: ClusterSettings, state: NodeState, l
   const nodeId = defaultNodeId(settings.nodeId, state.port);
   const link = transport ?? createTransport({ ...settings, nodeId });
   if (link === null) return null;
-  const host = new CoreClusterHost(state.apps, state.reads, state.connectionCount, state.monitorLoad);
+  const host = new CoreClusterHost(state.apps, state.reads, state.connectionCount, state.monitorLoad, state.appChanged);
   const node = new ClusterNode(link, host, {
     nodeId,
     address: `${state.host}:${state.port}`,

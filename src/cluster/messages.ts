@@ -72,6 +72,8 @@ export type NodeDown = NodeRef & { t: 'node-down'; node: string; nodeInc: string
 /** Ask every node for its local state; presence sync requests are answered on the channel's subject. */
 export type ClusterRequest = NodeRef & { t: 'request'; id: string; query: ClusterQuery } ;
 export type PresenceSyncRequest = NodeRef & { t: 'sync-request'; id: string; app: string; channel: string };
+/** An app changed in the app store (by a node's admin API or the CLI): every node drops its cached copy; `keys` are the keys it had and has. */
+export type AppChange = { t: 'app-changed'; from: string; app: string; keys: string[] };
 export type ClusterResponse = NodeRef & { t: 'response'; id: string; to: string; ok: boolean; answer?: unknown };
 
 export type ClusterMessage =
@@ -88,7 +90,8 @@ export type ClusterMessage =
   | NodeDown
   | ClusterRequest
   | PresenceSyncRequest
-  | ClusterResponse;
+  | ClusterResponse
+  | AppChange;
 
 /**
  * Publishes are the hot path: they travel as newline-separated fields with
@@ -236,6 +239,8 @@ export function decodeMessage(payload: string): ClusterMessage | null {
       return accept<ClusterRequest>(hasRef(m) && isString(m.id) && isQuery(m.query), m);
     case 'sync-request':
       return accept<PresenceSyncRequest>(hasRef(m) && isString(m.id) && isString(m.app) && isString(m.channel), m);
+    case 'app-changed':
+      return accept<AppChange>(isString(m.from) && isString(m.app) && Array.isArray(m.keys) && m.keys.length <= 10 && m.keys.every(isString), m);
     case 'response':
       return accept<ClusterResponse>(hasRef(m) && isString(m.id) && isString(m.to) && typeof m.ok === 'boolean', m);
     default:

@@ -10,6 +10,8 @@ export const MEMBERSHIP_SUBJECT = 'members';
 export const USERS_SUBJECT = 'users';
 /** Replicated apps' membership (subscriber counts, presence members, full shares): every node. */
 export const SHARES_SUBJECT = 'shares';
+/** App store changes (src/apps): every node, and `switchboard apps` publishes there too. */
+export const APPS_SUBJECT = 'apps';
 /** Cluster-wide queries: every node. */
 export const REQUEST_SUBJECT = 'requests';
 /** The leader lease key. */

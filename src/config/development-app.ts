@@ -10,6 +10,8 @@ export const DEVELOPMENT_APP_WARNING =
   'for development only; configure your own apps (--apps, SWITCHBOARD_APPS, --app-id/--app-key/--app-secret or a config file)';
 
 /** True when the node would accept the well-known development credentials. */
-export function usesDevelopmentApp(config: Pick<Config, 'apps'>): boolean {
+export function usesDevelopmentApp(config: Pick<Config, 'apps'> & Partial<Pick<Config, 'appStore'>>): boolean {
+  // A database store serves its own apps: the config's (default) apps are not used.
+  if (config.appStore !== undefined && config.appStore !== 'static') return false;
   return config.apps.some((app) => app.key === DEVELOPMENT_KEY && app.secret === DEVELOPMENT_SECRET);
 }

@@ -3,7 +3,7 @@ export const MASK = '****';
 // Key names whose values must never be printed: app secrets and anything TLS (paths to
 // key material are masked too, since a check's output ends up in tickets and chat).
 function isSecretKey(key: string): boolean {
-  return key === 'secret' || key === 'appSecret' || /^tls/i.test(key);
+  return key === 'secret' || key === 'previousSecret' || key === 'appSecret' || /^tls/i.test(key);
 }
 
 function mask(value: unknown, key: string | undefined): unknown {

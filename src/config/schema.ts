@@ -18,6 +18,13 @@ export const historyRuleSchema = z
     ttlSeconds: z.number().int().min(1).max(7 * 86400).default(300).describe('Seconds an event stays recoverable; a gap with an older event gets `recovered: false`.'),
   })
   .strict();
+/** App fields of the app stores (docs/apps.md): HTTP API rate limits and a rotated secret's grace. */
+const appStoreFields = {
+  maxBackendEventsPerSecond: z.number().int().min(0).default(0).describe('Events per second this app may publish through the HTTP API (one per channel of a trigger), cluster-wide with the Redis adapter, else per node; 0 = unlimited. Over it: 429 with `Retry-After`.'),
+  maxReadRequestsPerSecond: z.number().int().min(0).default(0).describe('HTTP API read requests (channel and user queries) per second of this app, cluster-wide with the Redis adapter, else per node; 0 = unlimited. Over it: 429 with `Retry-After`.'),
+  previousSecret: z.string().min(1).max(200).optional().describe('The secret before the last `switchboard apps rotate-secret`: signatures made with it still verify until `previousSecretExpiresAt`.'),
+  previousSecretExpiresAt: z.number().int().min(0).optional().describe('When `previousSecret` stops verifying, in milliseconds since the epoch.'),
+};
 
 export const appSchema = z
   .object({
@@ -41,10 +48,29 @@ export const appSchema = z
     userAuthenticationTimeout: z.number().min(0).default(0).describe('Seconds a connection may stay without `pusher:signin`; 0 = sign-in not required. Over it: close 4009.'),
     webhooks: z.array(webhookSchema).default([]).describe('Webhook endpoints of this app (Pusher\'s format; Soketi\'s field names are accepted too); see the endpoint fields below.'),
     history: z.array(historyRuleSchema).max(50).default([]).describe('Channels whose events get an offset and are kept for missed-message recovery (`[{pattern, size, ttlSeconds}]`, docs/history.md); none by default.'),
+    ...appStoreFields,
   })
   .strict();
 
 export type AppConfig = z.infer<typeof appSchema>;
+
+/** Where apps come from and how they are cached (src/apps, docs/apps.md). */
+const appStoreOptions = {
+  appStore: z.enum(['static', 'postgres', 'mysql']).default('static').describe('Where apps are defined: `static` (the `apps` option), `postgres` or `mysql` (MariaDB too) behind a cache; see docs/apps.md.'),
+  appStoreUrl: z.string().min(1).optional().describe('The app database: `postgres://user@host:5432/db` or `mysql://user@host:3306/db`.'),
+  appStoreSchema: z.enum(['switchboard', 'soketi']).default('switchboard').describe('The apps table\'s layout: `switchboard` (created by `switchboard apps migrate`) or `soketi` (an existing Soketi `apps` table, read as it is).'),
+  appStoreTable: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a plain SQL table name').optional().describe('The apps table\'s name; default `switchboard_apps` (schema switchboard) or `apps` (schema soketi).'),
+  appStorePoolSize: z.number().int().min(1).max(200).default(10).describe('Database connections per node for app lookups.'),
+  appStoreQueryTimeout: z.number().min(0.05).max(60).default(2).describe('Seconds an app lookup may take; slower is a failure (counted by the breaker, cached apps keep serving).'),
+  appCacheTtl: z.number().min(0.1).max(86_400).default(30).describe('Seconds an app stays in the node\'s cache (L1, and L2 in Redis) before it is read again; without a broker, changes reach the nodes within this.'),
+  appCacheMax: z.number().int().min(1).default(10_000).describe('Apps the node keeps in its cache (least recently used leave first).'),
+  appCacheNegativeTtl: z.number().min(0).max(3600).default(10).describe('Seconds an unknown app key or id is remembered as unknown (its connections get 4001 and API calls 404 without a query); 0 = not cached.'),
+  appCacheNegativeMax: z.number().int().min(1).default(100_000).describe('Unknown keys and ids the node remembers at most (least recently used leave first).'),
+  appStoreBreakerFailures: z.number().int().min(1).max(1000).default(3).describe('Consecutive failed app lookups that open the app store\'s circuit breaker: lookups then fail fast and cached apps keep serving.'),
+  appStoreBreakerHalfOpen: z.number().min(0.05).max(3600).default(2).describe('Seconds an open app store breaker waits before one probe lookup.'),
+  appStoreOutageLogInterval: z.number().min(1).max(86_400).default(60).describe('Seconds between the log lines of one app store outage.'),
+  appSecretGrace: z.number().int().min(0).max(30 * 86_400).default(3600).describe('Seconds the old secret keeps verifying after `switchboard apps rotate-secret` (its `--grace` overrides it).'),
+};
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -102,6 +128,7 @@ export const configSchema = z
     historyMaxSize: z.number().int().min(1).max(100_000).default(10_000).describe('Largest history `size` an app rule may ask for on this node; a larger one is cut down to it (logged at start).'),
     historyMaxChannels: z.number().int().min(1).default(100_000).describe('Channels whose history the in-memory store keeps; the least recently used lose theirs first (their next recovery gets `recovered: false`).'),
     historyMetaTtlSeconds: z.number().int().min(1).max(30 * 86400).default(86_400).describe('Seconds a history channel keeps its epoch and offset after its last event or subscriber, so an idle channel\'s clients still recover; afterwards a new epoch starts.'),
+    ...appStoreOptions,
     adminToken: z.string().min(16).optional().describe('Bearer token (16+ characters) for the admin endpoints (`/webhooks/failed`, `/webhooks/replay`, `/admin/...`); unset = they answer 404.'),
     // ---- resource monitor, admission control and scaling advice (docs/operations.md) ----
     fdHeadroom: z.number().int().min(0).default(256).describe('With `maxConnections` 0, the connection limit is the open-file limit (`ulimit -n`) minus this many descriptors, kept for the HTTP API, health checks, broker links and refused sockets; over the limit: close 4100.'),
@@ -157,6 +184,7 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['appId'], message: 'appId, appKey and appSecret go together' });
     }
     if (c.adapter === 'redis' && c.redisUrl === undefined) ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'adapter redis needs redisUrl' });
+    if (c.appStore !== 'static' && c.appStoreUrl === undefined) ctx.addIssue({ code: 'custom', path: ['appStoreUrl'], message: `appStore ${c.appStore} needs appStoreUrl` });
     if (c.adapter === 'nats' && c.natsUrl === undefined) ctx.addIssue({ code: 'custom', path: ['natsUrl'], message: 'adapter nats needs natsUrl' });
     if (c.webhookQueue === 'redis' && c.webhookQueueUrl === undefined && c.redisUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['webhookQueueUrl'], message: 'webhookQueue redis needs webhookQueueUrl or redisUrl' });

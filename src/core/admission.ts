@@ -15,7 +15,7 @@ export type Admission = { ok: true; app: AppState } | { ok: false; error: Switch
  */
 export function admit(
   req: IncomingMessage,
-  appsByKey: ReadonlyMap<string, AppState>,
+  appsByKey: Pick<ReadonlyMap<string, AppState>, 'get'>,
   nodeConnections: number,
   maxNodeConnections: number,
   loadRefusal: string | null = null,

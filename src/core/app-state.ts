@@ -39,7 +39,8 @@ export class AppState {
   };
 
   constructor(
-    readonly config: AppConfig,
+    /** Replaced in place when the app store announces a change: connections and channels stay. */
+    public config: AppConfig,
     cache: { ttlSeconds: number; maxChannels: number },
     /** The node's transport: every frame to this app's sockets goes through it. */
     readonly transport: NodeTransport,

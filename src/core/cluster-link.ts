@@ -29,6 +29,8 @@ export interface ClusterLink {
   announcerFor(appId: string): ShareAnnouncer;
   /** Whether this node holds the cluster's leader lease (the leader sends the cluster's webhooks). */
   readonly isLeader: boolean;
+  /** An app became live on this node after the join (loaded from the app store): a replicated one needs the others' shares. */
+  appAdded?(appId: string): void;
   /** Called when this node becomes the leader, with when the previous one was last known alive. */
   onBecameLeader(listener: (previousLeaderSeenAt: number) => void): void;
 }

@@ -8,15 +8,15 @@ import { createSocketId } from '../protocol/socket-id.js';
 import type { NodeTransport, TransportHooks } from '../transport/types.js';
 import type { Logger } from '../util/logger.js';
 import { admit } from './admission.js';
-import { AppState } from './app-state.js';
+import type { AppState } from './app-state.js';
+import { AdmissionKeyLookup, LiveApps } from '../apps/live-apps.js';
+import type { AppCatalog } from '../apps/catalog.js';
 import { relayClientEvent } from './client-events.js';
 import { Connection } from './connection.js';
 import { close, closeFor, send } from './outbox.js';
 import type { ClusterLink } from './cluster-link.js';
 import { deliverToChannel } from './delivery.js';
-import { clientFrames } from './membership-frames.js';
 import { leaveAll, subscribe, unsubscribe } from './subscriptions.js';
-import { AppWebhooks } from './webhook-events.js';
 import { noWebhooks, type WebhookSink } from '../webhooks/types.js';
 import { LocalReads, type ChannelDetail } from './local-reads.js';
 import { signIn, signOut } from './users.js';
@@ -39,17 +39,25 @@ const SWEEP_LIMITS = {
 } as const satisfies Record<string, LimitName>;
 type SweepCloseCode = keyof typeof SWEEP_LIMITS;
 
+/** Why the node refuses new connections for load: the critical signal and its reason. */
+export interface LoadRefusal {
+  signal: string;
+  reason: string;
+}
+
 /** What admission applies beyond the apps' own rules: the node's connection limit and its load verdict. */
 export interface AdmissionGate {
   /** 0 = no limit. */
   readonly maxConnections: number;
   /** Why load refuses new WebSockets now (4100): the critical signal and a reason; null while the node accepts. */
-  loadRefusal(): { signal: string; reason: string } | null;
+  loadRefusal(): LoadRefusal | null;
 }
 
 export class NodeCore implements CoreApi, TransportHooks<Connection> {
-  private readonly appsById = new Map<string, AppState>();
-  private readonly appsByKey = new Map<string, AppState>();
+  /** The apps live on this node and the way to them (src/apps): map reads with the static store, a cache over the database otherwise. */
+  readonly live: LiveApps;
+  private readonly appsById: ReadonlyMap<string, AppState>;
+  private readonly keyLookup: AdmissionKeyLookup;
   /** Every open connection, for the keep-alive sweep and draining. */
   readonly connections = new Set<Connection>();
   /** This node's own state, read one way for the HTTP API and for the other nodes' queries. */
@@ -64,25 +72,13 @@ export class NodeCore implements CoreApi, TransportHooks<Connection> {
     /** The node's own transport (one per node, never shared between nodes of a process). */
     readonly transport: NodeTransport,
     webhooks: WebhookSink = noWebhooks,
+    catalog: AppCatalog | null = null,
   ) {
-    for (const appConfig of config.apps) {
-      const compression = (appConfig.compression ?? config.compression) === 'deflate';
-      const app = new AppState(appConfig, { ttlSeconds: config.cacheTtlSeconds, maxChannels: config.maxCachedChannels }, transport, compression);
-      app.membership.observe(clientFrames(app));
-      if (appConfig.webhooks.length > 0) {
-        app.webhooks = new AppWebhooks(appConfig.id, app.membership, webhooks, {
-          leaveDelayMs: config.webhookLeaveDelay * 1000,
-          countsSubscriptions: appConfig.enableSubscriptionCount,
-          // Alone, this node sends; in a cluster, the leader does.
-          sends: () => app.cluster === null || app.cluster.isLeader,
-          // A dead leader is replaced within its lease; its last heartbeat is at most a node timeout old by then.
-          keepUnsentMs: (config.leaderLease + config.nodeTimeout + config.heartbeatInterval) * 1000,
-        });
-        app.membership.observe(app.webhooks);
-      }
-      this.appsById.set(appConfig.id, app);
-      this.appsByKey.set(appConfig.key, app);
-    }
+    this.live = new LiveApps(config, webhooks, log, catalog, transport, () => this.connections);
+    // With the static store every app is live from the start; a database store's apps become live on first use.
+    if (catalog === null) for (const appConfig of config.apps) this.live.materialize(appConfig);
+    this.appsById = this.live.byId;
+    this.keyLookup = new AdmissionKeyLookup(this.live);
     this.reads = new LocalReads(this.appsById);
     this.gate = { maxConnections: config.maxConnections, loadRefusal: () => null };
   }
@@ -96,24 +92,52 @@ export class NodeCore implements CoreApi, TransportHooks<Connection> {
   start(): void {
     this.sweepTimer ??= setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
+    this.live.start();
   }
 
   stop(): void {
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    this.live.stop();
     for (const app of this.appsById.values()) app.webhooks?.stop(app.cluster === null);
   }
 
   // ---- transport hooks -------------------------------------------------
 
   /** Admit or refuse a freshly opened WebSocket. */
-  readonly admit = (link: object, req: IncomingMessage): Connection | null => {
+  /**
+   * Admit or refuse a freshly opened WebSocket: synchronous when the app is
+   * known without asking the store (always with the static store, a cache
+   * hit otherwise); on a miss, a promise that settles once the store answered.
+   */
+  readonly admit = (link: object, req: IncomingMessage): Connection | null | Promise<Connection | null> => {
+    this.keyLookup.missed = null;
     const load = this.gate.loadRefusal();
-    const decision = admit(req, this.appsByKey, this.connections.size, this.gate.maxConnections, load === null ? null : load.reason);
+    const decision = this.decide(req, load);
+    const missed = this.keyLookup.missed;
+    if (!decision.ok && missed !== null) return this.admitAfterLookup(link, req, missed);
+    return this.settle(link, req, decision, load);
+  };
+
+  private decide(req: IncomingMessage, load: LoadRefusal | null): ReturnType<typeof admit> {
+    return admit(req, this.keyLookup, this.connections.size, this.gate.maxConnections, load === null ? null : load.reason);
+  }
+
+  private async admitAfterLookup(link: object, req: IncomingMessage, key: string): Promise<Connection | null> {
+    const app = await this.live.findByKey(key);
+    // The client may have gone while the store answered.
+    if (this.transport.linkOpen?.(link) === false) return null;
+    // The load may have changed while the store answered: decide on the current one.
+    const load = this.gate.loadRefusal();
+    const decision = this.keyLookup.withAnswer(key, app, () => this.decide(req, load));
+    return this.settle(link, req, decision, load);
+  }
+
+  private settle(link: object, req: IncomingMessage, decision: ReturnType<typeof admit>, load: LoadRefusal | null): Connection | null {
     if (!decision.ok) {
       const { error } = decision;
       if (decision.overCapacity === 'maxConnections') countLimitTrip('maxConnections');
-      if (decision.overCapacity === 'load') monitorMetrics.admissionRefused.inc({ signal: load!.signal });
+      if (decision.overCapacity === 'load' && load !== null) monitorMetrics.admissionRefused.inc({ signal: load.signal });
       if (error.closeCode === CloseCode.AppOverConnectionQuota) countLimitTrip('app.maxConnections');
       metrics.disconnections.inc({ code: String(error.closeCode) });
       this.log.info({ code: error.closeCode, reason: error.message, url: req.url?.slice(0, 200) }, 'connection refused');
@@ -128,7 +152,7 @@ export class NodeCore implements CoreApi, TransportHooks<Connection> {
     app.gauges.newConnections.inc();
     send(conn, connectionEstablished(conn.id, this.config.activityTimeout));
     return conn;
-  };
+  }
 
   message(conn: Connection, data: Buffer, isBinary: boolean): void {
     conn.lastSeen = Date.now();
@@ -261,8 +285,10 @@ export class NodeCore implements CoreApi, TransportHooks<Connection> {
 
   // ---- CoreApi (HTTP API) ------------------------------------------------
 
-  findApp(id: string): AppState | undefined {
-    return this.appsById.get(id);
+  findApp(id: string): AppState | undefined | Promise<AppState | undefined> {
+    const peeked = this.live.peekId(id);
+    if (peeked !== undefined) return peeked ?? undefined;
+    return this.live.findById(id).then((app) => app ?? undefined);
   }
 
   /** Apps by id, for the cluster layer's view of this node. */
@@ -272,10 +298,7 @@ export class NodeCore implements CoreApi, TransportHooks<Connection> {
 
   /** Join a cluster: from now on every app's channels, presence and events reach the other nodes. */
   attachCluster(link: ClusterLink): void {
-    for (const app of this.appsById.values()) {
-      app.cluster = link;
-      app.membership.announceTo(link.announcerFor(app.config.id));
-    }
+    this.live.attachCluster(link);
     // A new leader sends what the cluster computed since the old one was last seen alive.
     link.onBecameLeader((since) => {
       for (const app of this.appsById.values()) app.webhooks?.takeOver(since);

@@ -28,7 +28,8 @@ export interface PublishRequest {
  * (findApp) and its state handed back in every call.
  */
 export interface CoreApi {
-  findApp(id: string): AppState | undefined;
+  /** Synchronous when the app is known without asking the app store (always with the static store). */
+  findApp(id: string): AppState | undefined | Promise<AppState | undefined>;
   /** Deliver an event to every subscriber of each channel; a promise when history channels append asynchronously (it rejects when one was not published). */
   publish(req: PublishRequest): void | Promise<void>;
   /** Occupied channels of an app, optionally only those starting with `prefix`. */

@@ -86,7 +86,7 @@ export function createDashboard(config: Config, sources: DashboardSources, logge
     }
     const match = APP_ROUTE.exec(path);
     if (match === null) throw new SwitchboardError(ErrorCode.ApiNotFound, `no dashboard route for ${path.slice(0, 200)}`);
-    const app = findApp(sources, decode(match[1]!));
+    const app = await findApp(sources, decode(match[1]!));
     const what = match[2]!;
     const channel = match[3] === undefined ? undefined : decode(match[3]);
     if (what === 'channels' && method === 'GET' && channel === undefined) return jsonReply({ channels: await sources.core.listChannels(app, query.get('filter_by_prefix') ?? undefined) });
@@ -171,8 +171,9 @@ function watchChannel(app: AppState, channel: string, res: ServerResponse): void
   res.on('close', stop);
 }
 
-function findApp(sources: DashboardSources, id: string): AppState {
-  const app = sources.core.findApp(id);
+async function findApp(sources: DashboardSources, id: string): Promise<AppState> {
+  // With a database store the app may have to be read from it first.
+  const app = await sources.core.findApp(id);
   if (app === undefined) throw new SwitchboardError(ErrorCode.ApiNotFound, 'no such app');
   return app;
 }

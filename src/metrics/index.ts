@@ -58,6 +58,11 @@ export const metrics = {
       this.set(webhookDepthSource === undefined ? 0 : await webhookDepthSource().catch(() => 0));
     },
   }),
+  appStoreQueries: new Counter({ name: 'switchboard_app_store_queries_total', help: 'App lookups sent to the app database, by op (by_key, by_id, list) and outcome (found, none, error)', labelNames: ['op', 'outcome'] as const, registers }),
+  appStoreUp: new Gauge({ name: 'switchboard_app_store_up', help: '1 while the app store answers (or is static), 0 during an outage (cached apps keep serving)', registers }),
+  appCacheLookups: new Counter({ name: 'switchboard_app_cache_lookups_total', help: 'App lookups by where they were answered: l1, negative, l2, store, stale (store down, cached copy served), unknown', labelNames: ['result'] as const, registers }),
+  appRowsRefused: new Counter({ name: 'switchboard_app_rows_refused_total', help: 'App rows refused as invalid (malformed webhooks JSON, a negative limit...): that app is treated as unknown', registers }),
+  appChanges: new Counter({ name: 'switchboard_app_changes_total', help: 'App change announcements applied by this node (its cached copy dropped)', registers }),
   webhookDeliveryLatency: new Histogram({
     name: 'switchboard_webhook_delivery_seconds',
     help: "Time from a batch's first event being emitted to the receiver's 2xx (retries included)",
@@ -153,6 +158,8 @@ export const limitNames = [
   'maxBatchSize',
   'webhookMemoryQueueMax',
   'historyMaxSize',
+  'maxBackendEventsPerSecond',
+  'maxReadRequestsPerSecond',
   'compressionMaxBytesPerSecond',
   'dashboardMaxViewers',
 ] as const;

@@ -6,6 +6,26 @@ import { errorCatalogue, ErrorCode, SwitchboardError, type ErrorCodeName } from 
 export interface AppCredentials {
   key: string;
   secret: string;
+  /** The secret before a rotation, valid until `previousSecretExpiresAt` (ms since the epoch). */
+  previousSecret?: string | undefined;
+  previousSecretExpiresAt?: number | undefined;
+}
+
+/**
+ * The one rule of which secrets verify a signature: the current one, and
+ * after a rotation the previous one until its grace period ends. Signing
+ * always uses the current one.
+ */
+export function verifyingSecrets(app: AppCredentials, nowMs: number = Date.now()): readonly string[] {
+  const previous = app.previousSecret;
+  if (previous === undefined || previous === app.secret || (app.previousSecretExpiresAt ?? 0) <= nowMs) return [app.secret];
+  return [app.secret, previous];
+}
+
+/** Whether `given` equals the signature `sign` makes with any verifying secret of the app. */
+function matchesAnySecret(app: AppCredentials, given: string, sign: (secret: string) => string): boolean {
+  for (const secret of verifyingSecrets(app)) if (safeEqual(given, sign(secret))) return true;
+  return false;
 }
 
 /** Most entries a sign-in watchlist may carry; extra entries are dropped. */
@@ -48,7 +68,7 @@ export function verifyChannelAuth(
 ): boolean {
   if (auth === undefined) return false;
   if (channelData === undefined && classifyChannel(channel)?.type === 'presence') return false;
-  return safeEqual(auth, signChannelAuth(app, socketId, channel, channelData));
+  return matchesAnySecret(app, auth, (secret) => signChannelAuth({ key: app.key, secret }, socketId, channel, channelData));
 }
 
 /** `auth` for `pusher:signin`: HMAC over `socket_id::user::user_data`. */
@@ -57,7 +77,7 @@ export function signUserAuth(app: AppCredentials, socketId: string, userData: st
 }
 
 export function verifyUserAuth(app: AppCredentials, socketId: string, userData: string, auth: string): boolean {
-  return safeEqual(auth, signUserAuth(app, socketId, userData));
+  return matchesAnySecret(app, auth, (secret) => signUserAuth({ key: app.key, secret }, socketId, userData));
 }
 
 export type PresenceDataResult =
@@ -182,8 +202,8 @@ export function verifyApiSignature(
   if (parts.body.length > 0 && bodyMd5 === null) return reject(ErrorCode.ApiMissingAuthParams, 'body_md5 is required with a body');
   if (bodyMd5 !== null && !safeEqual(bodyMd5.toLowerCase(), md5Hex(parts.body))) return reject(ErrorCode.ApiBodyMd5Mismatch);
 
-  const expected = hmacSha256Hex(app.secret, apiStringToSign(parts.method, parts.path, query));
-  if (!safeEqual(signature.toLowerCase(), expected)) return reject(ErrorCode.ApiInvalidSignature);
+  const signed = apiStringToSign(parts.method, parts.path, query);
+  if (!matchesAnySecret(app, signature.toLowerCase(), (secret) => hmacSha256Hex(secret, signed))) return reject(ErrorCode.ApiInvalidSignature);
   return { ok: true };
 }
 

@@ -173,6 +173,10 @@ export class WsFanout implements NodeTransport {
     (endpoint.link as WebSocket).terminate();
   }
 
+  linkOpen(link: object): boolean {
+    return (link as WebSocket).readyState === 1;
+  }
+
   refuse(link: object, json: string, code: number, reason: string): void {
     const ws = link as WebSocket;
     // Written raw, as every frame of ours: ws's own send would compress it for a deflate socket.

@@ -110,22 +110,33 @@ export class Transport {
       // Before admission: a refused socket can still send a bad frame, and an
       // 'error' event without a listener would take the process down.
       ws.on('error', this.listeners.error);
-      let endpoint: Endpoint | null;
+      let endpoint: Endpoint | null | Promise<Endpoint | null>;
       try {
         rawSocketOf(ws);
         endpoint = this.hooks.admit(ws, req);
       } catch (err) {
-        metrics.handlerFaults.inc();
-        this.log.error({ err }, 'fault while admitting a connection');
-        ws.terminate();
+        this.admissionFault(ws, err);
         return;
       }
-      if (endpoint === null) return;
-      (ws as TaggedWebSocket)[kEndpoint] = endpoint;
-      this.fanout.bind(endpoint, negotiatedServerWindowBits(ws));
-      ws.on('message', this.listeners.message);
-      ws.on('close', this.listeners.close);
+      // Admission waits for the app store only on a cache miss.
+      if (endpoint instanceof Promise) endpoint.then((admitted) => this.attach(ws, admitted), (err: unknown) => this.admissionFault(ws, err));
+      else this.attach(ws, endpoint);
     });
+  }
+
+  /** Start handing an admitted socket's frames and close to its endpoint. */
+  private attach(ws: WebSocket, endpoint: Endpoint | null): void {
+    if (endpoint === null) return;
+    (ws as TaggedWebSocket)[kEndpoint] = endpoint;
+    this.fanout.bind(endpoint, negotiatedServerWindowBits(ws));
+    ws.on('message', this.listeners.message);
+    ws.on('close', this.listeners.close);
+  }
+
+  private admissionFault(ws: WebSocket, err: unknown): void {
+    metrics.handlerFaults.inc();
+    this.log.error({ err }, 'fault while admitting a connection');
+    ws.terminate();
   }
 
   async listen(): Promise<number> {

@@ -39,6 +39,8 @@ export interface NodeTransport {
   terminate(endpoint: Endpoint): void;
   /** Refuse a socket the core did not admit: one JSON message, then a close. */
   refuse(link: object, json: string, code: number, reason: string): void;
+  /** Whether a socket not admitted yet is still open (admission waited for the app store). */
+  linkOpen?(link: object): boolean;
   /** When an event was published (performance.now()), for the publish-to-write histogram. */
   notePublished(startedAt: number): void;
   /** Send-side pressure, for admission and overload decisions. */
@@ -57,7 +59,7 @@ export interface TransportStats {
 /** What the transport asks of the core. */
 export interface TransportHooks<E extends Endpoint = Endpoint> {
   /** A socket opened: return its endpoint, or null after refusing it (`NodeTransport.refuse`). */
-  admit(link: object, req: import('node:http').IncomingMessage): E | null;
+  admit(link: object, req: import('node:http').IncomingMessage): E | null | Promise<E | null>;
   /** A message arrived from an admitted endpoint. */
   message(endpoint: E, data: Buffer, isBinary: boolean): void;
   /** The endpoint's socket closed (after a close or terminate, or from the client). */

@@ -57,20 +57,25 @@ export class Deliverer {
     private readonly options: DeliveryOptions,
     private readonly logger: Logger,
   ) {
-    for (const endpoint of endpoints) {
-      const breaker = circuitBreaker(handleWhenResult(isRetry), {
-        halfOpenAfter: options.circuitHalfOpenMs,
-        breaker: new ConsecutiveBreaker(options.circuitFailures),
-      });
-      const state: EndpointState = { endpoint, breaker, openedAt: 0 };
-      breaker.onBreak(() => {
-        state.openedAt = Date.now();
-        metrics.webhookCircuitOpens.inc();
-        logger.warn({ appId: endpoint.appId, url: endpoint.label, halfOpenAfterMs: options.circuitHalfOpenMs }, 'webhook endpoint keeps failing: circuit open, deliveries paused until a probe succeeds');
-      });
-      breaker.onReset(() => logger.info({ appId: endpoint.appId, url: endpoint.label }, 'webhook endpoint answers again: circuit closed'));
-      this.endpoints.set(endpoint.key, state);
-    }
+    for (const endpoint of endpoints) this.addEndpoint(endpoint);
+  }
+
+  /** Deliver to one more endpoint (an app loaded from the app store); a known one keeps its breaker. */
+  addEndpoint(endpoint: Endpoint): void {
+    if (this.endpoints.has(endpoint.key)) return;
+    const { options, logger } = this;
+    const breaker = circuitBreaker(handleWhenResult(isRetry), {
+      halfOpenAfter: options.circuitHalfOpenMs,
+      breaker: new ConsecutiveBreaker(options.circuitFailures),
+    });
+    const state: EndpointState = { endpoint, breaker, openedAt: 0 };
+    breaker.onBreak(() => {
+      state.openedAt = Date.now();
+      metrics.webhookCircuitOpens.inc();
+      logger.warn({ appId: endpoint.appId, url: endpoint.label, halfOpenAfterMs: options.circuitHalfOpenMs }, 'webhook endpoint keeps failing: circuit open, deliveries paused until a probe succeeds');
+    });
+    breaker.onReset(() => logger.info({ appId: endpoint.appId, url: endpoint.label }, 'webhook endpoint answers again: circuit closed'));
+    this.endpoints.set(endpoint.key, state);
   }
 
   /** The queue's consumer: resolves when the batch is finished; rejects (DeliveryStopped) only when stopping. */

@@ -1,12 +1,12 @@
 import { Agent } from 'undici';
-import type { Config } from '../config/schema.js';
+import type { AppConfig, Config } from '../config/schema.js';
 import { metrics, releaseWebhookDepthSource, setWebhookDepthSource } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
 import { Batcher } from './batcher.js';
 import { Deliverer, type AppLookup } from './delivery.js';
 import { LogLimiter } from './log-limiter.js';
 import { createQueue } from './queues/create.js';
-import { accepts, buildRoutes } from './routing.js';
+import { accepts, buildRoutes, type AppRoutes } from './routing.js';
 import type { DeadLetter, QueuedBatch, WebhookEvent, WebhookQueue, WebhookSink } from './types.js';
 
 export type { DeadLetter, QueuedBatch, WebhookEvent, WebhookQueue, WebhookSink } from './types.js';
@@ -45,8 +45,9 @@ const disabled: Webhooks = Object.freeze({
 
 /** Build the webhook pipeline for `config`; costs nothing (no queue, no timers) when no app has webhooks. */
 export function createWebhooks(config: Config, logger: Logger, options: WebhooksOptions = {}): Webhooks {
-  const routes = buildRoutes(config.apps);
-  if (routes.size === 0) return disabled;
+  const routes = new Map(buildRoutes(config.apps));
+  // With a database store, apps with webhooks may come later (setApp).
+  if (routes.size === 0 && config.appStore === 'static') return disabled;
   return new WebhookPipeline(config, routes, logger, options);
 }
 
@@ -66,14 +67,36 @@ class WebhookPipeline implements Webhooks {
 
   constructor(
     private readonly config: Config,
-    private readonly routes: ReturnType<typeof buildRoutes>,
+    private readonly routes: Map<string, AppRoutes>,
     logger: Logger,
     private readonly options: WebhooksOptions,
   ) {
     this.log = logger.child({ component: 'webhooks' });
     const byId = new Map(config.apps.map((a) => [a.id, a] as const));
-    this.apps = options.apps ?? ((id) => byId.get(id));
+    this.apps = options.apps ?? ((id) => this.storeApps.get(id) ?? byId.get(id));
     this.batcher = new Batcher(config.webhookBatchSize, config.webhookBatchMs, (batches) => this.handOver(batches));
+  }
+
+  /** Apps loaded from the app store: their current key and secret sign their batches. */
+  private readonly storeApps = new Map<string, AppConfig>();
+
+  /**
+   * An app from the app store (first use, or changed there): route its
+   * events to its endpoints from now on; new endpoints start being consumed.
+   */
+  setApp(app: AppConfig): void {
+    this.storeApps.set(app.id, app);
+    const routes = buildRoutes([app]).get(app.id);
+    if (routes === undefined) {
+      this.routes.delete(app.id);
+      return;
+    }
+    this.routes.set(app.id, routes);
+    const deliverer = this.deliverer;
+    const queue = this.queue;
+    if (deliverer === undefined || queue === undefined || this.state !== 'running') return;
+    for (const endpoint of routes.endpoints) deliverer.addEndpoint(endpoint);
+    queue.start(routes.endpoints.map((e) => e.key), deliverer.deliver).catch((err: unknown) => this.log.error({ err, appId: app.id }, 'could not start consuming an app\'s webhook endpoints'));
   }
 
   wants(appId: string, name: WebhookEvent['name']): boolean {

@@ -1,3 +1,4 @@
+import type { AppConfig } from '../config/schema.js';
 /**
  * The contract between the node and its webhooks: what the membership model
  * and the client-event path hand over (WebhookSink), and what a delivery
@@ -18,6 +19,8 @@ export interface WebhookSink {
   /** Whether the app has an endpoint that wants this event type (lets callers skip building events). */
   wants(appId: string, name: WebhookEvent['name']): boolean;
   emit(appId: string, event: WebhookEvent): void;
+  /** An app's webhook endpoints are (now) these: an app loaded from the app store, or changed there. */
+  setApp?(app: AppConfig): void;
 }
 
 export const noWebhooks: WebhookSink = { wants: () => false, emit: () => {} };

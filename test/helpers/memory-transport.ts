@@ -33,7 +33,10 @@ export class MemoryTransport implements NodeTransport {
     const link = {};
     const socket: MemorySocket = { messages: [], raw: [], closeCode: undefined };
     this.sockets.set(link, socket);
-    const endpoint = this.requireHooks().admit(link, { url: path, headers } as unknown as IncomingMessage);
+    const admitted = this.requireHooks().admit(link, { url: path, headers } as unknown as IncomingMessage);
+    // The static store admits synchronously (only a database store's cache miss waits).
+    if (admitted instanceof Promise) throw new Error('memory transport: asynchronous admission is not supported');
+    const endpoint = admitted;
     return { link, socket, endpoint };
   }
 

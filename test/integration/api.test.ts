@@ -288,7 +288,7 @@ describe('publishing with the pusher SDK', () => {
     const user = client('carol');
     await connected(user);
     user.signin();
-    await until(async () => (await node.core.getChannel(node.core.findApp(DEV_APP.id)!, '#server-to-user-carol')) !== undefined, 'user channel');
+    await until(async () => (await node.core.getChannel(node.core.apps.get(DEV_APP.id)!, '#server-to-user-carol')) !== undefined, 'user channel');
     const got: unknown[] = [];
     user.user.bind('notice', (data: unknown) => got.push(data));
 

@@ -233,7 +233,7 @@ describe('floods', () => {
 });
 
 function devApp(): AppState {
-  const app = node.core.findApp(DEV_APP.id);
+  const app = node.core.apps.get(DEV_APP.id);
   if (app === undefined) throw new Error('dev app missing');
   return app;
 }

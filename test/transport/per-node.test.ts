@@ -35,7 +35,7 @@ describe('two nodes in one process keep their own write coalescing', () => {
   /** Publish on both nodes in one turn, `first` first; how long each client waited for its event. */
   async function publishBoth(first: 'prompt' | 'patient', n: number): Promise<{ prompt: number; patient: number }> {
     const publish = (node: RunningNode): void => {
-      const app = node.core.findApp('app-id')!;
+      const app = node.core.apps.get('app-id')!;
       node.core.publish({ app, channels: [{ name: 'ticks', kind: classifyChannel('ticks')! }], event: 'tick', data: String(n) });
     };
     const started = performance.now();

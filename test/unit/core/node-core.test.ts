@@ -71,7 +71,7 @@ describe('NodeCore on an in-memory transport', () => {
     subscribe(a.conn, 'news');
     subscribe(b.conn, 'news');
     subscribe(other.conn, 'sports');
-    const app = core.findApp(APP.id)!;
+    const app = core.apps.get(APP.id)!;
     transport.broadcasts.length = 0;
     core.publish({ app, channels: [{ name: 'news', kind: classifyChannel('news')! }], event: 'headline', data: '{"n":1}', excludeSocketId: b.conn.id });
     core.publish({ app, channels: [{ name: 'news', kind: classifyChannel('news')! }], event: 'headline', data: '{"n":2}' });
@@ -117,7 +117,7 @@ describe('NodeCore on an in-memory transport', () => {
     }
     subscribe(conn, 'a'); // again: answered again, not a second membership
     expect(events(socket, 'pusher_internal:subscription_succeeded').map((m) => m.channel)).toEqual(['a', 'b', 'c', 'a']);
-    const app = core.findApp(APP.id)!;
+    const app = core.apps.get(APP.id)!;
     const publish = (name: string, data: string): void => void core.publish({ app, channels: [{ name, kind: classifyChannel(name)! }], event: 'e', data });
     transport.receive(conn, { event: 'pusher:unsubscribe', data: { channel: 'b' } });
     for (const name of ['a', 'b', 'c']) publish(name, name);
@@ -135,7 +135,7 @@ describe('NodeCore on an in-memory transport', () => {
     subscribe(a.conn, 'news');
     subscribe(b.conn, 'news');
     transport.hangUp(a.conn);
-    const app = core.findApp(APP.id)!;
+    const app = core.apps.get(APP.id)!;
     core.publish({ app, channels: [{ name: 'news', kind: classifyChannel('news')! }], event: 'late', data: '1' });
     expect(events(a.socket, 'late')).toEqual([]);
     expect(events(b.socket, 'late')).toHaveLength(1);
