@@ -8,6 +8,7 @@ import { Transport } from './transport/server.js';
 import { LoadSampler } from './balancer/node-load.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { createWebhooks, type Webhooks } from './webhooks/index.js';
+import { NodeHistory } from './history/index.js';
 
 /** A running Switchboard node. */
 export interface RunningNode {
@@ -27,6 +28,9 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   const webhooks = createWebhooks(config, logger);
   await webhooks.start();
   const core = new NodeCore(config, logger, webhooks);
+  const history = new NodeHistory(config, logger);
+  await history.start();
+  core.useHistory(history);
   let draining = false;
   // Until the node has joined its cluster it takes no WebSocket and is not ready: a channel
   // occupied before the join would never be subscribed upstream, and its subscribers would miss remote events.
@@ -86,6 +90,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await cluster?.stop(true);
       // After the drain too: the leaves of the drained clients are batched by then.
       await webhooks.stop();
+      await history.stop();
       await transport.close();
       logger.info('stopped');
     })();

@@ -9,6 +9,7 @@ import { authorizeAdmin, closeConnections, listFailedWebhooks, replayWebhooks, t
 import { authenticate } from './authenticate.js';
 import { readBody, RequestAborted } from './body.js';
 import { liveness, prometheusMetrics, readiness, type HealthState } from './health.js';
+import { channelHistory } from './history.js';
 import { triggerBatch, triggerEvent } from './publish.js';
 import { channelUsers, getChannel, listChannels, terminateUserConnections } from './queries.js';
 import { errorReply, jsonReply, replyForError, writeReply, type ApiReply } from './reply.js';
@@ -137,6 +138,8 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
       return getChannel(core, app, params['channel'] ?? '', request.query);
     case 'channelUsers':
       return channelUsers(core, app, params['channel'] ?? '');
+    case 'channelHistory':
+      return channelHistory(app, params['channel'] ?? '', request.query);
     case 'terminateUserConnections':
       return terminateUserConnections(core, app, params['userId'] ?? '');
   }

@@ -10,6 +10,7 @@ export type RouteName =
   | 'channels'
   | 'channel'
   | 'channelUsers'
+  | 'channelHistory'
   | 'terminateUserConnections'
   | 'webhooksFailed'
   | 'webhooksReplay'
@@ -40,6 +41,7 @@ export const ROUTES: readonly RouteSpec[] = [
   route('channels', 'GET', '/apps/:appId/channels'),
   route('channel', 'GET', '/apps/:appId/channels/:channel'),
   route('channelUsers', 'GET', '/apps/:appId/channels/:channel/users'),
+  route('channelHistory', 'GET', '/apps/:appId/channels/:channel/history'),
   route('terminateUserConnections', 'POST', '/apps/:appId/users/:userId/terminate_connections'),
 ];
 

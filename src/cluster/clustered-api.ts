@@ -21,8 +21,8 @@ export class ClusteredCoreApi implements CoreApi {
     return this.local.findApp(id);
   }
 
-  publish(req: PublishRequest): void {
-    this.local.publish(req);
+  publish(req: PublishRequest): void | Promise<void> {
+    return this.local.publish(req);
   }
 
   async listChannels(app: AppState, prefix?: string): Promise<ChannelSnapshot[]> {

@@ -10,6 +10,15 @@ import { webhookSchema } from './webhook-schema.js';
  * it and `npm run docs:config` writes it into docs/configuration.md, so keep
  * it to one sentence, saying what a client sees when a limit trips.
  */
+/** One opt-in history rule of an app (docs/history.md). */
+export const historyRuleSchema = z
+  .object({
+    pattern: z.string().min(1).max(200).regex(/^[A-Za-z0-9_\-=@,.;*]+$/, 'channel name characters and * only').describe('Channel name with `*` wildcards, matched against the whole name; the first matching rule of the app wins.'),
+    size: z.number().int().min(1).max(100_000).default(100).describe('Events kept per channel (capped by the node option `historyMaxSize`); a client that missed more gets `recovered: false`.'),
+    ttlSeconds: z.number().int().min(1).max(7 * 86400).default(300).describe('Seconds an event stays recoverable; a gap with an older event gets `recovered: false`.'),
+  })
+  .strict();
+
 export const appSchema = z
   .object({
     id: z.string().min(1).max(100).regex(/^[A-Za-z0-9_\-.]+$/, 'letters, digits, _ - . only').describe('App id used in HTTP API paths (`/apps/{id}/...`).'),
@@ -30,6 +39,7 @@ export const appSchema = z
     enableSubscriptionCount: z.boolean().default(false).describe('Send `pusher_internal:subscription_count` and answer `subscription_count` in the API.'),
     userAuthenticationTimeout: z.number().min(0).default(0).describe('Seconds a connection may stay without `pusher:signin`; 0 = sign-in not required. Over it: close 4009.'),
     webhooks: z.array(webhookSchema).default([]).describe('Webhook endpoints of this app (Pusher\'s format; Soketi\'s field names are accepted too); see the endpoint fields below.'),
+    history: z.array(historyRuleSchema).max(50).default([]).describe('Channels whose events get an offset and are kept for missed-message recovery (`[{pattern, size, ttlSeconds}]`, docs/history.md); none by default.'),
   })
   .strict();
 
@@ -83,6 +93,10 @@ export const configSchema = z
     webhookCircuitFailures: z.number().int().min(1).max(1000).default(5).describe('Consecutive failed attempts to one endpoint that open its circuit breaker: its deliveries pause instead of retrying.'),
     webhookCircuitHalfOpen: z.number().min(0.05).max(3600).default(30).describe('Seconds an open circuit breaker waits before one probe attempt; success closes it, failure keeps it open for another period.'),
     webhookMemoryQueueMax: z.number().int().min(1).default(10_000).describe('Batches the memory queue holds across all endpoints; beyond it new batches are dead-lettered (metric `switchboard_limit_trips_total{limit="webhookMemoryQueueMax"}`).'),
+    historyRedisUrl: z.string().min(1).optional().describe('One `redis://` or `rediss://` URL where channel history lives (Redis Streams); default: `redisUrl` with adapter redis; required for history in any cluster (NATS, `--workers`), unset alone = in memory.'),
+    historyMaxSize: z.number().int().min(1).max(100_000).default(10_000).describe('Largest history `size` an app rule may ask for on this node; a larger one is cut down to it (logged at start).'),
+    historyMaxChannels: z.number().int().min(1).default(100_000).describe('Channels whose history the in-memory store keeps; the least recently used lose theirs first (their next recovery gets `recovered: false`).'),
+    historyMetaTtlSeconds: z.number().int().min(1).max(30 * 86400).default(86_400).describe('Seconds a history channel keeps its epoch and offset after its last event or subscriber, so an idle channel\'s clients still recover; afterwards a new epoch starts.'),
     adminToken: z.string().min(16).optional().describe('Bearer token (16+ characters) for the admin endpoints (`/webhooks/failed`, `/webhooks/replay`, `/admin/...`); unset = they answer 404.'),
     workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1').describe('Worker processes sharing the port: a number, or `auto` for one per core.'),
     appId: z.string().min(1).optional().describe('Convenience: the id of a single app from flags/env, replacing `apps`; `appId`, `appKey` and `appSecret` go together.'),
@@ -123,6 +137,14 @@ export const configSchema = z
     }
     if (c.heartbeatInterval * 2 > c.nodeTimeout) {
       ctx.addIssue({ code: 'custom', path: ['nodeTimeout'], message: 'nodeTimeout must be at least twice heartbeatInterval' });
+    }
+    const historyUrl = c.historyRedisUrl ?? (c.adapter === 'redis' ? c.redisUrl : undefined);
+    const clustered = c.adapter !== 'local' || c.workers !== '1';
+    if (c.apps.some((app) => app.history.length > 0) && clustered && historyUrl === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['historyRedisUrl'], message: 'history in a cluster needs one shared store: set historyRedisUrl (a redis:// URL; NATS and --workers keep no history of their own)' });
+    }
+    if (historyUrl !== undefined && (c.historyRedisUrl !== undefined || c.apps.some((app) => app.history.length > 0)) && !/^rediss?:\/\/[^,]+$/.test(historyUrl)) {
+      ctx.addIssue({ code: 'custom', path: [c.historyRedisUrl === undefined ? 'redisUrl' : 'historyRedisUrl'], message: 'channel history needs one redis:// or rediss:// URL (not a shard list, Sentinel or Cluster): set historyRedisUrl' });
     }
     const ids = new Set<string>();
     const keys = new Set<string>();

@@ -6,6 +6,7 @@ import type { ClusterLink } from './cluster-link.js';
 import type { Connection } from './connection.js';
 import { AppMembership } from './membership.js';
 import type { AppWebhooks } from './webhook-events.js';
+import type { AppHistory } from '../history/app-history.js';
 
 /** The in-memory state of one app on this node. */
 export class AppState {
@@ -24,6 +25,8 @@ export class AppState {
   cluster: ClusterLink | null = null;
   /** This app's webhook events; null when it has no webhook endpoints. */
   webhooks: AppWebhooks | null = null;
+  /** This app's channel history; null when it has no history rules. */
+  history: AppHistory | null = null;
   /** This app's labelled metric children, resolved once (label hashing per connect adds up). */
   readonly gauges: {
     readonly connections: ReturnType<typeof metrics.connections.labels>;

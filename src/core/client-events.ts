@@ -48,8 +48,17 @@ export function relayClientEvent(conn: Connection, req: ClientEventRequest, now:
   const userId = channel.members !== null ? conn.presence?.get(channel) : undefined;
   const json = encodeEvent(req.event, req.data, req.channel, userId);
   metrics.publishes.inc({ source: 'client' });
-  deliverToChannel(app, req.channel, json, channel.kind.cache, conn.id);
-  app.cluster?.publish(config.id, req.channel, json);
+  const rule = app.history?.ruleFor(req.channel) ?? null;
+  if (rule !== null) {
+    // Delivered by the history store in offset order; a failure is counted and logged there.
+    app.history!.append(req.channel, rule, json, conn.id)?.catch(ignoreNotAppended);
+  } else {
+    deliverToChannel(app, req.channel, json, channel.kind.cache, conn.id);
+    app.cluster?.publish(config.id, req.channel, json);
+  }
   app.webhooks?.clientEvent(req.channel, req.event, req.data, conn.id, userId);
   return null;
 }
+
+// The history store counted and logged it; a client event has no reply to carry the failure.
+function ignoreNotAppended(): void {}

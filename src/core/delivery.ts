@@ -9,11 +9,14 @@ import type { AppState } from './app-state.js';
  * Returns the number of sockets it was queued for.
  */
 export function deliverToChannel(app: AppState, channelName: string, json: string, isCacheChannel: boolean, excludeSocketId?: string): number {
-  if (isCacheChannel) {
-    app.cache.set(channelName, json);
-    app.webhooks?.cacheFilled(channelName);
-  }
+  if (isCacheChannel) keepCached(app, channelName, json);
   const channel = app.channels.get(channelName);
   if (channel === undefined || channel.subscribers.size === 0) return 0;
   return broadcast(frameText(json), channel.subscribers, excludeSocketId);
+}
+
+/** A cache channel's last event, kept for its next subscriber. */
+export function keepCached(app: AppState, channelName: string, json: string): void {
+  app.cache.set(channelName, json);
+  app.webhooks?.cacheFilled(channelName);
 }

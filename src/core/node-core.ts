@@ -23,6 +23,7 @@ import { noWebhooks, type WebhookSink } from '../webhooks/types.js';
 import { LocalReads, type ChannelDetail } from './local-reads.js';
 import { signIn, signOut } from './users.js';
 import type { ChannelSnapshot, CoreApi, PublishRequest } from './types.js';
+import type { NodeHistory } from '../history/index.js';
 
 const PING_FRAME = frameText(pusherPing());
 const PONG_FRAME = frameText(pusherPong());
@@ -267,17 +268,32 @@ export class NodeCore implements CoreApi, TransportHooks {
     });
   }
 
-  publish(req: PublishRequest): void {
+  /** Give every app its channel history (the node's store); apps without rules keep none. */
+  useHistory(history: NodeHistory): void {
+    for (const app of this.appsById.values()) app.history = history.attach(app);
+  }
+
+  /** A promise only when a history channel's store appends asynchronously (Redis): it rejects when an event was not published. */
+  publish(req: PublishRequest): void | Promise<void> {
     const startedAt = performance.now();
     const app = req.app;
     const cluster = app.cluster;
+    let appended: Array<Promise<void>> | undefined;
     for (const channel of req.channels) {
       const json = encodeEvent(req.event, req.data, channel.name);
+      // History channels are delivered by their store, in offset order, on every node.
+      const rule = app.history?.ruleFor(channel.name) ?? null;
+      if (rule !== null) {
+        const done = app.history!.append(channel.name, rule, json, req.excludeSocketId);
+        if (done !== undefined) (appended ??= []).push(done);
+        continue;
+      }
       deliverToChannel(app, channel.name, json, channel.kind.cache, req.excludeSocketId);
       cluster?.publish(app.config.id, channel.name, json, req.excludeSocketId);
     }
     metrics.publishes.inc({ source: 'api' }, req.channels.length);
     notePublished(startedAt);
+    if (appended !== undefined) return Promise.all(appended).then(() => undefined);
   }
 
   async listChannels(app: AppState, prefix?: string): Promise<ChannelSnapshot[]> {

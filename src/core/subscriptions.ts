@@ -2,17 +2,21 @@ import { classifyChannel, userIdFromUserChannel } from '../protocol/channels.js'
 import { SwitchboardError, ErrorCode } from '../protocol/errors.js';
 import { cacheMiss, presenceSubscriptionSucceeded, subscriptionError, subscriptionSucceeded } from '../protocol/frames.js';
 import { parsePresenceChannelData, verifyChannelAuth } from '../protocol/signatures.js';
-import { countLimitTrip, countProtocolError } from '../metrics/index.js';
+import { countLimitTrip, countProtocolError, historyMetrics } from '../metrics/index.js';
 import { send } from '../transport/outbound.js';
 import { Channel } from './channel.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { Connection } from './connection.js';
 import { LOCAL_NODE } from './membership.js';
+import type { RecoverRequest } from '../history/recovery.js';
+import { succeededWithPosition } from '../history/frames.js';
 
 export interface SubscribeRequest {
   channel: string;
   auth?: string;
   channelData?: string;
+  /** History channels: where the client left off (docs/history.md). */
+  recover?: RecoverRequest;
 }
 
 /** Handle pusher:subscribe. Every refusal is answered on the wire; nothing throws for bad input. */
@@ -32,7 +36,7 @@ function subscribeWith(conn: Connection, req: SubscribeRequest, remoteMembersKno
   const existing = app.channels.get(name);
   if (existing !== undefined && conn.channels?.has(existing)) {
     // Re-subscribing (a client that missed our answer) is answered again, not refused.
-    sendSucceeded(conn, existing);
+    welcome(conn, existing, undefined, req.recover);
     return;
   }
 
@@ -108,9 +112,9 @@ function subscribeWith(conn: Connection, req: SubscribeRequest, remoteMembersKno
   if (newMember) app.membership.memberJoined(LOCAL_NODE, name, presenceUserId!, presenceUserInfo, conn.id);
   if (membersPending || cachePending) {
     // Answer once the other nodes' members and last event are known, so that what the client gets is the cluster's.
-    void welcomeWhenKnown(conn, channel, membersPending ?? null, cachePending);
+    void welcomeWhenKnown(conn, channel, membersPending ?? null, cachePending, req.recover);
   } else {
-    welcome(conn, channel);
+    welcome(conn, channel, undefined, req.recover);
   }
 }
 
@@ -133,20 +137,32 @@ function awaitRemoteMembers(conn: Connection, req: SubscribeRequest, cluster: Cl
   return true;
 }
 
-async function welcomeWhenKnown(conn: Connection, channel: Channel, members: Promise<void> | null, cached: Promise<string | undefined> | null): Promise<void> {
+async function welcomeWhenKnown(conn: Connection, channel: Channel, members: Promise<void> | null, cached: Promise<string | undefined> | null, recover: RecoverRequest): Promise<void> {
   await members;
   let clusterCached: { json: string | undefined } | undefined;
   if (cached !== null) clusterCached = { json: await cached.catch(() => conn.app.cache.get(channel.name)) };
-  if (channel.subscribers.has(conn) && conn.app.channels.get(channel.name) === channel) welcome(conn, channel, clusterCached);
+  if (channel.subscribers.has(conn) && conn.app.channels.get(channel.name) === channel) welcome(conn, channel, clusterCached, recover);
 }
 
 /**
  * subscription_succeeded, then for cache channels the last event or a cache
  * miss (`clusterCached`: the cluster's last event, when it was asked for).
  */
-function welcome(conn: Connection, channel: Channel, clusterCached?: { json: string | undefined }): void {
+function welcome(conn: Connection, channel: Channel, clusterCached?: { json: string | undefined }, recover?: RecoverRequest): void {
   const app = conn.app;
-  sendSucceeded(conn, channel);
+  const rule = app.history?.ruleFor(channel.name) ?? null;
+  if (rule !== null) {
+    // History channels: the position, then the replay, then the cache channel's last event.
+    app.history!.welcome(conn, channel, rule, succeededFrame(conn, channel), recover, () => sendCached(conn, channel, clusterCached));
+    return;
+  }
+  if (recover !== undefined) countRecoverWithoutHistory();
+  send(conn, succeededFrame(conn, channel, recover !== undefined));
+  sendCached(conn, channel, clusterCached);
+}
+
+function sendCached(conn: Connection, channel: Channel, clusterCached?: { json: string | undefined }): void {
+  const app = conn.app;
   if (channel.kind.cache) {
     const cached = clusterCached !== undefined ? clusterCached.json : app.cache.get(channel.name);
     send(conn, cached ?? cacheMiss(channel.name));
@@ -189,16 +205,15 @@ function leave(conn: Connection, channel: Channel): void {
     channel.countTimer = null;
     app.channels.delete(channel.name);
     app.gauges.channels.dec();
+    app.history?.vacated(channel.name);
   }
   app.membership.setSubscribers(LOCAL_NODE, channel.name, channel.subscribers.size, channel.isPresence);
 }
 
-function sendSucceeded(conn: Connection, channel: Channel): void {
-  if (channel.members !== null) {
-    send(conn, presenceSubscriptionSucceeded(channel.name, conn.app.membership.members(channel.name)));
-  } else {
-    send(conn, subscriptionSucceeded(channel.name));
-  }
+/** subscription_succeeded for the channel; `notRecovered`: a `recover` on a channel without history gets `recovered: false`. */
+function succeededFrame(conn: Connection, channel: Channel, notRecovered = false): string {
+  const json = channel.members !== null ? presenceSubscriptionSucceeded(channel.name, conn.app.membership.members(channel.name)) : subscriptionSucceeded(channel.name);
+  return notRecovered ? succeededWithPosition(json, null, false) : json;
 }
 
 function refuseFullChannel(conn: Connection, channelName: string): void {
@@ -209,4 +224,8 @@ function refuseFullChannel(conn: Connection, channelName: string): void {
 function refuse(conn: Connection, channelName: string, error: SwitchboardError): void {
   countProtocolError(error);
   send(conn, subscriptionError(channelName, error.subscriptionType, error.message, error.httpStatus ?? 400));
+}
+
+function countRecoverWithoutHistory(): void {
+  historyMetrics.recoveries.inc({ outcome: 'no_history' });
 }

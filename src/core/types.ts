@@ -29,8 +29,8 @@ export interface PublishRequest {
  */
 export interface CoreApi {
   findApp(id: string): AppState | undefined;
-  /** Deliver an event to every subscriber of each channel. */
-  publish(req: PublishRequest): void;
+  /** Deliver an event to every subscriber of each channel; a promise when history channels append asynchronously (it rejects when one was not published). */
+  publish(req: PublishRequest): void | Promise<void>;
   /** Occupied channels of an app, optionally only those starting with `prefix`. */
   listChannels(app: AppState, prefix?: string): Promise<ChannelSnapshot[]>;
   /** One channel; undefined when nobody is subscribed. */

@@ -83,6 +83,30 @@ export const clusterMetrics = {
   linkChanges: new Counter({ name: 'switchboard_cluster_link_state_changes_total', help: 'Broker link state changes, by new state', labelNames: ['state'] as const, registers }),
 };
 
+/** Channel history (src/history): appends, replays and how recoveries ended. */
+export const historyMetrics = {
+  appends: new Counter({
+    name: 'switchboard_history_appends_total',
+    help: 'Events appended to a channel history, by store (memory, redis) and outcome (ok, failed: the event was not published)',
+    labelNames: ['store', 'outcome'] as const,
+    registers,
+  }),
+  replayed: new Counter({ name: 'switchboard_history_replayed_events_total', help: 'Missed events replayed to recovering subscribers', registers }),
+  recoveries: new Counter({
+    name: 'switchboard_history_recoveries_total',
+    help: 'Subscriptions that asked to recover, by outcome: recovered, epoch_mismatch, gap_lost (expired, trimmed or beyond size), malformed, no_history, failed (store unreachable)',
+    labelNames: ['outcome'] as const,
+    registers,
+  }),
+  reads: new Histogram({
+    name: 'switchboard_history_read_seconds',
+    help: 'Time to read a channel history position and gap from the store (recovery and HTTP API)',
+    labelNames: ['store'] as const,
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+    registers,
+  }),
+};
+
 /**
  * The `limit` label of `switchboard_limit_trips_total`: the config option's
  * name, so an alert leads straight to the setting to raise. App options are
@@ -106,6 +130,7 @@ export const limitNames = [
   'maxChannelsPerPublish',
   'maxBatchSize',
   'webhookMemoryQueueMax',
+  'historyMaxSize',
 ] as const;
 
 export type LimitName = (typeof limitNames)[number];

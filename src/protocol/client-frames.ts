@@ -5,6 +5,7 @@ import {
   USER_CHANNEL_PREFIX,
 } from './channels.js';
 import { ErrorCode, SwitchboardError, type ErrorCodeName } from './errors.js';
+import { parseRecover, type RecoverRequest } from '../history/recovery.js';
 
 /** Limits on the strings a client frame may carry (the frame itself is capped by the transport). */
 export const MAX_EVENT_NAME_LENGTH = 200;
@@ -18,7 +19,7 @@ export const CLIENT_EVENT_PREFIX = 'client-';
 export type ClientMessage =
   | { kind: 'ping' }
   | { kind: 'pong' }
-  | { kind: 'subscribe'; channel: string; auth?: string; channelData?: string }
+  | { kind: 'subscribe'; channel: string; auth?: string; channelData?: string; recover?: RecoverRequest }
   | { kind: 'unsubscribe'; channel: string }
   | { kind: 'signin'; auth: string; userData: string }
   | { kind: 'client-event'; event: string; channel: string; data: unknown }
@@ -89,6 +90,9 @@ function parseSubscribe(frame: JsonObject): ParseResult {
   const message: ClientMessage = { kind: 'subscribe', channel };
   if (auth !== undefined) message.auth = auth;
   if (channelData !== undefined) message.channelData = channelData;
+  // A malformed recover still subscribes: it is answered with recovered: false (docs/history.md).
+  const recover = parseRecover(data['recover']);
+  if (recover !== undefined) message.recover = recover;
   return ok(message);
 }
 

@@ -62,6 +62,7 @@ export const ErrorCode = {
   ApiNotFound: 'API_NOT_FOUND',
   ApiMethodNotAllowed: 'API_METHOD_NOT_ALLOWED',
   ApiPayloadTooLarge: 'API_PAYLOAD_TOO_LARGE',
+  ApiHistoryUnavailable: 'API_HISTORY_UNAVAILABLE',
   AdminUnauthorized: 'ADMIN_UNAUTHORIZED',
   InternalError: 'INTERNAL_ERROR',
 } as const;
@@ -186,6 +187,7 @@ export const errorCatalogue: Readonly<Record<ErrorCodeName, Readonly<ErrorCatalo
   API_NOT_FOUND: { message: 'Not found', httpStatus: 404 },
   API_METHOD_NOT_ALLOWED: { message: 'Method not allowed', httpStatus: 405 },
   API_PAYLOAD_TOO_LARGE: { message: 'Request body too large', httpStatus: 413 },
+  API_HISTORY_UNAVAILABLE: { message: 'History store unavailable: the event was not published, retry', httpStatus: 503 },
   ADMIN_UNAUTHORIZED: { message: 'Admin endpoint: missing or wrong bearer token', httpStatus: 401 },
   INTERNAL_ERROR: { message: 'Internal server error', httpStatus: 500, closeCode: WsCloseCode.InternalError },
 };

@@ -29,9 +29,9 @@ describe('error catalogue', () => {
     expect(errorCatalogue.CLIENT_EVENT_RATE_LIMITED.pusherCode).toBe(CloseCode.ClientEventRateLimit);
   });
 
-  test('HTTP statuses are client errors except the internal one', () => {
+  test('HTTP statuses are client errors except the internal one and an unavailable history store', () => {
     for (const [code, entry] of entries) {
-      if (entry.httpStatus === undefined || code === ErrorCode.InternalError) continue;
+      if (entry.httpStatus === undefined || code === ErrorCode.InternalError || code === ErrorCode.ApiHistoryUnavailable) continue;
       expect(entry.httpStatus, code).toBeGreaterThanOrEqual(400);
       expect(entry.httpStatus, code).toBeLessThan(500);
     }
