@@ -107,6 +107,6 @@ export function normaliseEndpoint(value: unknown, forceTLS?: boolean): string | 
   if (/^https?:\/\//i.test(url)) url = url.replace(/^http/i, 'ws');
   else if (!/^wss?:\/\//i.test(url)) url = `${forceTLS ? 'wss' : 'ws'}://${url}`;
   if (forceTLS === true) url = url.replace(/^ws:\/\//i, 'wss://');
-  if (!/^wss?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/i.test(url)) return null;
+  if (!/^wss?:\/\/([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?(\/[^\s?#]*)?$/i.test(url)) return null;
   return url.replace(/\/+$/, '');
 }
