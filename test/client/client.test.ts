@@ -1,10 +1,9 @@
 import { once } from 'node:events';
-import { createServer, Socket, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { Member, Members, PresenceChannel } from '../../packages/client/src/index.js';
 import { serverSdk, TestResources, until, withTimeout } from '../helpers/node.js';
-import { ClientPool, connectedClient, subscribedTo, wsUrl } from './helpers.js';
+import { ClientPool, connectedClient, delayingProxy, subscribedTo, wsUrl } from './helpers.js';
 
 const resources = new TestResources();
 const clients = new ClientPool();
@@ -113,34 +112,6 @@ describe('the pusher-js API against a real node', () => {
     expect(client.connection.state).toBe('connected');
   });
 });
-
-/** A TCP proxy that holds every chunk for `delayMs` in both directions: a far-away or overloaded node. */
-async function delayingProxy(targetPort: number, delayMs: number): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((inbound) => {
-    const outbound = new Socket();
-    outbound.connect(targetPort, '127.0.0.1');
-    for (const s of [inbound, outbound]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        inbound.destroy();
-        outbound.destroy();
-      });
-    }
-    inbound.on('data', (chunk) => setTimeout(() => outbound.writable && outbound.write(chunk), delayMs));
-    outbound.on('data', (chunk) => setTimeout(() => inbound.writable && inbound.write(chunk), delayMs));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
 
 describe('endpoint choice', () => {
   it('with one endpoint slowed by a delaying proxy, new clients land on the others, spread over both', async () => {

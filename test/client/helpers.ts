@@ -1,5 +1,7 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import Pusher from 'pusher';
 import { SwitchboardClient } from '../../packages/client/src/index.js';
@@ -32,17 +34,19 @@ export class NodeFleet {
     return ['--config', this.config, '--adapter', 'redis', '--redis-url', this.redisUrl, '--key-prefix', this.prefix];
   }
 
+  /** A node on a free port. Start-up is given 30 s: on a loaded two-core machine 10 s was seen to run out. */
   async start(): Promise<{ proc: NodeProcess; port: number }> {
-    const started = await NodeProcess.start(this.args());
-    this.procs.push(started.proc);
-    return started;
+    const proc = NodeProcess.spawn(['--port', '0', ...this.args()]);
+    this.procs.push(proc);
+    const line = await proc.waitFor((l) => l.msg === 'switchboard node listening', 30_000);
+    return { proc, port: line.port! };
   }
 
   /** A node on a given port (to bring back one that was killed). */
   async startOn(port: number): Promise<NodeProcess> {
     const proc = NodeProcess.spawn(['--port', String(port), ...this.args()]);
     this.procs.push(proc);
-    await proc.waitFor((l) => l.msg === 'switchboard node listening');
+    await proc.waitFor((l) => l.msg === 'switchboard node listening', 30_000);
     return proc;
   }
 
@@ -92,4 +96,62 @@ export function subscribedTo(client: SwitchboardClient, name: string, ms = 5000)
     ms,
     `no subscription_succeeded on ${name}`,
   );
+}
+
+/**
+ * A TCP proxy in front of a node that holds every chunk for `delayMs` in both directions (a far or
+ * overloaded node), and can cut its connections and refuse new ones for a while (a network drop).
+ */
+export interface TestProxy {
+  port: number;
+  /** Destroy every proxied connection; with `block`, refuse new ones until `unblock()`. */
+  cut(block?: boolean): void;
+  unblock(): void;
+  close(): void;
+}
+
+export async function delayingProxy(targetPort: number, delayMs = 0): Promise<TestProxy> {
+  const sockets = new Set<Socket>();
+  let blocked = false;
+  const forward = (from: Socket, to: Socket): void => {
+    from.on('data', (chunk) => {
+      if (delayMs === 0) to.write(chunk);
+      else setTimeout(() => to.writable && to.write(chunk), delayMs);
+    });
+  };
+  const server: Server = createServer((inbound) => {
+    if (blocked) {
+      inbound.destroy();
+      return;
+    }
+    const outbound = new Socket();
+    outbound.connect(targetPort, '127.0.0.1');
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        sockets.delete(s);
+        inbound.destroy();
+        outbound.destroy();
+      });
+    }
+    forward(inbound, outbound);
+    forward(outbound, inbound);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    cut(block = false) {
+      blocked = block;
+      for (const s of sockets) s.destroy();
+    },
+    unblock() {
+      blocked = false;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
