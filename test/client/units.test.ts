@@ -145,28 +145,51 @@ function channelOnRecorder(): { channel: Channel; sent: unknown[]; notified: Arr
 }
 
 describe('recovery bookkeeping on a channel', () => {
-  it('drops repeats, reports gaps and epoch changes, and asks to recover from the last position', () => {
+  it('drops repeats, heals a live gap by resubscribing with recover, and recovers from the last position after a reconnect', () => {
     const { channel, sent, notified, events } = channelOnRecorder();
+    const succeeded: unknown[] = [];
+    channel.bind('pusher:subscription_succeeded', (d: unknown) => succeeded.push(d));
+    const msg = (offset: number, epoch = 'e1'): boolean => channel.handleEvent({ event: 'msg', channel: 'chat-1', data: { n: offset }, offset, epoch });
     channel.subscribe();
     channel.handleEvent({ event: 'pusher_internal:subscription_succeeded', channel: 'chat-1', data: {}, offset: 0, epoch: 'e1' });
-    for (const offset of [1, 2, 2, 1, 3]) channel.handleEvent({ event: 'msg', channel: 'chat-1', data: { n: offset }, offset, epoch: 'e1' });
+    for (const offset of [1, 2, 2, 1, 3]) msg(offset);
     expect(events).toEqual([1, 2, 3]);
-    channel.handleEvent({ event: 'msg', channel: 'chat-1', data: { n: 6 }, offset: 6, epoch: 'e1' });
-    expect(notified.map(([name, e]) => [name, (e as DiscontinuityEvent).reason])).toEqual([['discontinuity', 'gap']]);
+    // 4 and 5 never came: 6 is held back and the client asks for everything after 3 again.
+    expect(msg(6)).toBe(false);
+    expect(sent.at(-1)).toEqual({ event: 'pusher:subscribe', data: { channel: 'chat-1', recover: { offset: 3, epoch: 'e1' } } });
+    expect(msg(7)).toBe(false);
+    channel.handleEvent({ event: 'pusher_internal:subscription_succeeded', channel: 'chat-1', data: {}, offset: 7, epoch: 'e1', recovered: true });
+    for (const offset of [4, 5, 6, 7]) msg(offset);
+    expect(events).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(succeeded).toHaveLength(1);
+    expect(notified).toEqual([['recovered', { channel: 'chat-1', missed: 4, offset: 7, epoch: 'e1' }]]);
+
     channel.disconnect();
     channel.subscribe();
-    expect(sent.at(-1)).toEqual({ event: 'pusher:subscribe', data: { channel: 'chat-1', recover: { offset: 6, epoch: 'e1' } } });
-    // recovered: true with the seam at 8: the replay 7, 8 comes first, then 'recovered'.
-    channel.handleEvent({ event: 'pusher_internal:subscription_succeeded', channel: 'chat-1', data: {}, offset: 8, epoch: 'e1', recovered: true });
+    expect(sent.at(-1)).toEqual({ event: 'pusher:subscribe', data: { channel: 'chat-1', recover: { offset: 7, epoch: 'e1' } } });
+    // recovered: true with the seam at 9: the replay 8, 9 comes first, then 'recovered'.
+    channel.handleEvent({ event: 'pusher_internal:subscription_succeeded', channel: 'chat-1', data: {}, offset: 9, epoch: 'e1', recovered: true });
     expect(notified).toHaveLength(1);
-    channel.handleEvent({ event: 'msg', channel: 'chat-1', data: { n: 7 }, offset: 7, epoch: 'e1' });
+    msg(8);
     expect(notified).toHaveLength(1);
-    channel.handleEvent({ event: 'msg', channel: 'chat-1', data: { n: 8 }, offset: 8, epoch: 'e1' });
-    expect(notified.at(-1)).toEqual(['recovered', { channel: 'chat-1', missed: 2, offset: 8, epoch: 'e1' }]);
+    msg(9);
+    expect(notified.at(-1)).toEqual(['recovered', { channel: 'chat-1', missed: 2, offset: 9, epoch: 'e1' }]);
     expect(channel.recovered).toBe(true);
-    channel.handleEvent({ event: 'msg', channel: 'chat-1', data: { n: 1 }, offset: 1, epoch: 'e2' });
+    msg(1, 'e2');
     expect(notified.at(-1)![1]).toMatchObject({ reason: 'epoch_changed' });
-    expect(events).toEqual([1, 2, 3, 6, 7, 8, 1]);
+    expect(events).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 1]);
+  });
+
+  it('a live gap the server cannot fill is a discontinuity with reason gap', () => {
+    const { channel, notified, events } = channelOnRecorder();
+    channel.subscribe();
+    channel.handleEvent({ event: 'pusher_internal:subscription_succeeded', channel: 'chat-1', data: {}, offset: 0, epoch: 'e1' });
+    channel.handleEvent({ event: 'msg', channel: 'chat-1', data: { n: 1 }, offset: 1, epoch: 'e1' });
+    channel.handleEvent({ event: 'msg', channel: 'chat-1', data: { n: 5 }, offset: 5, epoch: 'e1' });
+    channel.handleEvent({ event: 'pusher_internal:subscription_succeeded', channel: 'chat-1', data: {}, offset: 5, epoch: 'e1', recovered: false });
+    channel.handleEvent({ event: 'msg', channel: 'chat-1', data: { n: 6 }, offset: 6, epoch: 'e1' });
+    expect(events).toEqual([1, 6]);
+    expect(notified).toEqual([['discontinuity', { channel: 'chat-1', reason: 'gap', from: { offset: 1, epoch: 'e1' }, to: { offset: 5, epoch: 'e1' } }]]);
   });
 
   it('a server that ignores recover (no recovered field) is reported as a discontinuity, not silence', () => {

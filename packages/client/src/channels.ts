@@ -54,6 +54,8 @@ export class Channel extends Dispatcher {
   private recoverFrom: StreamPosition | null = null;
   private catchUpTo: StreamPosition | null = null;
   private recoveringFrom = 0;
+  /** A gap was seen live: a resubscribe with recover is out, and live events wait for its answer. */
+  private resyncing = false;
 
   constructor(
     readonly name: string,
@@ -79,6 +81,7 @@ export class Channel extends Dispatcher {
     this.subscriptionPending = false;
     this.recoverFrom = null;
     this.catchUpTo = null;
+    this.resyncing = false;
   }
 
   subscribe(): void {
@@ -166,9 +169,15 @@ export class Channel extends Dispatcher {
   /** Track the stream position; false for an event already delivered (never delivered twice). */
   private advance(offset: number, epoch: string): boolean {
     const last = this.position;
+    if (this.resyncing) return false;
     if (last !== null && last.epoch === epoch) {
       if (offset <= last.offset) return false;
-      if (offset > last.offset + 1) this.discontinuity('gap', last, { offset, epoch });
+      if (offset > last.offset + 1 && this.subscribed) {
+        // Events went missing on the way (the node lost some after a broker reconnect): ask for them
+        // again with recover; what arrives until the answer is replayed after it.
+        this.resync(last);
+        return false;
+      }
     } else if (last !== null) {
       this.discontinuity('epoch_changed', last, { offset, epoch });
     }
@@ -178,7 +187,15 @@ export class Channel extends Dispatcher {
     return true;
   }
 
+  private resync(from: StreamPosition): void {
+    this.resyncing = true;
+    this.recoverFrom = from;
+    this.host.send_event('pusher:subscribe', { channel: this.name, recover: { offset: from.offset, epoch: from.epoch } });
+  }
+
   private handleSucceeded(frame: Frame): void {
+    const wasResync = this.resyncing;
+    this.resyncing = false;
     this.subscriptionPending = false;
     this.subscribed = true;
     const seam = frame.offset !== undefined && frame.epoch !== undefined ? { offset: frame.offset, epoch: frame.epoch } : null;
@@ -198,9 +215,10 @@ export class Channel extends Dispatcher {
     } else {
       this.recovered = false;
       this.position = seam;
-      lost = frame.recovered === false ? 'not_recovered' : 'unsupported';
+      lost = wasResync ? 'gap' : frame.recovered === false ? 'not_recovered' : 'unsupported';
     }
-    this.emit('pusher:subscription_succeeded', this.succeededData(frame.data));
+    // A resync is the client's own business: the application saw no unsubscribe, so no second "succeeded".
+    if (!wasResync) this.emit('pusher:subscription_succeeded', this.succeededData(frame.data));
     if (this.catchUpTo !== null && asked !== null && this.catchUpTo.offset === asked.offset) this.caughtUp();
     if (lost !== null) this.discontinuity(lost, asked, seam);
   }
