@@ -33,9 +33,10 @@ describe.runIf(haveChromium)('the browser build in Chromium', () => {
         return;
       }
       res.setHeader('content-type', 'text/html');
+      const slow = req.url === '/slow';
       res.end(`<!doctype html><script src="/switchboard.min.js"></script><script>
         window.got = []; window.recovered = []; window.states = [];
-        const client = new SwitchboardClient('${DEV_APP.key}', { wsHost: '127.0.0.1', wsPort: ${proxy.port}, forceTLS: false, enabledTransports: ['ws'], backoff: { minMs: 200, maxMs: 400 } });
+        const client = new SwitchboardClient('${DEV_APP.key}', { wsHost: '127.0.0.1', wsPort: ${proxy.port}, forceTLS: false, enabledTransports: ['ws'], backoff: ${slow ? '{ minMs: 10000, maxMs: 10000 }, random: () => 0.99' : '{ minMs: 200, maxMs: 400 }'} });
         client.connection.bind('state_change', (s) => window.states.push(s.current));
         client.connection.bind('recovered', (e) => window.recovered.push(e));
         const channel = client.subscribe('chat-browser');
@@ -82,6 +83,21 @@ describe.runIf(haveChromium)('the browser build in Chromium', () => {
     expect(state.now).toBe('connected');
     expect(state.states).toEqual(expect.arrayContaining(['connecting', 'connected']));
     expect(errors).toEqual([]);
+    await tab.close();
+  });
+
+  it("the browser's online event brings a retry that the backoff put ~10 s away forward", async () => {
+    const tab = await browser.newPage();
+    await tab.goto(`${pageUrl}slow`);
+    await tab.waitForFunction(() => (globalThis as unknown as { subscribed?: number }).subscribed === 1, undefined, { timeout: 10_000 });
+    proxy.cut(true);
+    await tab.waitForFunction(() => (globalThis as unknown as { client: { connection: { state: string } } }).client.connection.state !== 'connected', undefined, { timeout: 5000 });
+    await new Promise((r) => setTimeout(r, 300));
+    proxy.unblock();
+    const started = Date.now();
+    await tab.evaluate(() => (globalThis as unknown as { dispatchEvent(e: Event): void }).dispatchEvent(new Event('online')));
+    await tab.waitForFunction(() => (globalThis as unknown as { subscribed?: number }).subscribed === 2, undefined, { timeout: 5000 });
+    expect(Date.now() - started).toBeLessThan(3000);
     await tab.close();
   });
 });

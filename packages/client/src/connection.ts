@@ -135,7 +135,8 @@ export class Connection extends Dispatcher {
     if (this.race === null && this.retryTimer !== null) {
       clearTimer(this.retryTimer);
       this.retryTimer = null;
-      this.retryTimer = setTimer(() => void this.startRound(), Math.floor(this.config.random() * this.config.backoffMinMs));
+      // Soon, not at once: a whole office coming back online should not arrive in one millisecond.
+      this.retryTimer = setTimer(() => void this.startRound(), Math.floor(this.config.random() * Math.min(500, this.config.backoffMinMs)));
     }
   }
 
