@@ -7,7 +7,8 @@
 //   haproxy  — through HAProxy with the config `balance --print-haproxy` renders
 //              (leastconn, checks on /ready, tunnel timeout); skipped, saying
 //              why, when `haproxy` is not on PATH.
-// Per row: the fan-out scenario (--subscribers clients on one channel,
+// Per row: the hop (--hop-subscribers × --hop-rate, small enough that nothing
+// queues: what one more hop adds to a message) and the fan-out scenario (--subscribers clients on one channel,
 // --rate publishes/s through the proxy's HTTP side: 1,000 × 50 = 50,000
 // deliveries/s by default) → delivered/s, p50/p99 and what the proxy adds
 // to them against the direct row; the connections scenario → connect rate;
@@ -32,6 +33,9 @@ const { values: opts } = parseArgs({
     rate: { type: 'string', default: '50' },
     duration: { type: 'string', default: '10s' },
     connections: { type: 'string', default: '2000' },
+    // The hop alone: a fan-out small enough that no process queues a burst.
+    'hop-subscribers': { type: 'string', default: '20' },
+    'hop-rate': { type: 'string', default: '50' },
   },
 });
 
@@ -120,7 +124,10 @@ for (const target of targets) {
     const cpuBefore = proxy === null ? 0 : cpuSeconds(proxy.child.pid);
     const fanout = bench('fanout', [...common, '--subscribers', opts.subscribers, '--rate', opts.rate, '--duration', opts.duration], `${dir}/bench-balancer-${stamp}-${target.name}-fanout.json`);
     const cpuAfter = proxy === null ? 0 : cpuSeconds(proxy.child.pid);
+    const hop = bench('fanout', [...common, '--subscribers', opts['hop-subscribers'], '--rate', opts['hop-rate'], '--duration', opts.duration], `${dir}/bench-balancer-${stamp}-${target.name}-hop.json`);
+    const connectCpuBefore = proxy === null ? 0 : cpuSeconds(proxy.child.pid);
     const connects = bench('connections', [...common, '--connections', opts.connections, '--rate', '5000', '--duration', '2s'], `${dir}/bench-balancer-${stamp}-${target.name}-connections.json`);
+    const connectCpu = proxy === null ? 0 : cpuSeconds(proxy.child.pid) - connectCpuBefore;
     const phase = fanout.phases.at(-1);
     const delivered = fanout.totals.delivered;
     summary.rows.push({
@@ -130,8 +137,12 @@ for (const target of targets) {
       loss: fanout.totals.loss,
       p50Ms: phase.latencyMs.p50,
       p99Ms: phase.latencyMs.p99,
+      hopP50Ms: hop.phases.at(-1).latencyMs.p50,
+      hopP99Ms: hop.phases.at(-1).latencyMs.p99,
       connectsPerSec: connects.connections.connectsPerSec,
       connectFailed: connects.connections.failed,
+      // Includes the 2 s hold (pings and health checks), which is small beside the connects.
+      proxyCpuMsPerConnect: proxy === null ? null : Math.round((connectCpu / Number(opts.connections)) * 1e6) / 1000,
       proxyCpuSeconds: proxy === null ? null : Math.round((cpuAfter - cpuBefore) * 100) / 100,
       proxyCpuSecondsPerMillion: proxy === null || delivered === 0 ? null : Math.round(((cpuAfter - cpuBefore) / (delivered / 1e6)) * 100) / 100,
     });
@@ -150,11 +161,11 @@ const added = (v, base) => {
 };
 const lines = summary.rows.map((r) =>
   r.skipped !== undefined
-    ? `| ${r.name} | skipped: ${r.skipped} | | | | | | |`
-    : `| ${r.name} | ${r.deliveriesPerSec} | ${r.loss} | ${r.p50Ms} (${r.name === 'direct' ? '—' : added(r.p50Ms, direct?.p50Ms)}) | ${r.p99Ms} (${r.name === 'direct' ? '—' : added(r.p99Ms, direct?.p99Ms)}) | ${r.connectsPerSec} | ${fmt(r.proxyCpuSeconds)} | ${fmt(r.proxyCpuSecondsPerMillion)} |`,
+    ? `| ${r.name} | skipped: ${r.skipped} | | | | | | | | | |`
+    : `| ${r.name} | ${r.deliveriesPerSec} | ${r.loss} | ${r.p50Ms} (${r.name === 'direct' ? '—' : added(r.p50Ms, direct?.p50Ms)}) | ${r.p99Ms} (${r.name === 'direct' ? '—' : added(r.p99Ms, direct?.p99Ms)}) | ${r.hopP50Ms} (${r.name === 'direct' ? '—' : added(r.hopP50Ms, direct?.hopP50Ms)}) | ${r.hopP99Ms} (${r.name === 'direct' ? '—' : added(r.hopP99Ms, direct?.hopP99Ms)}) | ${r.connectsPerSec} | ${fmt(r.proxyCpuMsPerConnect)} | ${fmt(r.proxyCpuSeconds)} | ${fmt(r.proxyCpuSecondsPerMillion)} |`,
 );
-console.log(`\n${opts.subscribers} subscribers × ${opts.rate} publishes/s for ${opts.duration}; connect rate from ${opts.connections} connections\n`);
-console.log(`| path | delivered/s | loss | p50 ms (added) | p99 ms (added) | connects/s | proxy CPU-s | proxy CPU-s per 1M delivered |\n|---|---|---|---|---|---|---|---|\n${lines.join('\n')}`);
+console.log(`\nfan-out: ${opts.subscribers} subscribers × ${opts.rate} publishes/s for ${opts.duration}; hop: ${opts['hop-subscribers']} × ${opts['hop-rate']}/s; connect rate from ${opts.connections} connections\n`);
+console.log(`| path | delivered/s | loss | fan-out p50 ms (added) | fan-out p99 ms (added) | hop p50 ms (added) | hop p99 ms (added) | connects/s | proxy CPU ms per connect | proxy CPU-s | proxy CPU-s per 1M delivered |\n|---|---|---|---|---|---|---|---|---|---|---|\n${lines.join('\n')}`);
 const file = `${dir}/bench-balancer-${stamp}.json`;
 writeFileSync(file, JSON.stringify(summary, null, 2));
 console.log(`\nwrote ${file}`);

@@ -6,6 +6,8 @@ import type { Config } from './config/schema.js';
 import { NodeCore } from './core/node-core.js';
 import { Transport } from './transport/server.js';
 import { LoadSampler } from './balancer/node-load.js';
+import { createDashboard, type Dashboard } from './dashboard/handler.js';
+import { clusterView } from './dashboard/snapshot.js';
 import { createLogger, type Logger } from './util/logger.js';
 import { createWebhooks, type Webhooks } from './webhooks/index.js';
 import { NodeHistory } from './history/index.js';
@@ -55,7 +57,16 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
-  const transport = new Transport(config, core.admit, (req: IncomingMessage, res: ServerResponse) => httpHandler(req, res), logger);
+  // Created once the node has joined: the dashboard reads the cluster-wide API.
+  let dashboard: Dashboard | null = null;
+  const transport = new Transport(
+    config,
+    core.admit,
+    (req: IncomingMessage, res: ServerResponse) => {
+      if (dashboard?.handle(req, res) !== true) httpHandler(req, res);
+    },
+    logger,
+  );
   transport.stopAccepting();
   let port: number;
   try {
@@ -71,6 +82,16 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     core.attachCluster(joined.node);
     httpHandler = createHttpHandler({ ...handlerDeps, core: joined.api });
   }
+  const address = `${config.host}:${port}`;
+  dashboard = createDashboard(
+    config,
+    {
+      core: joined?.api ?? core,
+      apps: () => core.apps.values(),
+      cluster: () => clusterView(cluster?.describe() ?? null, { id: config.nodeId ?? address, address, load: { ...load.report(core.connections.size, draining) } }),
+    },
+    logger,
+  );
   core.start();
   starting = false;
   transport.startAccepting();
@@ -86,6 +107,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       await core.drain(drainSeconds);
       core.stop();
       load.stop();
+      dashboard?.stop();
       // After the drain: the members that left on the way out were announced already.
       await cluster?.stop(true);
       // After the drain too: the leaves of the drained clients are batched by then.

@@ -27,10 +27,19 @@ const MAX_REPLAY_IDS = 10_000;
  */
 export function authorizeAdmin(req: IncomingMessage, adminToken: string | undefined): void {
   if (adminToken === undefined) throw new SwitchboardError(ErrorCode.ApiNotFound, 'admin endpoints are off (no adminToken)');
-  const header = req.headers.authorization ?? '';
-  const match = /^Bearer[ \t]+(\S+)\s*$/i.exec(header);
+  if (!adminTokenMatches(bearerToken(req), adminToken)) throw new SwitchboardError(ErrorCode.AdminUnauthorized);
+}
+
+/** The token of an `Authorization: Bearer <token>` header; null without one. */
+export function bearerToken(req: IncomingMessage): string | null {
+  const match = /^Bearer[ \t]+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return match === null ? null : (match[1] as string);
+}
+
+/** Whether a given token is the admin token (the one comparison every admin surface uses). */
+export function adminTokenMatches(given: string | null, adminToken: string): boolean {
   // Digests first, so the comparison takes the same time whatever the given token's length.
-  if (match === null || !safeEqual(digest(match[1] as string), digest(adminToken))) throw new SwitchboardError(ErrorCode.AdminUnauthorized);
+  return given !== null && safeEqual(digest(given), digest(adminToken));
 }
 
 /** `GET /webhooks/failed?limit=`: the newest dead letters, newest first. */

@@ -128,6 +128,8 @@ export class ClusterNode implements ClusterLink {
   private readonly cacheLookups: CacheLookups;
   /** Channels subscribed upstream (app + '\n' + channel). */
   private readonly interest = new Set<string>();
+  /** Channels observed without local subscribers (the dashboard's taps): subscribed upstream too. */
+  private readonly tapped = new Set<string>();
   private readonly inbox: string;
   private readonly ownPublishPrefix: string;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -262,7 +264,7 @@ export class ClusterNode implements ClusterLink {
     const key = channelKey(appId, channel);
     if (this.interest.has(key)) return;
     this.interest.add(key);
-    const subscribed = this.transport.subscribe(channelSubject(appId, channel));
+    const subscribed = this.tapped.has(key) ? Promise.resolve() : this.transport.subscribe(channelSubject(appId, channel));
     // A replicated app's members arrive with every node's share: nothing to fetch.
     if (!isPresence || this.host.replicated(appId)) return;
     const interest: PresenceInterest = { ready: null };
@@ -277,9 +279,24 @@ export class ClusterNode implements ClusterLink {
     const key = channelKey(appId, channel);
     if (!this.interest.delete(key)) return;
     this.presence.delete(key);
-    this.transport.unsubscribe(channelSubject(appId, channel));
+    if (!this.tapped.has(key)) this.transport.unsubscribe(channelSubject(appId, channel));
     // What this node knew of the others' members of it would only go stale.
     if (!this.host.replicated(appId)) this.host.membership(appId)?.forgetRemote(channel);
+  }
+
+  /** Receive a channel for an observer that is not a subscriber (core/taps.ts): subscribed upstream while tapped or watched. */
+  tap(appId: string, channel: string): void {
+    const key = channelKey(appId, channel);
+    if (this.tapped.has(key)) return;
+    this.tapped.add(key);
+    // The link never rejects: it resubscribes its subjects after a reconnect.
+    if (!this.interest.has(key)) void this.transport.subscribe(channelSubject(appId, channel));
+  }
+
+  untap(appId: string, channel: string): void {
+    const key = channelKey(appId, channel);
+    if (!this.tapped.delete(key)) return;
+    if (!this.interest.has(key)) this.transport.unsubscribe(channelSubject(appId, channel));
   }
 
   /** Null when the presence channel's remote members are known; else a promise that resolves when they are. */

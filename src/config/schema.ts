@@ -98,6 +98,8 @@ export const configSchema = z
     historyMaxChannels: z.number().int().min(1).default(100_000).describe('Channels whose history the in-memory store keeps; the least recently used lose theirs first (their next recovery gets `recovered: false`).'),
     historyMetaTtlSeconds: z.number().int().min(1).max(30 * 86400).default(86_400).describe('Seconds a history channel keeps its epoch and offset after its last event or subscriber, so an idle channel\'s clients still recover; afterwards a new epoch starts.'),
     adminToken: z.string().min(16).optional().describe('Bearer token (16+ characters) for the admin endpoints (`/webhooks/failed`, `/webhooks/replay`, `/admin/...`); unset = they answer 404.'),
+    dashboardInterval: z.number().min(0.2).max(60).default(1).describe('Seconds between the live dashboard\'s updates (`/dashboard`, needs `adminToken`).'),
+    dashboardMaxViewers: z.number().int().min(1).max(1000).default(10).describe('Open dashboard feeds per node, and channel watches of its debug console; beyond it 503.'),
     workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1').describe('Worker processes sharing the port: a number, or `auto` for one per core.'),
     appId: z.string().min(1).optional().describe('Convenience: the id of a single app from flags/env, replacing `apps`; `appId`, `appKey` and `appSecret` go together.'),
     appKey: z.string().min(1).optional().describe('The key of the single app of `appId`.'),

@@ -5,6 +5,7 @@ import type { Channel } from './channel.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { Connection } from './connection.js';
 import { AppMembership } from './membership.js';
+import { ChannelTaps } from './taps.js';
 import type { AppWebhooks } from './webhook-events.js';
 import type { AppHistory } from '../history/app-history.js';
 
@@ -23,6 +24,8 @@ export class AppState {
   connectionCount = 0;
   /** The other nodes, when this node is clustered; null when it is alone. */
   cluster: ClusterLink | null = null;
+  /** Observers of channels that are not subscribers (the dashboard); null until the first one. */
+  taps: ChannelTaps | null = null;
   /** This app's webhook events; null when it has no webhook endpoints. */
   webhooks: AppWebhooks | null = null;
   /** This app's channel history; null when it has no history rules. */
@@ -44,6 +47,15 @@ export class AppState {
       newConnections: metrics.newConnections.labels({ app_id: config.id }),
       channels: metrics.channels.labels({ app_id: config.id }),
     };
+  }
+
+  /** Observe a channel's events without subscribing to it; returns the function that stops. */
+  tap(channel: string, listener: (json: string) => void): () => void {
+    this.taps ??= new ChannelTaps(() => {
+      const cluster = this.cluster;
+      return cluster === null ? null : { tap: (c) => cluster.tap(this.config.id, c), untap: (c) => cluster.untap(this.config.id, c) };
+    });
+    return this.taps.add(channel, listener);
   }
 
   /** Whether this app's every membership change travels to every node (its webhooks need the whole picture). */

@@ -14,6 +14,9 @@ export interface ClusterLink {
   watch(appId: string, channel: string, isPresence: boolean): void;
   /** Stop receiving it (nobody stayed). */
   unwatch(appId: string, channel: string): void;
+  /** Receive a channel's events for an observer that is not a subscriber (see core/taps.ts), until `untap`. */
+  tap(appId: string, channel: string): void;
+  untap(appId: string, channel: string): void;
   /** Null when the other nodes' members of the channel are known; else resolves when they are (bounded by the request timeout). */
   presenceReady(appId: string, channel: string): Promise<void> | null;
   /**

@@ -10,6 +10,7 @@ import type { AppState } from './app-state.js';
  */
 export function deliverToChannel(app: AppState, channelName: string, json: string, isCacheChannel: boolean, excludeSocketId?: string): number {
   if (isCacheChannel) keepCached(app, channelName, json);
+  app.taps?.notify(channelName, json);
   const channel = app.channels.get(channelName);
   if (channel === undefined || channel.subscribers.size === 0) return 0;
   return broadcast(frameText(json), channel.subscribers, excludeSocketId);

@@ -91,6 +91,8 @@ export class AppHistory {
       }
     }
     if (isCache) keepCached(this.app, channelName, json);
+    // The dashboard's channel watch (main) sees held deliveries too, as deliverToChannel does.
+    this.app.taps?.notify(channelName, json);
     if (channel !== undefined) broadcast(frameText(json), notHeld(channel.subscribers, held), excludeSocketId);
   }
 

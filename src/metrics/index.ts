@@ -131,6 +131,7 @@ export const limitNames = [
   'maxBatchSize',
   'webhookMemoryQueueMax',
   'historyMaxSize',
+  'dashboardMaxViewers',
 ] as const;
 
 export type LimitName = (typeof limitNames)[number];

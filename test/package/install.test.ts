@@ -58,9 +58,11 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** `switchboard start --port 0` from the installed package; resolves with the port it logged. */
+const ADMIN_TOKEN = 'package-test-admin-token';
+
 async function startInstalled(cwd: string): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   // Its own process group: npx runs the node as a child of its own, and a signal to npx alone would orphan it.
-  const child = spawn('npx', ['--no-install', 'switchboard', 'start', '--port', '0', '--host', '127.0.0.1'], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('npx', ['--no-install', 'switchboard', 'start', '--port', '0', '--host', '127.0.0.1', '--admin-token', ADMIN_TOKEN], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -100,7 +102,8 @@ function firstMessage(url: string): Promise<{ event?: string; data?: string }> {
 
 // What only `switchboard bench` needs. Hidden while the server and the help run, which shows that
 // they never load the bench (a static import of it would fail with ERR_MODULE_NOT_FOUND).
-const BENCH_ONLY_PACKAGES = ['hdr-histogram-js', 'cli-progress', 'uplot'];
+// uplot is not among them: the dashboard serves it too.
+const BENCH_ONLY_PACKAGES = ['hdr-histogram-js', 'cli-progress'];
 
 async function withoutBenchPackages<T>(app: string, body: () => Promise<T>): Promise<T> {
   const dirs = BENCH_ONLY_PACKAGES.map((name) => join(app, 'node_modules', name));
@@ -146,6 +149,10 @@ describe('the npm package, installed into an empty folder', () => {
       const hello = await firstMessage(`ws://127.0.0.1:${port}/app/app-key?protocol=7&client=js&version=8.4.0`);
       expect(hello.event).toBe('pusher:connection_established');
       expect(JSON.parse(hello.data ?? '{}')).toHaveProperty('socket_id');
+      // The dashboard's page and its files ship in the package.
+      for (const path of ['/dashboard', '/dashboard/assets/app.js', '/dashboard/assets/style.css', '/dashboard/assets/uplot.js']) {
+        expect((await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status, path).toBe(200);
+      }
     } finally {
       const exited = child.exitCode === null ? once(child, 'exit') : Promise.resolve();
       killGroup(child, 'SIGTERM');
