@@ -90,7 +90,9 @@ export class SwitchboardClient implements ChannelHost {
     });
     this.connection.bind('connected', () => {
       for (const channel of this.channels.all()) {
-        if (!(channel.subscriptionPending && channel.subscriptionCancelled)) channel.subscribe();
+        // Unsubscribed while its subscription was pending, then the connection went: it is gone.
+        if (channel.subscriptionCancelled) this.channels.remove(channel.name);
+        else channel.subscribe();
       }
       this.user.connected();
     });

@@ -58,6 +58,7 @@ export class Connection extends Dispatcher {
   private lastRoundFailed = false;
   private activityTimeoutMs: number;
   private pingSentAt: number | null = null;
+  private lastActivity = 0;
   private retryTimer: Timer = null;
   private activityTimer: Timer = null;
   private pongTimer: Timer = null;
@@ -314,12 +315,26 @@ export class Connection extends Dispatcher {
     this.retryTimer = setTimer(() => void this.startRound(), delayMs);
   }
 
-  /** Any frame proves the socket alive: push the next keep-alive ping back and cancel a pending pong wait. */
+  /**
+   * Any frame proves the socket alive: it cancels a pending pong wait and pushes the next keep-alive
+   * ping back. Only a timestamp per frame: the one activity timer re-arms itself for what is left.
+   */
   private alive(): void {
-    clearTimer(this.pongTimer);
-    this.pongTimer = null;
-    clearTimer(this.activityTimer);
-    this.activityTimer = setTimer(() => this.ping(this.config.pongTimeoutMs), this.activityTimeoutMs);
+    this.lastActivity = now();
+    if (this.pongTimer !== null) {
+      clearTimer(this.pongTimer);
+      this.pongTimer = null;
+    }
+    if (this.activityTimer === null && this.socket !== null) this.armActivity(this.activityTimeoutMs);
+  }
+
+  private armActivity(ms: number): void {
+    this.activityTimer = setTimer(() => {
+      this.activityTimer = null;
+      const idle = now() - this.lastActivity;
+      if (idle >= this.activityTimeoutMs) this.ping(this.config.pongTimeoutMs);
+      else this.armActivity(this.activityTimeoutMs - idle);
+    }, ms);
   }
 
   private ping(timeoutMs: number): void {
