@@ -73,6 +73,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     port = await transport.listen();
   } catch (err) {
     await webhooks.stop();
+    await history.stop();
     throw err;
   }
   // The node id defaults to host and port, so the cluster is joined once the port is known.

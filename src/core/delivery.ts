@@ -9,15 +9,17 @@ import type { AppState } from './app-state.js';
  * Returns the number of sockets it was queued for.
  */
 export function deliverToChannel(app: AppState, channelName: string, json: string, isCacheChannel: boolean, excludeSocketId?: string): number {
-  if (isCacheChannel) keepCached(app, channelName, json);
-  app.taps?.notify(channelName, json);
+  beforeBroadcast(app, channelName, json, isCacheChannel);
   const channel = app.channels.get(channelName);
   if (channel === undefined || channel.subscribers.size === 0) return 0;
   return broadcast(frameText(json), channel.subscribers, excludeSocketId);
 }
 
-/** A cache channel's last event, kept for its next subscriber. */
-export function keepCached(app: AppState, channelName: string, json: string): void {
-  app.cache.set(channelName, json);
-  app.webhooks?.cacheFilled(channelName);
+/** What every delivery of an event does besides the broadcast: a cache channel keeps it, the taps see it. */
+export function beforeBroadcast(app: AppState, channelName: string, json: string, isCacheChannel: boolean): void {
+  if (isCacheChannel) {
+    app.cache.set(channelName, json);
+    app.webhooks?.cacheFilled(channelName);
+  }
+  app.taps?.notify(channelName, json);
 }

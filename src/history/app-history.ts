@@ -5,7 +5,7 @@ import { broadcast, send } from '../transport/outbound.js';
 import type { AppState } from '../core/app-state.js';
 import type { Channel } from '../core/channel.js';
 import type { Connection } from '../core/connection.js';
-import { deliverToChannel, keepCached } from '../core/delivery.js';
+import { beforeBroadcast, deliverToChannel } from '../core/delivery.js';
 import type { Logger } from '../util/logger.js';
 import { succeededWithPosition } from './frames.js';
 import { planRecovery, recoveryLimit, type RecoverRequest } from './recovery.js';
@@ -90,9 +90,7 @@ export class AppHistory {
         this.unhold(channelName, held, conn);
       }
     }
-    if (isCache) keepCached(this.app, channelName, json);
-    // The dashboard's channel watch (main) sees held deliveries too, as deliverToChannel does.
-    this.app.taps?.notify(channelName, json);
+    beforeBroadcast(this.app, channelName, json, isCache);
     if (channel !== undefined) broadcast(frameText(json), notHeld(channel.subscribers, held), excludeSocketId);
   }
 

@@ -185,7 +185,7 @@ describe('deploy/grafana/switchboard-dashboard.json', () => {
   });
 
   it('has the rows of docs/deploy.md', () => {
-    expect(panels.filter((p) => p.type === 'row').map((p) => p.title)).toEqual(['Overview', 'Connections', 'Messages', 'Latency', 'Cluster links', 'Webhooks', 'Limits and errors', 'Balancer']);
+    expect(panels.filter((p) => p.type === 'row').map((p) => p.title)).toEqual(['Overview', 'Connections', 'Messages', 'Latency', 'Cluster links', 'Webhooks', 'Limits and errors', 'Balancer', 'History']);
   });
 
   it('uses only metrics and labels the node and balancer registries export', () => {

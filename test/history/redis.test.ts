@@ -3,7 +3,9 @@ import { historyMetrics } from '../../src/metrics/index.js';
 import type { RunningNode } from '../../src/node.js';
 import { signChannelAuth } from '../../src/protocol/signatures.js';
 import { DEV_APP, RawClient, sleep, startTestNode } from '../helpers/node.js';
-import { BrokerProcess, NATS_BINARY, REDIS_BINARY, serviceAvailable } from '../cluster/services.js';
+import { execFileSync } from 'node:child_process';
+import { BrokerProcess, NATS_BINARY, REDIS_BINARY, REDIS_CLI, serviceAvailable } from '../cluster/services.js';
+import { connected, pusherClient, type PusherJs } from '../helpers/node.js';
 import { eventually } from '../cluster/harness.js';
 import { eventsOn, publish, signedApi, subscribeRaw, until, type Frame } from './helpers.js';
 
@@ -231,6 +233,38 @@ describe.runIf(available)('history on Redis, three nodes', () => {
     expect(eventsOn(receiver, 'private-chat-ce').map((m) => [m.event, m.offset])).toEqual([['client-typing', 1], ['msg', 2]]);
     // The sender does not get its own client event back, only the API one.
     expect(eventsOn(sender, 'private-chat-ce').map((m) => [m.event, m.offset])).toEqual([['msg', 2]]);
+  });
+
+  it('events lost on a node\'s pub/sub link (killed by Redis) are read back from the stream: no gap for its subscribers', async () => {
+    const [a, b] = await cluster(2);
+    const c = await raw(a!);
+    await subscribeRaw(c, 'chat-relink');
+    await publish(b!, 'chat-relink', 'before');
+    await until(() => eventsOn(c, 'chat-relink').length === 1);
+    // Drop every pub/sub connection (the history subscribers among them) and publish at once, before they are back.
+    execFileSync(REDIS_CLI!, ['-p', String(redis.port), 'client', 'kill', 'type', 'pubsub']);
+    for (let i = 0; i < 5; i++) expect(await publish(b!, 'chat-relink', `during-${i}`)).toBe(200);
+    await sleep(500);
+    expect(await publish(b!, 'chat-relink', 'after')).toBe(200);
+    await until(() => eventsOn(c, 'chat-relink').length >= 7, 5000, 'the events published while the link was down');
+    expect(eventsOn(c, 'chat-relink').map((m) => m.offset)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('stock pusher-js on a history channel across nodes', async () => {
+    const [a, b] = await cluster(2);
+    const client: PusherJs = pusherClient(a!);
+    try {
+      await connected(client);
+      const channel = client.subscribe('chat-pjs');
+      await new Promise<void>((resolve) => channel.bind('pusher:subscription_succeeded', () => resolve()));
+      const got: unknown[] = [];
+      channel.bind('msg', (data: unknown) => got.push(data));
+      for (let i = 0; i < 5; i++) await publish(b!, 'chat-pjs', JSON.stringify({ i }));
+      await until(() => got.length === 5);
+      expect(got).toEqual([0, 1, 2, 3, 4].map((i) => ({ i })));
+    } finally {
+      client.disconnect();
+    }
   });
 
   it.runIf(natsAvailable)('NATS adapter with history in Redis: one gap-free sequence across nodes', async () => {
