@@ -1,0 +1,15 @@
+export { SwitchboardClient, SwitchboardClient as default, Channels } from './client.js';
+export { Channel, PrivateChannel, PresenceChannel } from './channels.js';
+export type { RecoveryEvent, DiscontinuityEvent, NaclLike } from './channels.js';
+export { EncryptedChannel } from './encrypted.js';
+export { Members, type Member } from './members.js';
+export { Connection, type ConnectionState } from './connection.js';
+export { Backoff, backoffCeiling, type BackoffOptions } from './backoff.js';
+export { EndpointPool, parseEndpoints, type EndpointStats } from './endpoints.js';
+export { AuthError } from './auth.js';
+export type { ChannelAuthorizationData, ChannelAuthorizationOptions, UserAuthenticationData, UserAuthenticationOptions } from './auth.js';
+export type { SwitchboardOptions } from './options.js';
+export type { StreamPosition } from './protocol.js';
+export type { EventCallback, GlobalCallback, EventMetadata } from './emitter.js';
+export type { WebSocketConstructor, WebSocketLike } from './host.js';
+export type { UserData } from './user.js';
