@@ -78,7 +78,15 @@ async function connectRate(port, key, total, concurrency) {
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
-  await Promise.all(sockets.map((ws) => new Promise((r) => { ws.once('close', r); ws.close(); })));
+  await Promise.all(
+    sockets.map(
+      (ws) =>
+        new Promise((r) => {
+          ws.once('close', r);
+          ws.close();
+        }),
+    ),
+  );
   return { rate: sockets.length / seconds, refused };
 }
 
@@ -141,20 +149,31 @@ try {
   const wrong2 = await unknownAttempts(pgPort, keys, 100);
   const q2 = await queries(pgPort);
   const burstKeys = Array.from({ length: 1000 }, (_, i) => `burst-${process.pid}-${i}`);
-  const wrong3 = await unknownAttempts(pgPort, burstKeys.flatMap((k) => Array.from({ length: 10 }, () => k)), 200);
+  const wrong3 = await unknownAttempts(
+    pgPort,
+    burstKeys.flatMap((k) => Array.from({ length: 10 }, () => k)),
+    200,
+  );
   const q3 = await queries(pgPort);
 
   const result = {
     connectRate: {
-      connections: CONNECTIONS, concurrency: CONCURRENCY, rounds: ROUNDS,
-      staticMedian: round(median(rates.static)), postgresMedian: round(median(rates.postgres)),
+      connections: CONNECTIONS,
+      concurrency: CONCURRENCY,
+      rounds: ROUNDS,
+      staticMedian: round(median(rates.static)),
+      postgresMedian: round(median(rates.postgres)),
       ratioMedianOfRounds: round(median(rates.postgres.map((p, i) => p / rates.static[i]))),
       ratioOfMedians: round(median(rates.postgres) / median(rates.static)),
       queriesForKnownKeyWhileCached: knownQueries,
     },
     unknownKeys: {
-      attempts: UNKNOWN, distinctKeys: UNKNOWN, queries: q1 - q0, refusedOtherThan4001: wrong1,
-      sameKeysAgainQueries: q2 - q1, sameKeysAgainWrong: wrong2,
+      attempts: UNKNOWN,
+      distinctKeys: UNKNOWN,
+      queries: q1 - q0,
+      refusedOtherThan4001: wrong1,
+      sameKeysAgainQueries: q2 - q1,
+      sameKeysAgainWrong: wrong2,
       concurrentBurst: { keys: 1000, attemptsPerKey: 10, queries: q3 - q2, wrong: wrong3 },
     },
   };

@@ -47,18 +47,19 @@ const haproxyPath = (() => {
   }
 })();
 
-
 async function waitHttp(url, child, what) {
   for (let i = 0; i < 150; i++) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    const up = await fetch(url).then((r) => r.status < 500, () => false);
+    const up = await fetch(url).then(
+      (r) => r.status < 500,
+      () => false,
+    );
     if (up) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
   throw new Error(`${what} did not start`);
 }
-
 
 async function startNode() {
   const port = await freePort();
@@ -70,7 +71,21 @@ async function startNode() {
 
 async function startBalance(nodePort) {
   const port = await freePort();
-  const [cmd, ...args] = pinned('1', [process.execPath, cli, 'balance', '--host', '127.0.0.1', '--listen', String(port), '--backend', `127.0.0.1:${nodePort}`, '--algorithm', 'least-connections', '--log-level', 'warn']);
+  const [cmd, ...args] = pinned('1', [
+    process.execPath,
+    cli,
+    'balance',
+    '--host',
+    '127.0.0.1',
+    '--listen',
+    String(port),
+    '--backend',
+    `127.0.0.1:${nodePort}`,
+    '--algorithm',
+    'least-connections',
+    '--log-level',
+    'warn',
+  ]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitHttp(`http://127.0.0.1:${port}/balancer`, child, 'switchboard balance');
   // Until the first checks pass it routes in panic mode; wait for a clean state.
@@ -84,7 +99,23 @@ async function startBalance(nodePort) {
 
 async function startHaproxy(nodePort) {
   const port = await freePort();
-  const cfg = execFileSync(process.execPath, [cli, 'balance', '--host', '127.0.0.1', '--listen', String(port), '--backend', `127.0.0.1:${nodePort}`, '--algorithm', 'least-connections', '--print-haproxy'], { encoding: 'utf8' });
+  const cfg = execFileSync(
+    process.execPath,
+    [
+      cli,
+      'balance',
+      '--host',
+      '127.0.0.1',
+      '--listen',
+      String(port),
+      '--backend',
+      `127.0.0.1:${nodePort}`,
+      '--algorithm',
+      'least-connections',
+      '--print-haproxy',
+    ],
+    { encoding: 'utf8' },
+  );
   const file = join(tmpdir(), `sb-bench-haproxy-${process.pid}.cfg`);
   writeFileSync(file, cfg);
   const [cmd, ...args] = pinned('1', [haproxyPath, '-db', '-f', file]);
@@ -102,7 +133,12 @@ function bench(scenario, args, out) {
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const dir = `${root}results`;
 mkdirSync(dir, { recursive: true });
-const summary = { command: `node bench/balancer.mjs ${process.argv.slice(2).join(' ')}`.trim(), startedAt: new Date().toISOString(), pinned: hasTaskset, rows: [] };
+const summary = {
+  command: `node bench/balancer.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+  startedAt: new Date().toISOString(),
+  pinned: hasTaskset,
+  rows: [],
+};
 
 const targets = [
   { name: 'direct', start: null },
@@ -120,13 +156,35 @@ for (const target of targets) {
   try {
     proxy = target.start === null ? null : await target.start(node.port);
     const port = proxy?.port ?? node.port;
-    const common = ['--url', `ws://127.0.0.1:${port}`, '--http-url', `http://127.0.0.1:${port}`, '--metrics-url', `http://127.0.0.1:${node.port}/metrics`, '--server-pid', String(node.child.pid), '--quiet'];
+    const common = [
+      '--url',
+      `ws://127.0.0.1:${port}`,
+      '--http-url',
+      `http://127.0.0.1:${port}`,
+      '--metrics-url',
+      `http://127.0.0.1:${node.port}/metrics`,
+      '--server-pid',
+      String(node.child.pid),
+      '--quiet',
+    ];
     const cpuBefore = proxy === null ? 0 : cpuSeconds(proxy.child.pid);
-    const fanout = bench('fanout', [...common, '--subscribers', opts.subscribers, '--rate', opts.rate, '--duration', opts.duration], `${dir}/bench-balancer-${stamp}-${target.name}-fanout.json`);
+    const fanout = bench(
+      'fanout',
+      [...common, '--subscribers', opts.subscribers, '--rate', opts.rate, '--duration', opts.duration],
+      `${dir}/bench-balancer-${stamp}-${target.name}-fanout.json`,
+    );
     const cpuAfter = proxy === null ? 0 : cpuSeconds(proxy.child.pid);
-    const hop = bench('fanout', [...common, '--subscribers', opts['hop-subscribers'], '--rate', opts['hop-rate'], '--duration', opts.duration], `${dir}/bench-balancer-${stamp}-${target.name}-hop.json`);
+    const hop = bench(
+      'fanout',
+      [...common, '--subscribers', opts['hop-subscribers'], '--rate', opts['hop-rate'], '--duration', opts.duration],
+      `${dir}/bench-balancer-${stamp}-${target.name}-hop.json`,
+    );
     const connectCpuBefore = proxy === null ? 0 : cpuSeconds(proxy.child.pid);
-    const connects = bench('connections', [...common, '--connections', opts.connections, '--rate', '5000', '--duration', '2s'], `${dir}/bench-balancer-${stamp}-${target.name}-connections.json`);
+    const connects = bench(
+      'connections',
+      [...common, '--connections', opts.connections, '--rate', '5000', '--duration', '2s'],
+      `${dir}/bench-balancer-${stamp}-${target.name}-connections.json`,
+    );
     const connectCpu = proxy === null ? 0 : cpuSeconds(proxy.child.pid) - connectCpuBefore;
     const phase = fanout.phases.at(-1);
     const delivered = fanout.totals.delivered;
@@ -164,8 +222,12 @@ const lines = summary.rows.map((r) =>
     ? `| ${r.name} | skipped: ${r.skipped} | | | | | | | | | |`
     : `| ${r.name} | ${r.deliveriesPerSec} | ${r.loss} | ${r.p50Ms} (${r.name === 'direct' ? '—' : added(r.p50Ms, direct?.p50Ms)}) | ${r.p99Ms} (${r.name === 'direct' ? '—' : added(r.p99Ms, direct?.p99Ms)}) | ${r.hopP50Ms} (${r.name === 'direct' ? '—' : added(r.hopP50Ms, direct?.hopP50Ms)}) | ${r.hopP99Ms} (${r.name === 'direct' ? '—' : added(r.hopP99Ms, direct?.hopP99Ms)}) | ${r.connectsPerSec} | ${fmt(r.proxyCpuMsPerConnect)} | ${fmt(r.proxyCpuSeconds)} | ${fmt(r.proxyCpuSecondsPerMillion)} |`,
 );
-console.log(`\nfan-out: ${opts.subscribers} subscribers × ${opts.rate} publishes/s for ${opts.duration}; hop: ${opts['hop-subscribers']} × ${opts['hop-rate']}/s; connect rate from ${opts.connections} connections\n`);
-console.log(`| path | delivered/s | loss | fan-out p50 ms (added) | fan-out p99 ms (added) | hop p50 ms (added) | hop p99 ms (added) | connects/s | proxy CPU ms per connect | proxy CPU-s | proxy CPU-s per 1M delivered |\n|---|---|---|---|---|---|---|---|---|---|---|\n${lines.join('\n')}`);
+console.log(
+  `\nfan-out: ${opts.subscribers} subscribers × ${opts.rate} publishes/s for ${opts.duration}; hop: ${opts['hop-subscribers']} × ${opts['hop-rate']}/s; connect rate from ${opts.connections} connections\n`,
+);
+console.log(
+  `| path | delivered/s | loss | fan-out p50 ms (added) | fan-out p99 ms (added) | hop p50 ms (added) | hop p99 ms (added) | connects/s | proxy CPU ms per connect | proxy CPU-s | proxy CPU-s per 1M delivered |\n|---|---|---|---|---|---|---|---|---|---|---|\n${lines.join('\n')}`,
+);
 const file = `${dir}/bench-balancer-${stamp}.json`;
 writeFileSync(file, JSON.stringify(summary, null, 2));
 console.log(`\nwrote ${file}`);

@@ -18,18 +18,34 @@ if (role === 'sub') {
     await c.flush();
   } else {
     const { Redis } = await import('ioredis');
-    const s = new Redis(); await s.subscribe('xp'); s.on('message', (_c, m) => lat.push(now() - Number(m)));
+    const s = new Redis();
+    await s.subscribe('xp');
+    s.on('message', (_c, m) => lat.push(now() - Number(m)));
   }
   process.send('ready');
-  process.on('message', () => { lat.sort((a, b) => a - b); process.send({ p50: lat[lat.length >> 1], p99: lat[Math.floor(lat.length * 0.99)], n: lat.length }); setTimeout(() => process.exit(0), 50); });
+  process.on('message', () => {
+    lat.sort((a, b) => a - b);
+    process.send({ p50: lat[lat.length >> 1], p99: lat[Math.floor(lat.length * 0.99)], n: lat.length });
+    setTimeout(() => process.exit(0), 50);
+  });
 } else {
   for (const k of ['nats', 'redis', 'nats', 'redis']) {
     const child = fork(new URL(import.meta.url).pathname, ['sub', k]);
     await new Promise((r) => child.once('message', r));
     let pub;
-    if (k === 'nats') { const { connect } = await import('nats'); const c = await connect({ servers: 'nats://127.0.0.1:4222' }); pub = (s) => c.publish('xp', new TextEncoder().encode(s)); }
-    else { const { Redis } = await import('ioredis'); const r = new Redis(); pub = (s) => r.publish('xp', s); }
-    for (let i = 0; i < 600; i++) { pub(String(now())); await new Promise((r) => setTimeout(r, 5)); }
+    if (k === 'nats') {
+      const { connect } = await import('nats');
+      const c = await connect({ servers: 'nats://127.0.0.1:4222' });
+      pub = (s) => c.publish('xp', new TextEncoder().encode(s));
+    } else {
+      const { Redis } = await import('ioredis');
+      const r = new Redis();
+      pub = (s) => r.publish('xp', s);
+    }
+    for (let i = 0; i < 600; i++) {
+      pub(String(now()));
+      await new Promise((r) => setTimeout(r, 5));
+    }
     await new Promise((r) => setTimeout(r, 300));
     child.send('done');
     const res = await new Promise((r) => child.once('message', r));

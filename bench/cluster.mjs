@@ -1,20 +1,4 @@
 #!/usr/bin/env node
-// Cross-node cost of clustering, measured on this machine:
-//   npm run build && node bench/cluster.mjs [--adapter redis|nats] [--subscribers 200]
-//     [--rate 200] [--load-rate 2000] [--in-flight 16] [--seconds 5] [--profile DIR]
-// Runs, in one go: (1) one node alone, (2) two nodes + a redis-server (or
-// nats-server) this script starts on a free port. Subscribers are raw WebSocket clients split
-// over both nodes; events are published through node A's HTTP API. Each setup
-// goes through three phases of --seconds each: a light fixed rate (--rate), a
-// heavy fixed rate (--load-rate) and as fast as --in-flight concurrent
-// publishes go. Latency is publish call to message receipt (same process
-// clock), reported separately for subscribers on the publishing node and on
-// the other node; CPU is the node processes' user + system time from /proc.
-// The heavy fixed rate compares CPU per delivery at the same load: at
-// saturation the two setups reach different rates, and a socket's writes cost
-// per coalescing window, not per delivery, so a faster run looks cheaper.
-// --profile DIR runs the nodes with --cpu-prof and writes their profiles there.
-import { spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -67,7 +51,14 @@ const results = {};
     broker = (await startProcess(NATS, ['-a', '127.0.0.1', '-p', String(brokerPort)], /Server is ready/, children)).child;
     flags = ['--adapter', 'nats', '--nats-url', `nats://127.0.0.1:${brokerPort}`];
   } else {
-    broker = (await startProcess(REDIS, ['--port', String(brokerPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/, children)).child;
+    broker = (
+      await startProcess(
+        REDIS,
+        ['--port', String(brokerPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        /Ready to accept connections/,
+        children,
+      )
+    ).child;
     flags = ['--adapter', 'redis', '--redis-url', `redis://127.0.0.1:${brokerPort}`];
   }
   flags.push('--key-prefix', `bench${process.pid}`);
@@ -151,7 +142,8 @@ function subscribe(node, channel, sampled) {
       if (!sub.sampled) return;
       // The payload carries the publish time; found without parsing the whole frame.
       const at = raw.indexOf(SENT_AT);
-      if (at !== -1) sub.latencies.push(performance.timeOrigin + performance.now() - parseFloat(raw.toString('latin1', at + SENT_AT.length, at + SENT_AT.length + 24)));
+      if (at !== -1)
+        sub.latencies.push(performance.timeOrigin + performance.now() - parseFloat(raw.toString('latin1', at + SENT_AT.length, at + SENT_AT.length + 24)));
     };
     ws.on('error', reject);
     ws.on('message', function handshake(raw) {
@@ -198,14 +190,32 @@ async function publishFor(node, channel, ms, { rate, inFlight }) {
 function publish(node, channel) {
   const body = JSON.stringify({ name: 'tick', channels: [channel], data: JSON.stringify({ t: performance.timeOrigin + performance.now() }) });
   const path = `/apps/${APP.id}/events`;
-  const params = { auth_key: APP.key, auth_timestamp: String(Math.floor(Date.now() / 1000)), auth_version: '1.0', body_md5: createHash('md5').update(body).digest('hex') };
-  const query = Object.keys(params).sort().map((k) => `${k}=${params[k]}`).join('&');
+  const params = {
+    auth_key: APP.key,
+    auth_timestamp: String(Math.floor(Date.now() / 1000)),
+    auth_version: '1.0',
+    body_md5: createHash('md5').update(body).digest('hex'),
+  };
+  const query = Object.keys(params)
+    .sort()
+    .map((k) => `${k}=${params[k]}`)
+    .join('&');
   const signature = createHmac('sha256', APP.secret).update(`POST\n${path}\n${query}`).digest('hex');
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port: node.port, path: `${path}?${query}&auth_signature=${signature}`, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: node.port,
+        path: `${path}?${query}&auth_signature=${signature}`,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
     req.on('error', () => resolve(0));
     req.end(body);
   });
@@ -216,7 +226,12 @@ function publish(node, channel) {
 async function startNode(extra) {
   const appJson = JSON.stringify([{ ...APP, name: 'bench' }]);
   const profiling = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
-  const { child, line } = await startProcess(process.execPath, [...profiling, CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--apps', appJson, '--log-level', 'info', ...extra], /"msg":"switchboard node listening"/, children);
+  const { child, line } = await startProcess(
+    process.execPath,
+    [...profiling, CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--apps', appJson, '--log-level', 'info', ...extra],
+    /"msg":"switchboard node listening"/,
+    children,
+  );
   return { child, port: JSON.parse(line).port };
 }
 
@@ -228,11 +243,15 @@ async function stopNode(node) {
 
 async function waitForPeers(node, count) {
   for (let i = 0; i < 100; i++) {
-    const body = await new Promise((resolve) => http.get({ host: '127.0.0.1', port: node.port, path: '/cluster' }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve(text));
-    }).on('error', () => resolve('{}')));
+    const body = await new Promise((resolve) =>
+      http
+        .get({ host: '127.0.0.1', port: node.port, path: '/cluster' }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve(text));
+        })
+        .on('error', () => resolve('{}')),
+    );
     try {
       if ((JSON.parse(body).nodes ?? []).length >= count) return;
     } catch {}
@@ -241,18 +260,16 @@ async function waitForPeers(node, count) {
   throw new Error('the nodes did not find each other');
 }
 
-
-
-
 // ---- report ----------------------------------------------------------------------
-
 
 function report({ single, cluster }) {
   const ms = (v) => (v == null ? '-' : `${v.toFixed(2)} ms`);
   const pct = (v) => `${(v * 100).toFixed(0)}%`;
   const n = (v) => v.toLocaleString('en-US');
   console.log(`\nswitchboard cluster bench — node ${process.version}, ${SUBSCRIBERS} subscribers over the nodes, publishing through node A's HTTP API`);
-  console.log(`command: node bench/cluster.mjs --adapter ${BROKER} --subscribers ${SUBSCRIBERS} --rate ${RATE} --load-rate ${LOAD_RATE} --in-flight ${IN_FLIGHT} --seconds ${SECONDS}\n`);
+  console.log(
+    `command: node bench/cluster.mjs --adapter ${BROKER} --subscribers ${SUBSCRIBERS} --rate ${RATE} --load-rate ${LOAD_RATE} --in-flight ${IN_FLIGHT} --seconds ${SECONDS}\n`,
+  );
   const phases = [
     ['light', `${RATE} publishes/s`],
     ['load', `${LOAD_RATE} publishes/s`],
@@ -263,17 +280,20 @@ function report({ single, cluster }) {
   for (const [key, label] of phases) {
     const one = single[key];
     const two = cluster[key];
-    console.log(`| ${label} | 1 node | ${ms(one.latency.local?.p50)} | ${ms(one.latency.local?.p99)} | ${n(one.deliveriesPerSecond)} | ${one.nodeCpuSeconds} | ${n(one.deliveriesPerCpuSecond)} | ${one.deliveries}/${one.expected} |`);
-    console.log(`| | 2 nodes + ${BROKER_NAME}, same node | ${ms(two.latency.local?.p50)} | ${ms(two.latency.local?.p99)} | ${n(two.deliveriesPerSecond)} (both) | ${two.cpuPerNode.join(' + ')} (${BROKER_NAME} ${two.brokerCpuSeconds}) | ${n(two.deliveriesPerCpuSecond)} (${pct(two.deliveriesPerCpuSecond / one.deliveriesPerCpuSecond)}) | ${two.deliveries}/${two.expected} |`);
+    console.log(
+      `| ${label} | 1 node | ${ms(one.latency.local?.p50)} | ${ms(one.latency.local?.p99)} | ${n(one.deliveriesPerSecond)} | ${one.nodeCpuSeconds} | ${n(one.deliveriesPerCpuSecond)} | ${one.deliveries}/${one.expected} |`,
+    );
+    console.log(
+      `| | 2 nodes + ${BROKER_NAME}, same node | ${ms(two.latency.local?.p50)} | ${ms(two.latency.local?.p99)} | ${n(two.deliveriesPerSecond)} (both) | ${two.cpuPerNode.join(' + ')} (${BROKER_NAME} ${two.brokerCpuSeconds}) | ${n(two.deliveriesPerCpuSecond)} (${pct(two.deliveriesPerCpuSecond / one.deliveriesPerCpuSecond)}) | ${two.deliveries}/${two.expected} |`,
+    );
     console.log(`| | 2 nodes + ${BROKER_NAME}, cross-node | ${ms(two.latency.crossNode?.p50)} | ${ms(two.latency.crossNode?.p99)} | | | | |`);
   }
   const overhead = (key) => cluster[key].latency.crossNode.p50 - single[key].latency.local.p50;
   const perCpu = (key) => cluster[key].deliveriesPerCpuSecond / single[key].deliveriesPerCpuSecond;
   console.log(`\ncross-node p50 overhead over single node: ${ms(overhead('light'))} at ${RATE}/s (target < 2 ms), ${ms(overhead('load'))} at ${LOAD_RATE}/s`);
   console.log(`cluster deliveries per node-CPU-second vs single node, same load: ${pct(perCpu('load'))} (target >= 70%)`);
-  console.log(`saturated: ${pct(perCpu('saturated'))} per node-CPU-second, ${pct(cluster.saturated.deliveriesPerSecond / single.saturated.deliveriesPerSecond)} of the deliveries/s (the client, ${BROKER_NAME} and the nodes share two cores; the rates differ, so this ratio is not like for like)`);
+  console.log(
+    `saturated: ${pct(perCpu('saturated'))} per node-CPU-second, ${pct(cluster.saturated.deliveriesPerSecond / single.saturated.deliveriesPerSecond)} of the deliveries/s (the client, ${BROKER_NAME} and the nodes share two cores; the rates differ, so this ratio is not like for like)`,
+  );
   console.log(`\n${JSON.stringify({ single, cluster })}`);
 }
-
-
-

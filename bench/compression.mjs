@@ -24,21 +24,46 @@ process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 /** ~2 KB of JSON shaped like a real event: repeated keys, varied values. */
 function payload(seq) {
   const items = [];
-  for (let i = 0; JSON.stringify(items).length < 1900; i++) items.push({ id: seq * 100 + i, sku: `SKU-${(seq * 31 + i * 7) % 9973}`, price: ((seq + i) * 13) % 500 + 0.99, qty: (i * 3) % 17, status: i % 4 === 0 ? 'backordered' : 'in_stock' });
+  for (let i = 0; JSON.stringify(items).length < 1900; i++)
+    items.push({
+      id: seq * 100 + i,
+      sku: `SKU-${(seq * 31 + i * 7) % 9973}`,
+      price: (((seq + i) * 13) % 500) + 0.99,
+      qty: (i * 3) % 17,
+      status: i % 4 === 0 ? 'backordered' : 'in_stock',
+    });
   return JSON.stringify({ seq, items });
 }
 
 function publish(port, data) {
   const body = JSON.stringify({ name: 'update', channels: ['orders'], data });
   const path = `/apps/${APP.id}/events`;
-  const params = { auth_key: APP.key, auth_timestamp: String(Math.floor(Date.now() / 1000)), auth_version: '1.0', body_md5: createHash('md5').update(body).digest('hex') };
-  const query = Object.keys(params).sort().map((k) => `${k}=${params[k]}`).join('&');
+  const params = {
+    auth_key: APP.key,
+    auth_timestamp: String(Math.floor(Date.now() / 1000)),
+    auth_version: '1.0',
+    body_md5: createHash('md5').update(body).digest('hex'),
+  };
+  const query = Object.keys(params)
+    .sort()
+    .map((k) => `${k}=${params[k]}`)
+    .join('&');
   const signature = createHmac('sha256', APP.secret).update(`POST\n${path}\n${query}`).digest('hex');
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path: `${path}?${query}&auth_signature=${signature}`, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: `${path}?${query}&auth_signature=${signature}`,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
     req.on('error', () => resolve(0));
     req.end(body);
   });
@@ -46,22 +71,40 @@ function publish(port, data) {
 
 async function runMode(mode) {
   const port = await freePort();
-  const argv = pinned('0', [process.execPath, 'dist/cli/main.js', 'start', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'info', '--compression', mode]);
+  const argv = pinned('0', [
+    process.execPath,
+    'dist/cli/main.js',
+    'start',
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--log-level',
+    'info',
+    '--compression',
+    mode,
+  ]);
   const { child } = await startProcess(argv[0], argv.slice(1), /listening/, children);
   let received = 0;
   const sockets = [];
   for (let i = 0; i < SUBS; i += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, SUBS - i) }, () => new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/app/${APP.key}?protocol=7&client=js&version=8.4.0`, { perMessageDeflate: true });
-      ws.on('message', (d) => {
-        const text = String(d);
-        if (text.includes('"update"')) received++;
-        else if (text.includes('connection_established')) ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'orders' } }));
-        else if (text.includes('subscription_succeeded')) resolve();
-      });
-      ws.on('error', reject);
-      sockets.push(ws);
-    })));
+    await Promise.all(
+      Array.from(
+        { length: Math.min(50, SUBS - i) },
+        () =>
+          new Promise((resolve, reject) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${port}/app/${APP.key}?protocol=7&client=js&version=8.4.0`, { perMessageDeflate: true });
+            ws.on('message', (d) => {
+              const text = String(d);
+              if (text.includes('"update"')) received++;
+              else if (text.includes('connection_established')) ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'orders' } }));
+              else if (text.includes('subscription_succeeded')) resolve();
+            });
+            ws.on('error', reject);
+            sockets.push(ws);
+          }),
+      ),
+    );
   }
   const wireRead = () => sockets.reduce((a, ws) => a + ws._socket.bytesRead, 0);
   // Warm-up, not counted.
@@ -102,6 +145,8 @@ for (let r = 1; r <= ROUNDS; r++) {
 for (let r = 1; r <= ROUNDS; r++) {
   const off = results.find((x) => x.round === r && x.mode === 'off');
   const on = results.find((x) => x.round === r && x.mode === 'deflate');
-  console.log(`round ${r}: wire bytes off/deflate = ${round(off.wireBytesPerDelivery / on.wireBytesPerDelivery)}x fewer; CPU per delivery deflate/off = ${round(on.cpuPerMillion / off.cpuPerMillion)}x`);
+  console.log(
+    `round ${r}: wire bytes off/deflate = ${round(off.wireBytesPerDelivery / on.wireBytesPerDelivery)}x fewer; CPU per delivery deflate/off = ${round(on.cpuPerMillion / off.cpuPerMillion)}x`,
+  );
 }
 process.exit(0);

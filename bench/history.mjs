@@ -49,7 +49,20 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
 async function startNode(variant) {
   const history = variant === 'off' ? [] : [{ pattern: 'bench-*', size: Math.max(1000, MISSED * 2), ttlSeconds: 600 }];
   const extra = variant === 'redis' ? ['--history-redis-url', REDIS_URL, '--key-prefix', `histbench${process.pid}`] : [];
-  const argv = pinned('0', [process.execPath, CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--apps', JSON.stringify([{ ...APP, history }]), ...extra]);
+  const argv = pinned('0', [
+    process.execPath,
+    CLI,
+    'start',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--log-level',
+    'info',
+    '--apps',
+    JSON.stringify([{ ...APP, history }]),
+    ...extra,
+  ]);
   const { child, line } = await startProcess(argv[0], argv.slice(1), /"msg":"switchboard node listening"/, children);
   const port = JSON.parse(line).port;
   return { variant, port, pid: child.pid };
@@ -60,10 +73,13 @@ function publish(node, channel, data) {
   const body = JSON.stringify({ name: 'msg', channels: [channel], data });
   const query = signApiRequest('POST', path, {}, body, APP, Date.now() / 1000);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: node.port, method: 'POST', path: `${path}?${query}`, agent, headers: { 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`publish answered ${res.statusCode}`))));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port: node.port, method: 'POST', path: `${path}?${query}`, agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`publish answered ${res.statusCode}`))));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -136,7 +152,8 @@ const off = median(costs.get('off'));
 console.log(`\n## Publish cost, ${SUBSCRIBERS} subscribers, ${PUBLISHES} API publishes per round, ${ROUNDS} rounds (medians)\n`);
 console.log('| history | node CPU µs per publish | vs off | wall ms per round |');
 console.log('|---|---|---|---|');
-for (const v of variants) console.log(`| ${v} | ${round(median(costs.get(v)))} | ${round(median(costs.get(v)) / off)}× | ${Math.round(median(walls.get(v)))} |`);
+for (const v of variants)
+  console.log(`| ${v} | ${round(median(costs.get(v)))} | ${round(median(costs.get(v)) / off)}× | ${Math.round(median(walls.get(v)))} |`);
 
 // ---- 2. recovery storm ----------------------------------------------------------------
 console.log(`\n## Recovery storm: ${CLIENTS} clients reconnect at once, each recovering ${MISSED} missed events\n`);

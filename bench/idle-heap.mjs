@@ -11,7 +11,15 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 
-const { values: opts } = parseArgs({ options: { n: { type: 'string', default: '10000' }, dist: { type: 'string', default: 'dist' }, top: { type: 'string', default: '30' }, keep: { type: 'boolean', default: false }, retainers: { type: 'string' } } });
+const { values: opts } = parseArgs({
+  options: {
+    n: { type: 'string', default: '10000' },
+    dist: { type: 'string', default: 'dist' },
+    top: { type: 'string', default: '30' },
+    keep: { type: 'boolean', default: false },
+    retainers: { type: 'string' },
+  },
+});
 const N = Number(opts.n);
 const dir = mkdtempSync(join(tmpdir(), 'idle-heap-'));
 const main = resolve(opts.dist, 'cli/main.js');
@@ -27,9 +35,26 @@ process.on('SIGUSR2', () => {
 });`;
 const preload = join(dir, 'probe.cjs');
 writeFileSync(preload, probe);
-const proc = spawn(process.execPath, ['--expose-gc', '-r', preload, main, 'start', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const proc = spawn(process.execPath, ['--expose-gc', '-r', preload, main, 'start', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 let out = '';
-const waitFor = (re) => new Promise((res) => { const check = () => { const m = re.exec(out); if (m) { proc.stdout.off('data', onData); res(m); } }; const onData = (d) => { out += d; check(); }; proc.stdout.on('data', onData); check(); });
+const waitFor = (re) =>
+  new Promise((res) => {
+    const check = () => {
+      const m = re.exec(out);
+      if (m) {
+        proc.stdout.off('data', onData);
+        res(m);
+      }
+    };
+    const onData = (d) => {
+      out += d;
+      check();
+    };
+    proc.stdout.on('data', onData);
+    check();
+  });
 const port = Number((await waitFor(/"port":(\d+)/))[1]);
 
 async function open(i) {
@@ -63,7 +88,9 @@ function perConstructor(file) {
   const f = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0];
   const width = f.length;
-  const iType = f.indexOf('type'), iName = f.indexOf('name'), iSize = f.indexOf('self_size');
+  const iType = f.indexOf('type'),
+    iName = f.indexOf('name'),
+    iSize = f.indexOf('self_size');
   const by = new Map();
   const nodes = snap.nodes;
   for (let i = 0; i < nodes.length; i += width) {
@@ -88,7 +115,9 @@ for (const [name, e] of later) {
 rows.sort((a, b) => b.perConn - a.perConn);
 const kib = (x) => (x / 1024).toFixed(2);
 console.log(`connections: ${N}`);
-console.log(`RSS per connection: ${kib((after.mem.rss - base.mem.rss) / N)} KiB; V8 heap used: ${kib((after.mem.heapUsed - base.mem.heapUsed) / N)} KiB; external+arrayBuffers: ${kib((after.mem.external - base.mem.external) / N)} KiB`);
+console.log(
+  `RSS per connection: ${kib((after.mem.rss - base.mem.rss) / N)} KiB; V8 heap used: ${kib((after.mem.heapUsed - base.mem.heapUsed) / N)} KiB; external+arrayBuffers: ${kib((after.mem.external - base.mem.external) / N)} KiB`,
+);
 let total = 0;
 for (const r of rows) total += r.perConn;
 console.log(`heap snapshot, shallow bytes per connection: ${total.toFixed(0)} B`);
@@ -103,11 +132,21 @@ function printRetainers(file, names) {
   const ef = snap.snapshot.meta.edge_fields;
   const types = snap.snapshot.meta.node_types[0];
   const etypes = snap.snapshot.meta.edge_types[0];
-  const width = f.length, ewidth = ef.length;
-  const iType = f.indexOf('type'), iName = f.indexOf('name'), iEdges = f.indexOf('edge_count');
-  const eType = ef.indexOf('type'), eName = ef.indexOf('name_or_index'), eTo = ef.indexOf('to_node');
-  const nodes = snap.nodes, edges = snap.edges, strings = snap.strings;
-  const label = (i) => { const t = types[nodes[i + iType]]; return t === 'object' || t === 'closure' || t === 'native' ? strings[nodes[i + iName]] : `(${t})`; };
+  const width = f.length,
+    ewidth = ef.length;
+  const iType = f.indexOf('type'),
+    iName = f.indexOf('name'),
+    iEdges = f.indexOf('edge_count');
+  const eType = ef.indexOf('type'),
+    eName = ef.indexOf('name_or_index'),
+    eTo = ef.indexOf('to_node');
+  const nodes = snap.nodes,
+    edges = snap.edges,
+    strings = snap.strings;
+  const label = (i) => {
+    const t = types[nodes[i + iType]];
+    return t === 'object' || t === 'closure' || t === 'native' ? strings[nodes[i + iName]] : `(${t})`;
+  };
   const wanted = new Set(names);
   const by = new Map();
   let e = 0;

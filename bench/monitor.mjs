@@ -36,9 +36,33 @@ function runOnce(monitor, index) {
   const out = join(outDir, `bench-monitor-${stamp}-${index}-${monitor ? 'on' : 'off'}.json`);
   const serverCmd = `node ${cli} start --port $PORT --host 127.0.0.1 --log-level warn --monitor ${monitor}`;
   const args = [
-    'bench.mjs', '--target', 'pusher', '--scenario', 'fanout', '--subs', opts.subs, '--rates', opts.rates, '--step-secs', opts['step-secs'],
-    '--warmup-rate', '1', '--warmup-secs', '2', '--server-cmd', serverCmd, '--app-id', 'app-id', '--app-key', 'app-key', '--app-secret', 'app-secret',
-    '--label', `monitor-${monitor ? 'on' : 'off'}`, '--out', out,
+    'bench.mjs',
+    '--target',
+    'pusher',
+    '--scenario',
+    'fanout',
+    '--subs',
+    opts.subs,
+    '--rates',
+    opts.rates,
+    '--step-secs',
+    opts['step-secs'],
+    '--warmup-rate',
+    '1',
+    '--warmup-secs',
+    '2',
+    '--server-cmd',
+    serverCmd,
+    '--app-id',
+    'app-id',
+    '--app-key',
+    'app-key',
+    '--app-secret',
+    'app-secret',
+    '--label',
+    `monitor-${monitor ? 'on' : 'off'}`,
+    '--out',
+    out,
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: opts.anchors, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -63,7 +87,11 @@ for (let r = 0; r < repeats; r++) {
 
 const rates = opts.rates.split(',').map(Number);
 const rows = rates.map((rate) => {
-  const pick = (monitor) => runs.filter((r) => r.monitor === monitor).map((r) => r.steps.find((s) => s.rate === rate)).filter(Boolean);
+  const pick = (monitor) =>
+    runs
+      .filter((r) => r.monitor === monitor)
+      .map((r) => r.steps.find((s) => s.rate === rate))
+      .filter(Boolean);
   const on = pick(true);
   const off = pick(false);
   const cpuOn = median(on.map((s) => s.srvCpuPct));
@@ -83,11 +111,18 @@ const rows = rates.map((rate) => {
   };
 });
 
-const summary = { command: `node bench/monitor.mjs --subs ${opts.subs} --rates ${opts.rates} --step-secs ${opts['step-secs']} --repeats ${opts.repeats}`, runs: runs.length, connectFailed: runs.map((r) => r.connectFailed), rows };
+const summary = {
+  command: `node bench/monitor.mjs --subs ${opts.subs} --rates ${opts.rates} --step-secs ${opts['step-secs']} --repeats ${opts.repeats}`,
+  runs: runs.length,
+  connectFailed: runs.map((r) => r.connectFailed),
+  rows,
+};
 writeFileSync(join(outDir, `bench-monitor-${stamp}.json`), JSON.stringify(summary, null, 2));
 console.log(`\nmonitor cost at ${opts.subs} subscribers (server CPU, % of one core; median of ${repeats} runs each, interleaved)\n`);
 console.log('| msg/s | deliveries/s | CPU monitor on | CPU monitor off | on − off | p99 on / off ms | loss on / off |');
 console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.rate} | ${r.deliveriesPerSec} | ${r.cpuOnPct.toFixed(2)} % (${r.cpuOnRuns.map((x) => x.toFixed(2)).join(', ')}) | ${r.cpuOffPct.toFixed(2)} % (${r.cpuOffRuns.map((x) => x.toFixed(2)).join(', ')}) | ${r.costPctOfCore >= 0 ? '+' : ''}${r.costPctOfCore.toFixed(2)} pp | ${r.p99OnMs.toFixed(1)} / ${r.p99OffMs.toFixed(1)} | ${r.lossOn} / ${r.lossOff} |`);
+  console.log(
+    `| ${r.rate} | ${r.deliveriesPerSec} | ${r.cpuOnPct.toFixed(2)} % (${r.cpuOnRuns.map((x) => x.toFixed(2)).join(', ')}) | ${r.cpuOffPct.toFixed(2)} % (${r.cpuOffRuns.map((x) => x.toFixed(2)).join(', ')}) | ${r.costPctOfCore >= 0 ? '+' : ''}${r.costPctOfCore.toFixed(2)} pp | ${r.p99OnMs.toFixed(1)} / ${r.p99OffMs.toFixed(1)} | ${r.lossOn} / ${r.lossOff} |`,
+  );
 }

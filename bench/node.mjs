@@ -27,14 +27,15 @@ const { values: opts } = parseArgs({
   },
 });
 
-
-
 async function startNode() {
   const port = await freePort();
   const [cmd, ...args] = pinned('0', [process.execPath, cli, 'start', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn']);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+    const up = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) return { child, port };
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -58,7 +59,11 @@ const summary = { command: `node bench/node.mjs ${process.argv.slice(2).join(' '
   const node = await startNode();
   try {
     const common = ['--url', `ws://127.0.0.1:${node.port}`, '--server-pid', String(node.child.pid)];
-    summary.idle = bench('connections', [...common, '--connections', opts.connections, '--rate', '5000', '--duration', '3s', '--quiet'], `${dir}/bench-node-${stamp}-idle.json`);
+    summary.idle = bench(
+      'connections',
+      [...common, '--connections', opts.connections, '--rate', '5000', '--duration', '3s', '--quiet'],
+      `${dir}/bench-node-${stamp}-idle.json`,
+    );
   } finally {
     node.child.kill('SIGKILL');
   }
@@ -69,7 +74,11 @@ const summary = { command: `node bench/node.mjs ${process.argv.slice(2).join(' '
     const common = ['--url', `ws://127.0.0.1:${node.port}`, '--server-pid', String(node.child.pid)];
     summary.fanout = [];
     for (const rate of opts.rates.split(',')) {
-      const run = bench('fanout', [...common, '--subscribers', opts.subscribers, '--rate', rate, '--duration', opts.step, '--quiet'], `${dir}/bench-node-${stamp}-fanout-${rate}.json`);
+      const run = bench(
+        'fanout',
+        [...common, '--subscribers', opts.subscribers, '--rate', rate, '--duration', opts.step, '--quiet'],
+        `${dir}/bench-node-${stamp}-fanout-${rate}.json`,
+      );
       summary.fanout.push(run);
     }
   } finally {
@@ -83,7 +92,9 @@ const rows = summary.fanout.map((run) => {
   return `| ${phase.rate} msg/s × ${opts.subscribers} | ${Math.round(phase.deliveriesPerSec)} | ${phase.loss} | ${phase.latencyMs.p50} | ${phase.latencyMs.p99} | ${run.server?.cpuAvgPct ?? 'n/a'} |`;
 });
 const idle = summary.idle;
-console.log(`\nidle: ${idle.connections.open} connections, ${idle.connections.connectsPerSec} conn/s, connect p99 ${idle.connections.connectMs.p99} ms, server ${idle.server?.memoryPerConnectionKiB ?? '?'} KiB per connection`);
+console.log(
+  `\nidle: ${idle.connections.open} connections, ${idle.connections.connectsPerSec} conn/s, connect p99 ${idle.connections.connectMs.p99} ms, server ${idle.server?.memoryPerConnectionKiB ?? '?'} KiB per connection`,
+);
 console.log(`\n| load | delivered/s | loss | p50 ms | p99 ms | server CPU % |\n|---|---|---|---|---|---|\n${rows.join('\n')}`);
 const file = `${dir}/bench-node-${stamp}.json`;
 writeFileSync(file, JSON.stringify(summary, null, 2));

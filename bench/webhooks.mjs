@@ -60,9 +60,31 @@ const hookUrl = `http://127.0.0.1:${receiver.address().port}/hooks`;
 const results = [];
 for (const driver of DRIVERS) {
   const queueArgs =
-    driver === 'redis' ? ['--webhook-queue', 'redis', '--webhook-queue-url', REDIS_URL] : driver === 'rabbitmq' ? ['--webhook-queue', 'rabbitmq', '--webhook-queue-url', AMQP_URL] : [];
-  const apps = [{ ...APP, webhooks: [{ url: hookUrl, eventTypes: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'] }] }];
-  const node = await startNode(['--apps', JSON.stringify(apps), '--webhook-leave-delay', String(LEAVE_DELAY_S), '--key-prefix', `whbench${process.pid}${driver}`, ...queueArgs]);
+    driver === 'redis'
+      ? ['--webhook-queue', 'redis', '--webhook-queue-url', REDIS_URL]
+      : driver === 'rabbitmq'
+        ? ['--webhook-queue', 'rabbitmq', '--webhook-queue-url', AMQP_URL]
+        : [];
+  const apps = [
+    {
+      ...APP,
+      webhooks: [
+        {
+          url: hookUrl,
+          eventTypes: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'],
+        },
+      ],
+    },
+  ];
+  const node = await startNode([
+    '--apps',
+    JSON.stringify(apps),
+    '--webhook-leave-delay',
+    String(LEAVE_DELAY_S),
+    '--key-prefix',
+    `whbench${process.pid}${driver}`,
+    ...queueArgs,
+  ]);
   results.push({ driver, ...(await churn(node)) });
   await stopNode(node);
 }
@@ -125,7 +147,12 @@ function openSocket(port) {
 }
 
 async function startNode(extra) {
-  const { child, line } = await startProcess(process.execPath, [CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra], /"msg":"switchboard node listening"/, children);
+  const { child, line } = await startProcess(
+    process.execPath,
+    [CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra],
+    /"msg":"switchboard node listening"/,
+    children,
+  );
   return { child, port: JSON.parse(line).port };
 }
 
@@ -135,20 +162,20 @@ async function stopNode(node) {
   await exited;
 }
 
-
-
-
 function report(rows) {
-  console.log(`\nwebhooks: ${RATE} subscribe+unsubscribe pairs/s for ${SECONDS} s over ${SOCKETS} sockets (${2 * RATE} events/s offered), batch window 250 ms, leave delay ${LEAVE_DELAY_S} s\n`);
-  console.log('| driver | events delivered / expected | events/s | requests/s | occupied→receipt p50 / p99 ms | batch time_ms→receipt p50 / p99 ms | node CPU-s | CPU-ms per 1,000 events |');
+  console.log(
+    `\nwebhooks: ${RATE} subscribe+unsubscribe pairs/s for ${SECONDS} s over ${SOCKETS} sockets (${2 * RATE} events/s offered), batch window 250 ms, leave delay ${LEAVE_DELAY_S} s\n`,
+  );
+  console.log(
+    '| driver | events delivered / expected | events/s | requests/s | occupied→receipt p50 / p99 ms | batch time_ms→receipt p50 / p99 ms | node CPU-s | CPU-ms per 1,000 events |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const o = r.occupiedLatencyMs;
     const b = r.batchLatencyMs;
-    console.log(`| ${r.driver} | ${r.delivered} / ${r.expected} | ${r.eventsPerSecond} | ${r.requestsPerSecond} | ${o ? `${o.p50} / ${o.p99}` : 'n/a'} | ${b ? `${b.p50} / ${b.p99}` : 'n/a'} | ${r.nodeCpuSeconds} | ${r.cpuMsPer1000Events} |`);
+    console.log(
+      `| ${r.driver} | ${r.delivered} / ${r.expected} | ${r.eventsPerSecond} | ${r.requestsPerSecond} | ${o ? `${o.p50} / ${o.p99}` : 'n/a'} | ${b ? `${b.p50} / ${b.p99}` : 'n/a'} | ${r.nodeCpuSeconds} | ${r.cpuMsPer1000Events} |`,
+    );
   }
   console.log(`\n${JSON.stringify({ command: process.argv.slice(1).join(' '), rate: RATE, seconds: SECONDS, sockets: SOCKETS, rows })}`);
 }
-
-
-

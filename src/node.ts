@@ -85,7 +85,13 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       cluster?.announceAppChange(appId, keys);
       await core.live.changed(appId, keys);
     }),
-    cluster: () => cluster?.describe() ?? { adapter: 'local', alone: true, leader: null, nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }] },
+    cluster: () =>
+      cluster?.describe() ?? {
+        adapter: 'local',
+        alone: true,
+        leader: null,
+        nodes: [{ self: true, address: `${config.host}:${port}`, load: { connections: core.connections.size } }],
+      },
   };
   let httpHandler = createHttpHandler({ ...handlerDeps, core });
   // Created once the node has joined: the dashboard reads the cluster-wide API.
@@ -136,7 +142,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     {
       core: joined?.api ?? core,
       apps: () => core.apps.values(),
-      cluster: () => clusterView(cluster?.describe() ?? null, { id: config.nodeId ?? address, address, load: { ...load.report(core.connections.size, draining) } }),
+      cluster: () =>
+        clusterView(cluster?.describe() ?? null, { id: config.nodeId ?? address, address, load: { ...load.report(core.connections.size, draining) } }),
       alerts: () => loadControl.monitor?.alerts().active ?? [],
       scaling: () => loadControl.api()?.scaling() ?? null,
     },

@@ -1,7 +1,6 @@
 // The live dashboard: one EventSource on /dashboard/stream (history once, then a
 // snapshot and a chart point per tick), tables rebuilt from each snapshot, uPlot
 // charts fed from the points. Plain browser JavaScript: nothing is built at runtime.
-'use strict';
 
 const CSRF = { 'x-switchboard-dashboard': '1' };
 const HISTORY_POINTS = 600;
@@ -88,7 +87,10 @@ class NodeChart {
           width: Math.max(300, this.element.clientWidth || 420),
           height: 180,
           series: [{}, ...ids.map((id, i) => ({ label: id, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false }))],
-          axes: [{ stroke: '#8b95a5', grid: { stroke: '#2a3340' } }, { stroke: '#8b95a5', grid: { stroke: '#2a3340' }, size: 60 }],
+          axes: [
+            { stroke: '#8b95a5', grid: { stroke: '#2a3340' } },
+            { stroke: '#8b95a5', grid: { stroke: '#2a3340' }, size: 60 },
+          ],
           legend: { show: true },
         },
         data,
@@ -120,7 +122,8 @@ let selectedApp = null;
 
 function renderSnapshot(s) {
   const cluster = s.cluster;
-  $('cluster-line').textContent = `node ${cluster.nodeId} · ${cluster.adapter} (${cluster.link}${cluster.degraded ? ', degraded' : ''}) · leader ${cluster.leader ?? 'none'} · ${new Date(s.at).toLocaleTimeString()}`;
+  $('cluster-line').textContent =
+    `node ${cluster.nodeId} · ${cluster.adapter} (${cluster.link}${cluster.degraded ? ', degraded' : ''}) · leader ${cluster.leader ?? 'none'} · ${new Date(s.at).toLocaleTimeString()}`;
   $('total-nodes').textContent = String(cluster.nodes.length);
   $('total-connections').textContent = fmt.int(cluster.nodes.reduce((sum, n) => sum + (field.connections(n.load) ?? 0), 0));
   $('rate-in').textContent = fmt.int(s.activity.messagesInPerSec);

@@ -35,7 +35,7 @@ export function createTransport(settings: TransportSettings): ClusterTransport |
   }
 }
 
-export function splitUrls(value: string | undefined): string[] {
+function splitUrls(value: string | undefined): string[] {
   return (value ?? '')
     .split(',')
     .map((s) => s.trim())

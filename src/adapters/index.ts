@@ -1,6 +1,5 @@
-export type { ClusterTransport, LeaseHolder, LeaseStore, LinkState, LinkStateChange, SubjectHandler } from './types.js';
-export { LocalAdapter, LocalBus, processBus } from './local.js';
-export { IpcAdapter, IpcHub } from './ipc.js';
-export { RedisAdapter, type RedisAdapterOptions } from './redis.js';
-export { NatsAdapter, type NatsAdapterOptions } from './nats.js';
-export { createTransport, splitRedisUrls, splitUrls, type TransportSettings } from './create.js';
+export type { ClusterTransport } from './types.js';
+export { LocalAdapter, LocalBus } from './local.js';
+export { RedisAdapter } from './redis.js';
+export { NatsAdapter } from './nats.js';
+export { splitRedisUrls } from './create.js';

@@ -16,9 +16,7 @@ type WorkerToPrimary =
   | { sb: 'ipc'; op: 'acquire'; key: string; owner: string; ttlMs: number; id: number }
   | { sb: 'ipc'; op: 'release'; key: string; owner: string; id: number };
 
-type PrimaryToWorker =
-  | { sb: 'ipc'; op: 'msgs'; batch: Array<[string, string]> }
-  | { sb: 'ipc'; op: 'reply'; id: number; holder?: LeaseHolder | null };
+type PrimaryToWorker = { sb: 'ipc'; op: 'msgs'; batch: Array<[string, string]> } | { sb: 'ipc'; op: 'reply'; id: number; holder?: LeaseHolder | null };
 
 function isIpcMessage(message: unknown): message is { sb: 'ipc'; op: string } {
   return typeof message === 'object' && message !== null && (message as { sb?: unknown }).sb === 'ipc';

@@ -47,7 +47,7 @@ export class LocalBus {
 }
 
 /** The process-wide bus the default local adapter uses. */
-export const processBus = new LocalBus();
+const processBus = new LocalBus();
 
 class LocalSession implements BrokerSession {
   private readonly subjects = new Set<string>();

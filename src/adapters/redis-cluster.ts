@@ -15,7 +15,7 @@ interface ClusterSeeds {
   password?: string;
 }
 
-export function parseClusterUrl(url: string): ClusterSeeds {
+function parseClusterUrl(url: string): ClusterSeeds {
   let rest = url.slice(CLUSTER_SCHEME.length).replace(/\/.*$/, '');
   let password: string | undefined;
   const at = rest.lastIndexOf('@');
@@ -30,7 +30,8 @@ export function parseClusterUrl(url: string): ClusterSeeds {
       const colon = h.lastIndexOf(':');
       return colon === -1 ? { host: h, port: 6379 } : { host: h.slice(0, colon), port: Number(h.slice(colon + 1)) };
     });
-  if (nodes.length === 0 || nodes.some((n) => !Number.isInteger(n.port) || n.port <= 0 || n.port > 65535)) throw new Error('redis-cluster:// needs host:port seed nodes');
+  if (nodes.length === 0 || nodes.some((n) => !Number.isInteger(n.port) || n.port <= 0 || n.port > 65535))
+    throw new Error('redis-cluster:// needs host:port seed nodes');
   return password === undefined ? { nodes } : { nodes, password };
 }
 

@@ -24,7 +24,8 @@ export class RedisAdapter extends BrokerLink {
   constructor(private readonly options: RedisAdapterOptions) {
     super(options);
     if (options.urls.length === 0) throw new Error('redis adapter needs at least one URL');
-    if (options.urls.length > 1 && options.urls.some(isClusterUrl)) throw new Error('a redis-cluster:// URL places channels itself: give it alone, not with shards');
+    if (options.urls.length > 1 && options.urls.some(isClusterUrl))
+      throw new Error('a redis-cluster:// URL places channels itself: give it alone, not with shards');
   }
 
   protected async openSession(sink: SessionSink): Promise<BrokerSession> {

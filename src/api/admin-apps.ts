@@ -15,7 +15,9 @@ const REFUSAL_STATUS = { 'read-only': 403, conflict: 409, 'not-found': 404, inva
 export function describeStored(stored: StoredApp, withSecrets = false): Record<string, unknown> {
   if (!stored.ok) return { id: stored.id, invalid: stored.reason };
   const { secret, previousSecret, ...rest } = stored.app;
-  return withSecrets ? { ...rest, secret, ...(previousSecret === undefined ? {} : { previousSecret }) } : { ...rest, secret: '***', ...(previousSecret === undefined ? {} : { previousSecret: '***' }) };
+  return withSecrets
+    ? { ...rest, secret, ...(previousSecret === undefined ? {} : { previousSecret }) }
+    : { ...rest, secret: '***', ...(previousSecret === undefined ? {} : { previousSecret: '***' }) };
 }
 
 /** `GET /admin/apps`: every app of the store, invalid rows with their reason. */
@@ -35,13 +37,14 @@ export async function showApp(manager: AppManager, id: string, query: URLSearchP
  * every node before the answer.
  */
 export async function changeApp(manager: AppManager, id: string, action: string, req: IncomingMessage, maxBodyBytes: number): Promise<ApiReply> {
-  if (!(ACTIONS as readonly string[]).includes(action)) throw new SwitchboardError(ErrorCode.ApiNotFound, `no app action ${action.slice(0, 50)}; one of ${ACTIONS.join(', ')}`);
+  if (!(ACTIONS as readonly string[]).includes(action))
+    throw new SwitchboardError(ErrorCode.ApiNotFound, `no app action ${action.slice(0, 50)}; one of ${ACTIONS.join(', ')}`);
   const body = await readBody(req, maxBodyBytes, 'maxHttpBodyBytes');
   const fields = parseObject(body);
   return run(async () => {
     switch (action as Action) {
       case 'create':
-        if (fields.id !== undefined && fields.id !== id) throw new AppStoreRefusal('invalid', 'the body\'s id differs from the path\'s');
+        if (fields.id !== undefined && fields.id !== id) throw new AppStoreRefusal('invalid', "the body's id differs from the path's");
         return jsonReply({ app: describeStored({ ok: true, app: await manager.create({ ...fields, id }) }) }, 201);
       case 'update':
         return jsonReply({ app: describeStored({ ok: true, app: await manager.update(id, fields) }) });
@@ -51,9 +54,14 @@ export async function changeApp(manager: AppManager, id: string, action: string,
       case 'rotate-secret': {
         const secret = fields.secret;
         const grace = fields.graceSeconds;
-        if (secret !== undefined && (typeof secret !== 'string' || secret.length === 0)) throw new AppStoreRefusal('invalid', 'secret must be a non-empty string');
-        if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0)) throw new AppStoreRefusal('invalid', 'graceSeconds must be a whole number of seconds');
-        const rotation = await manager.rotateSecret(id, { ...(secret === undefined ? {} : { secret: secret as string }), ...(grace === undefined ? {} : { graceSeconds: grace as number }) });
+        if (secret !== undefined && (typeof secret !== 'string' || secret.length === 0))
+          throw new AppStoreRefusal('invalid', 'secret must be a non-empty string');
+        if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0))
+          throw new AppStoreRefusal('invalid', 'graceSeconds must be a whole number of seconds');
+        const rotation = await manager.rotateSecret(id, {
+          ...(secret === undefined ? {} : { secret: secret as string }),
+          ...(grace === undefined ? {} : { graceSeconds: grace as number }),
+        });
         return jsonReply({ id, secret: rotation.secret, previousSecretExpiresAt: rotation.previousSecretExpiresAt });
       }
       case 'delete':
@@ -80,6 +88,7 @@ function parseObject(body: Buffer): Record<string, unknown> {
   } catch {
     throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body is not valid JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body must be a JSON object');
   return parsed as Record<string, unknown>;
 }

@@ -15,8 +15,8 @@ export interface WebhookAdmin {
 }
 
 /** Default and largest `limit` of `GET /webhooks/failed`. */
-export const DEFAULT_FAILED_LIMIT = 100;
-export const MAX_FAILED_LIMIT = 1000;
+const DEFAULT_FAILED_LIMIT = 100;
+const MAX_FAILED_LIMIT = 1000;
 /** Most ids one replay request may name. */
 const MAX_REPLAY_IDS = 10_000;
 
@@ -74,8 +74,9 @@ export async function replayWebhooks(admin: WebhookAdmin, req: IncomingMessage, 
     } catch {
       throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body is not valid JSON');
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body must be an object');
-    const given = (parsed as Record<string, unknown>)['ids'];
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body must be an object');
+    const given = (parsed as Record<string, unknown>).ids;
     if (given !== undefined) {
       if (!Array.isArray(given) || given.length > MAX_REPLAY_IDS || !given.every((id) => typeof id === 'string')) {
         throw new SwitchboardError(ErrorCode.ApiMalformedRequest, `ids must be an array of at most ${MAX_REPLAY_IDS} strings`);
@@ -105,7 +106,8 @@ export async function closeConnections(connections: ReadonlySet<Endpoint>, trans
   } catch {
     count = undefined;
   }
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'body must be {"count": a non-negative integer}');
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0)
+    throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'body must be {"count": a non-negative integer}');
   const wanted = Math.min(count, MAX_CLOSES_PER_REQUEST, connections.size);
   // The youngest connections go first: they hold the least state (fewest
   // subscriptions to replay) and the oldest ones have proven stable.

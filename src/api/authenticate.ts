@@ -6,14 +6,7 @@ import { verifyApiSignature, type ApiSignatureResult } from '../protocol/signatu
  * HTTP client may percent-encode characters (a space in a user id) on the way:
  * when the raw path fails and has escapes, the decoded path is tried too.
  */
-export function authenticate(
-  method: string,
-  rawPath: string,
-  query: URLSearchParams,
-  body: Buffer,
-  app: AppConfig,
-  nowSeconds: number,
-): ApiSignatureResult {
+export function authenticate(method: string, rawPath: string, query: URLSearchParams, body: Buffer, app: AppConfig, nowSeconds: number): ApiSignatureResult {
   const result = verifyApiSignature({ method, path: rawPath, query, body }, app, nowSeconds);
   if (result.ok || !rawPath.includes('%')) return result;
   let decoded: string;

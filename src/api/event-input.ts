@@ -28,11 +28,11 @@ const RESERVED_EVENT_PREFIX = 'pusher_internal:';
 export function parseTriggerBody(body: unknown, app: AppConfig): ValidEvent {
   const input = asObject(body, 'the body');
   let channels: TargetChannel[];
-  if (input['channels'] !== undefined) {
-    if (input['channel'] !== undefined) throw malformed('give either channels or channel, not both');
-    channels = channelList(input['channels'], app);
-  } else if (input['channel'] !== undefined) {
-    channels = [channelName(input['channel'], 'channel')];
+  if (input.channels !== undefined) {
+    if (input.channel !== undefined) throw malformed('give either channels or channel, not both');
+    channels = channelList(input.channels, app);
+  } else if (input.channel !== undefined) {
+    channels = [channelName(input.channel, 'channel')];
   } else {
     throw malformed('channels is required');
   }
@@ -41,7 +41,7 @@ export function parseTriggerBody(body: unknown, app: AppConfig): ValidEvent {
 
 /** Body of `POST /apps/{id}/batch_events`: every item is checked before any is published. */
 export function parseBatchBody(body: unknown, app: AppConfig): ValidEvent[] {
-  const batch = asObject(body, 'the body')['batch'];
+  const batch = asObject(body, 'the body').batch;
   if (!Array.isArray(batch) || batch.length === 0) throw malformed('batch must be a non-empty array');
   if (batch.length > app.maxBatchSize) {
     countLimitTrip('maxBatchSize');
@@ -50,13 +50,13 @@ export function parseBatchBody(body: unknown, app: AppConfig): ValidEvent[] {
   return batch.map((item: unknown, i) => {
     const where = `batch[${i}]`;
     const input = asObject(item, where);
-    if (input['channel'] === undefined) throw malformed(`${where}.channel is required`);
-    return eventFields(input, [channelName(input['channel'], `${where}.channel`)], app, `${where}.`);
+    if (input.channel === undefined) throw malformed(`${where}.channel is required`);
+    return eventFields(input, [channelName(input.channel, `${where}.channel`)], app, `${where}.`);
   });
 }
 
 function eventFields(input: Record<string, unknown>, channels: TargetChannel[], app: AppConfig, where: string): ValidEvent {
-  const name = input['name'];
+  const name = input.name;
   if (typeof name !== 'string' || name === '') throw malformed(`${where}name must be a non-empty string`);
   if (name.length > app.maxEventNameLength) {
     countLimitTrip('maxEventNameLength');
@@ -64,18 +64,15 @@ function eventFields(input: Record<string, unknown>, channels: TargetChannel[], 
   }
   if (name.startsWith(RESERVED_EVENT_PREFIX)) throw malformed(`${where}name may not start with ${RESERVED_EVENT_PREFIX}`);
 
-  const data = input['data'];
+  const data = input.data;
   if (typeof data !== 'string') throw malformed(`${where}data must be a string (JSON-encode objects)`);
   const maxDataBytes = Math.floor(app.maxEventPayloadKb * 1024);
   if (exceedsBytes(data, maxDataBytes)) {
     countLimitTrip('maxEventPayloadKb');
-    throw new SwitchboardError(
-      ErrorCode.ApiPayloadTooLarge,
-      `${where}data is ${Buffer.byteLength(data, 'utf8')} bytes; this app allows ${maxDataBytes}`,
-    );
+    throw new SwitchboardError(ErrorCode.ApiPayloadTooLarge, `${where}data is ${Buffer.byteLength(data, 'utf8')} bytes; this app allows ${maxDataBytes}`);
   }
 
-  const rawSocketId = input['socket_id'];
+  const rawSocketId = input.socket_id;
   let socketId: string | undefined;
   if (rawSocketId !== undefined && rawSocketId !== null) {
     if (typeof rawSocketId !== 'string' || !SOCKET_ID_PATTERN.test(rawSocketId)) {
@@ -83,7 +80,7 @@ function eventFields(input: Record<string, unknown>, channels: TargetChannel[], 
     }
     socketId = rawSocketId;
   }
-  return { name, data, channels, socketId, info: parseInfo(input['info']) };
+  return { name, data, channels, socketId, info: parseInfo(input.info) };
 }
 
 function channelList(value: unknown, app: AppConfig): TargetChannel[] {

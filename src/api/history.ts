@@ -3,7 +3,7 @@ import { classifyChannel } from '../protocol/channels.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
 import { jsonReply, type ApiReply } from './reply.js';
 
-export const HISTORY_MAX_LIMIT = 1000;
+const HISTORY_MAX_LIMIT = 1000;
 const DEFAULT_LIMIT = 100;
 
 /** One event as the history API lists it. */

@@ -9,7 +9,7 @@ export interface InfoRequest {
   cache: boolean;
 }
 
-export const NO_INFO: InfoRequest = Object.freeze({ userCount: false, subscriptionCount: false, cache: false });
+const NO_INFO: InfoRequest = Object.freeze({ userCount: false, subscriptionCount: false, cache: false });
 
 /** Parse `info` (`"user_count,subscription_count"`); anything but a string means none. */
 export function parseInfo(value: unknown): InfoRequest {
@@ -39,12 +39,7 @@ export interface ChannelAttributes {
  * has subscription counting enabled (hosted Pusher makes it an opt-in app setting).
  * An unoccupied channel counts zero.
  */
-export function channelCounts(
-  app: AppConfig,
-  kind: ChannelKind,
-  snapshot: ChannelSnapshot | undefined,
-  info: InfoRequest,
-): ChannelAttributes {
+export function channelCounts(app: AppConfig, kind: ChannelKind, snapshot: ChannelSnapshot | undefined, info: InfoRequest): ChannelAttributes {
   const attributes: ChannelAttributes = {};
   if (info.userCount && kind.type === 'presence') attributes.user_count = snapshot?.userCount ?? 0;
   if (info.subscriptionCount && app.enableSubscriptionCount) attributes.subscription_count = snapshot?.subscriptionCount ?? 0;

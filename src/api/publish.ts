@@ -11,7 +11,10 @@ export async function triggerEvent(core: CoreApi, app: AppState, body: unknown):
   await published(publish(core, app, event));
   if (!wantsAny(event.info)) return EMPTY_OBJECT_REPLY;
   // Every channel's counts in one question (one cluster round trip, not one per channel).
-  const snapshots = await core.getChannels(app, event.channels.map((c) => c.name));
+  const snapshots = await core.getChannels(
+    app,
+    event.channels.map((c) => c.name),
+  );
   // No prototype: `__proto__` is a valid channel name.
   const channels: Record<string, ChannelAttributes> = Object.create(null) as Record<string, ChannelAttributes>;
   for (const channel of event.channels) channels[channel.name] = countsFor(app, channel, snapshots, event);

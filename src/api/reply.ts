@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { SwitchboardError } from '../protocol/errors.js';
+import type { SwitchboardError } from '../protocol/errors.js';
 
 /** What a route handler answers: a status and a body already serialised. */
 export interface ApiReply {

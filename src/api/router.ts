@@ -137,15 +137,15 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
       authorizeAdmin(request.req, deps.apps === undefined ? undefined : deps.config.adminToken);
       const manager = deps.apps as AppManager;
       if (route.name === 'appsList') return listApps(manager);
-      if (route.name === 'appsShow') return showApp(manager, params['appId'] ?? '', request.query);
-      return changeApp(manager, params['appId'] ?? '', params['action'] ?? '', request.req, deps.config.maxHttpBodyBytes);
+      if (route.name === 'appsShow') return showApp(manager, params.appId ?? '', request.query);
+      return changeApp(manager, params.appId ?? '', params.action ?? '', request.req, deps.config.maxHttpBodyBytes);
     }
     default:
       break;
   }
 
   const { core, config } = deps;
-  const app = await core.findApp(params['appId'] ?? '');
+  const app = await core.findApp(params.appId ?? '');
   if (app === undefined) throw new SwitchboardError(ErrorCode.ApiNotFound, 'no such app');
   const body = await readBody(request.req, config.maxHttpBodyBytes, 'maxHttpBodyBytes');
   const auth = authenticate(request.method, request.rawPath, request.query, body, app.config, Math.floor(Date.now() / 1000));
@@ -167,13 +167,13 @@ async function dispatch(deps: HttpApiDeps, request: ApiRequest, route: RouteSpec
     case 'channels':
       return listChannels(core, app, request.query);
     case 'channel':
-      return getChannel(core, app, params['channel'] ?? '', request.query);
+      return getChannel(core, app, params.channel ?? '', request.query);
     case 'channelUsers':
-      return channelUsers(core, app, params['channel'] ?? '');
+      return channelUsers(core, app, params.channel ?? '');
     case 'channelHistory':
-      return channelHistory(app, params['channel'] ?? '', request.query);
+      return channelHistory(app, params.channel ?? '', request.query);
     case 'terminateUserConnections':
-      return terminateUserConnections(core, app, params['userId'] ?? '');
+      return terminateUserConnections(core, app, params.userId ?? '');
   }
 }
 

@@ -1,6 +1,6 @@
 /** The HTTP routes the node serves, matched without regular expressions or allocation per literal segment. */
 
-export type RouteName =
+type RouteName =
   | 'health'
   | 'ready'
   | 'cluster'

@@ -242,7 +242,10 @@ export class AppCatalog {
     this.down.failures++;
     if (!(err instanceof BrokenCircuitError)) this.down.error = error;
     if (now - this.down.loggedAt >= this.options.outageLogMs) {
-      this.log.error({ store: this.store.kind, error: this.down.error, failures: this.down.failures, downForMs: now - this.down.since }, 'app store still unreachable');
+      this.log.error(
+        { store: this.store.kind, error: this.down.error, failures: this.down.failures, downForMs: now - this.down.since },
+        'app store still unreachable',
+      );
       this.down.loggedAt = now;
       this.down.failures = 0;
     }

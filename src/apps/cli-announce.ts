@@ -31,8 +31,12 @@ export function announcer(config: Config, io: { stderr(text: string): void }): {
         return;
       }
       connected ??= Promise.race([transport.connect().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), CONNECT_WAIT_MS).unref())]);
-      const sent = (await connected) && transport.publish(APPS_SUBJECT, encodeMessage({ t: 'app-changed', from: `cli-${process.pid}`, app: appId, keys: [...keys] }));
-      if (!sent) io.stderr(`warning: the ${config.adapter} broker did not take the change announcement: running nodes apply it within appCacheTtl (${config.appCacheTtl} s)\n`);
+      const sent =
+        (await connected) && transport.publish(APPS_SUBJECT, encodeMessage({ t: 'app-changed', from: `cli-${process.pid}`, app: appId, keys: [...keys] }));
+      if (!sent)
+        io.stderr(
+          `warning: the ${config.adapter} broker did not take the change announcement: running nodes apply it within appCacheTtl (${config.appCacheTtl} s)\n`,
+        );
     },
     async close() {
       // Closing flushes what is queued.

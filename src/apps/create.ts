@@ -5,7 +5,10 @@ import { SqlAppStore, type SqlDriver } from './sql-store.js';
 import { StaticAppStore } from './static-store.js';
 import type { AppStore } from './types.js';
 
-export type AppStoreSettings = Pick<Config, 'apps' | 'appStore' | 'appStoreUrl' | 'appStoreSchema' | 'appStoreTable' | 'appStorePoolSize' | 'appStoreQueryTimeout'>;
+export type AppStoreSettings = Pick<
+  Config,
+  'apps' | 'appStore' | 'appStoreUrl' | 'appStoreSchema' | 'appStoreTable' | 'appStorePoolSize' | 'appStoreQueryTimeout'
+>;
 
 /** The store the config names. Opening a pool connects lazily: an unreachable database is a lookup failure, not a start-up one. */
 export function createAppStore(settings: AppStoreSettings): AppStore {

@@ -157,15 +157,18 @@ export class LiveApps {
   start(): void {
     if (this.catalog === null || this.refreshTimer !== null) return;
     const catalog = this.catalog;
-    this.refreshTimer = setInterval(() => {
-      for (const app of this.byId.values()) {
-        if (catalog.peekId(app.config.id) !== undefined) continue;
-        void catalog.byIdAsync(app.config.id).then((next) => {
-          if (next !== null) this.materialize(next);
-          else if (catalog.status().up && this.byId.get(app.config.id) === app) this.remove(app);
-        });
-      }
-    }, Math.max(100, this.config.appCacheTtl * 1000));
+    this.refreshTimer = setInterval(
+      () => {
+        for (const app of this.byId.values()) {
+          if (catalog.peekId(app.config.id) !== undefined) continue;
+          void catalog.byIdAsync(app.config.id).then((next) => {
+            if (next !== null) this.materialize(next);
+            else if (catalog.status().up && this.byId.get(app.config.id) === app) this.remove(app);
+          });
+        }
+      },
+      Math.max(100, this.config.appCacheTtl * 1000),
+    );
     this.refreshTimer.unref();
   }
 

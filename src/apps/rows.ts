@@ -30,7 +30,7 @@ export interface SqlTypes {
 const OWN_COLUMNS = new Set(['id', 'key', 'secret', 'enabled', 'previousSecret', 'previousSecretExpiresAt']);
 
 /** A definition checked against the one app schema: the first issue, with its field, is the reason. */
-export function validateApp(id: string, input: Record<string, unknown>): StoredApp {
+function validateApp(id: string, input: Record<string, unknown>): StoredApp {
   const parsed = appSchema.safeParse(input);
   if (parsed.success) return { ok: true, app: parsed.data };
   const issue = parsed.error.issues[0];
@@ -87,7 +87,8 @@ export const switchboardRows: RowMapping = {
     input.secret = row.secret;
     input.enabled = toBool(row.enabled);
     if (row.previous_secret !== null && row.previous_secret !== undefined) input.previousSecret = row.previous_secret;
-    if (row.previous_secret_expires_at !== null && row.previous_secret_expires_at !== undefined) input.previousSecretExpiresAt = toNumber(row.previous_secret_expires_at);
+    if (row.previous_secret_expires_at !== null && row.previous_secret_expires_at !== undefined)
+      input.previousSecretExpiresAt = toNumber(row.previous_secret_expires_at);
     return validateApp(id, input);
   },
   toRow(app) {
@@ -142,9 +143,18 @@ export const soketiRows: RowMapping = {
   schema: 'soketi',
   defaultTable: 'apps',
   columns: [
-    'id', 'key', 'secret', 'max_connections', 'enable_client_messages', 'enabled',
-    'max_backend_events_per_sec', 'max_client_events_per_sec', 'max_read_req_per_sec', 'webhooks',
-    ...SOKETI_OPTIONAL.map(([column]) => column), 'enable_user_authentication',
+    'id',
+    'key',
+    'secret',
+    'max_connections',
+    'enable_client_messages',
+    'enabled',
+    'max_backend_events_per_sec',
+    'max_client_events_per_sec',
+    'max_read_req_per_sec',
+    'webhooks',
+    ...SOKETI_OPTIONAL.map(([column]) => column),
+    'enable_user_authentication',
   ],
   idColumn: 'id',
   keyColumn: 'key',
@@ -171,7 +181,8 @@ export const soketiRows: RowMapping = {
       const value = row[column];
       if (value !== null && value !== undefined) input[field] = toNumber(value);
     }
-    if (row.enable_user_authentication !== undefined) input.userAuthenticationTimeout = toBool(row.enable_user_authentication) === true ? SOKETI_SIGNIN_TIMEOUT : 0;
+    if (row.enable_user_authentication !== undefined)
+      input.userAuthenticationTimeout = toBool(row.enable_user_authentication) === true ? SOKETI_SIGNIN_TIMEOUT : 0;
     return validateApp(id, input);
   },
   toRow(app) {
@@ -199,7 +210,7 @@ export const soketiRows: RowMapping = {
     ['enable_client_messages', 'SMALLINT NOT NULL'],
     ['enabled', 'SMALLINT NOT NULL'],
     ['max_backend_events_per_sec', 'INTEGER NOT NULL'],
-    ['max_client_events_per_sec', t.bigint + ' NOT NULL'],
+    ['max_client_events_per_sec', `${t.bigint} NOT NULL`],
     ['max_read_req_per_sec', 'INTEGER NOT NULL'],
     ['webhooks', `${t.json} NULL`],
     ...SOKETI_OPTIONAL.map(([column]): [string, string] => [column, column.endsWith('_kb') ? 'REAL NULL' : 'INTEGER NULL']),

@@ -72,7 +72,10 @@ export class SqlAppStore implements AppStore {
   async create(app: AppConfig): Promise<void> {
     const d = this.driver;
     // The soketi layout has no unique key index: the key is checked here.
-    const taken = await d.query(`SELECT ${d.quote(this.mapping.idColumn)} FROM ${this.table} WHERE ${d.quote(this.mapping.idColumn)} = ${d.param(1)} OR ${d.quote(this.mapping.keyColumn)} = ${d.param(2)}`, [app.id, app.key]);
+    const taken = await d.query(
+      `SELECT ${d.quote(this.mapping.idColumn)} FROM ${this.table} WHERE ${d.quote(this.mapping.idColumn)} = ${d.param(1)} OR ${d.quote(this.mapping.keyColumn)} = ${d.param(2)}`,
+      [app.id, app.key],
+    );
     if (taken.length > 0) throw new AppStoreRefusal('conflict', `an app with id ${app.id} or key ${app.key} exists`);
     const row = this.mapping.toRow(app);
     const columns = Object.keys(row);
@@ -89,7 +92,10 @@ export class SqlAppStore implements AppStore {
 
   async replace(app: AppConfig): Promise<boolean> {
     const d = this.driver;
-    const clash = await d.query(`SELECT ${d.quote(this.mapping.idColumn)} FROM ${this.table} WHERE ${d.quote(this.mapping.keyColumn)} = ${d.param(1)} AND ${d.quote(this.mapping.idColumn)} <> ${d.param(2)}`, [app.key, app.id]);
+    const clash = await d.query(
+      `SELECT ${d.quote(this.mapping.idColumn)} FROM ${this.table} WHERE ${d.quote(this.mapping.keyColumn)} = ${d.param(1)} AND ${d.quote(this.mapping.idColumn)} <> ${d.param(2)}`,
+      [app.key, app.id],
+    );
     if (clash.length > 0) throw new AppStoreRefusal('conflict', `key ${app.key} belongs to another app`);
     const row = this.mapping.toRow(app);
     const columns = Object.keys(row).filter((c) => c !== this.mapping.idColumn);

@@ -27,7 +27,7 @@ export interface Algorithm {
 export type Random = () => number;
 
 /** Round-robin over whatever is eligible now; a ramping (slow-start) target is skipped with the probability it is not yet at full weight. */
-export class RoundRobin implements Algorithm {
+class RoundRobin implements Algorithm {
   readonly name = 'round-robin' as const;
   private next = 0;
   constructor(private readonly random: Random = Math.random) {}
@@ -74,7 +74,7 @@ export class SmoothWeightedRoundRobin implements Algorithm {
 }
 
 /** Fewest open connections per unit of weight; ties go round-robin so equal backends fill evenly. */
-export class LeastConnections implements Algorithm {
+class LeastConnections implements Algorithm {
   readonly name = 'least-connections' as const;
   private tie = 0;
   pick(targets: readonly Target[]): Target {
@@ -83,7 +83,7 @@ export class LeastConnections implements Algorithm {
 }
 
 /** Weighted random. */
-export class WeightedRandom implements Algorithm {
+class WeightedRandom implements Algorithm {
   readonly name = 'random' as const;
   constructor(private readonly random: Random = Math.random) {}
   pick(targets: readonly Target[]): Target {
@@ -104,12 +104,12 @@ function weightedChoice(targets: readonly Target[], random: Random, exclude?: Ta
 }
 
 /** The load score P2C compares: connections per weight, scaled by how busy the node says its event loop is. */
-export function loadScore(t: Target): number {
+function loadScore(t: Target): number {
   return ((t.active + 1) / t.weight) * (1 + t.elu);
 }
 
 /** Power of two choices: two distinct weighted-random targets, the lower load score wins. */
-export class PowerOfTwoChoices implements Algorithm {
+class PowerOfTwoChoices implements Algorithm {
   readonly name = 'p2c' as const;
   constructor(private readonly random: Random = Math.random) {}
   pick(targets: readonly Target[]): Target {
@@ -128,7 +128,7 @@ export class PowerOfTwoChoices implements Algorithm {
  * the fastest backend is preferred without taking every new connection
  * (nginx's least_time combines latency with connections for the same reason).
  */
-export class LeastResponseTime implements Algorithm {
+class LeastResponseTime implements Algorithm {
   readonly name = 'least-response-time' as const;
   private tie = 0;
   pick(targets: readonly Target[]): Target {
@@ -152,7 +152,7 @@ function lowest(targets: readonly Target[], score: (t: Target) => number, turn: 
 }
 
 /** 32-bit FNV-1a with a murmur3 finalizer, so nearby strings land far apart on the ring. */
-export function hash32(text: string): number {
+function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -205,7 +205,10 @@ export class BoundedConsistentHash implements Algorithm {
 
   /** The ring is rebuilt only when the set of ids or their base weights change. */
   private rebuild(targets: readonly Target[]): void {
-    const key = targets.map((t) => `${t.id}*${Math.ceil(t.weight)}`).sort().join(',');
+    const key = targets
+      .map((t) => `${t.id}*${Math.ceil(t.weight)}`)
+      .sort()
+      .join(',');
     if (key === this.ringKey) return;
     this.ringKey = key;
     const entries: Array<[number, string]> = [];

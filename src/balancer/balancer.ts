@@ -15,7 +15,7 @@ import { Rebalancer } from './rebalancer.js';
 import { TunnelHandler } from './tunnel.js';
 
 /** `GET /balancer`: one backend. */
-export interface BackendDescription {
+interface BackendDescription {
   address: string;
   state: string;
   ejected: boolean;
@@ -32,7 +32,7 @@ export interface BackendDescription {
 const APP_PATH = /^\/apps?\/([^/?]+)/;
 
 /** The key consistent hashing uses for a request. */
-export function hashKeyOf(config: BalancerConfig, req: IncomingMessage): string | undefined {
+function hashKeyOf(config: BalancerConfig, req: IncomingMessage): string | undefined {
   switch (config.hashKey) {
     case 'client-ip':
       return plainAddress(req.socket.remoteAddress);
@@ -68,7 +68,11 @@ export class Balancer {
     private readonly logger: Logger,
   ) {
     this.set = new BackendSet(config);
-    this.checker = new HealthChecker(this.set, { intervalMs: config.healthInterval * 1000, fastIntervalMs: config.healthFastInterval * 1000, timeoutMs: config.healthTimeout * 1000 }, logger);
+    this.checker = new HealthChecker(
+      this.set,
+      { intervalMs: config.healthInterval * 1000, fastIntervalMs: config.healthFastInterval * 1000, timeoutMs: config.healthTimeout * 1000 },
+      logger,
+    );
     const key = (req: IncomingMessage): string | undefined => hashKeyOf(config, req);
     this.tunnels = new TunnelHandler(config, this.set, logger, key);
     this.http = new HttpForwarder(config, this.set, logger, key);
@@ -89,7 +93,12 @@ export class Balancer {
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       balancerMetrics.proxyErrors.inc({ kind: 'bad-request' });
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
       if (socket.writable && !(socket as Socket).destroyed) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       // end() may wait on a peer that never reads: the fd goes regardless.
       setTimeout(() => socket.destroy(), 1000).unref();
@@ -139,7 +148,10 @@ export class Balancer {
       });
     });
     this.port = (this.server.address() as AddressInfo).port;
-    this.logger.info({ host: this.config.host, port: this.port, algorithm: this.config.algorithm, backends: this.set.all().length, discover: this.config.discover }, 'switchboard balancer listening');
+    this.logger.info(
+      { host: this.config.host, port: this.port, algorithm: this.config.algorithm, backends: this.set.all().length, discover: this.config.discover },
+      'switchboard balancer listening',
+    );
     return this.port;
   }
 
@@ -187,7 +199,13 @@ export class Balancer {
   endpoints(): unknown {
     const healthy = this.set.eligible().filter((b) => b.health.state === 'up');
     return {
-      endpoints: healthy.map((b) => ({ url: b.publicUrl, address: b.address, weight: b.baseWeight, connections: b.load?.connections ?? b.connections, elu: b.load?.elu ?? null })),
+      endpoints: healthy.map((b) => ({
+        url: b.publicUrl,
+        address: b.address,
+        weight: b.baseWeight,
+        connections: b.load?.connections ?? b.connections,
+        elu: b.load?.elu ?? null,
+      })),
     };
   }
 

@@ -9,10 +9,10 @@ export interface CheckSettings {
   timeoutMs: number;
 }
 
-export type CheckResult = { result: 'ok' | 'draining' | 'failed'; reason: string; load: ReportedLoad | null; ms: number };
+type CheckResult = { result: 'ok' | 'draining' | 'failed'; reason: string; load: ReportedLoad | null; ms: number };
 
 /** One `GET /ready`: 200 is ok, 503 saying it drains is draining, anything else (or no answer in time) failed. */
-export function checkReady(backend: Backend, timeoutMs: number): Promise<CheckResult> {
+function checkReady(backend: Backend, timeoutMs: number): Promise<CheckResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     let settled = false;
@@ -31,8 +31,8 @@ export function checkReady(backend: Backend, timeoutMs: number): Promise<CheckRe
       });
       res.on('end', () => {
         const body = parseBody(Buffer.concat(chunks).toString('utf8'));
-        const load = readLoad(body?.['load']);
-        const draining = body?.['draining'] === true || load?.state === 'draining';
+        const load = readLoad(body?.load);
+        const draining = body?.draining === true || load?.state === 'draining';
         if (res.statusCode === 200 && !draining) done('ok', 'ready 200', load);
         else if (res.statusCode === 503 && draining) done('draining', 'ready 503 draining', load);
         else done('failed', `ready ${res.statusCode ?? '?'}`, load);
@@ -62,18 +62,18 @@ function num(v: unknown): number | null {
 }
 
 /** Checked field by field: a node's body is input from the network. */
-export function readLoad(v: unknown): ReportedLoad | null {
+function readLoad(v: unknown): ReportedLoad | null {
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
-  const connections = num(o['connections']);
-  const elu = num(o['elu']);
+  const connections = num(o.connections);
+  const elu = num(o.elu);
   if (connections === null || elu === null) return null;
   return {
     connections,
     elu: Math.min(1, Math.max(0, elu)),
-    rssBytes: num(o['rssBytes']) ?? 0,
-    heapUsedBytes: num(o['heapUsedBytes']) ?? 0,
-    state: o['state'] === 'draining' ? 'draining' : 'ready',
+    rssBytes: num(o.rssBytes) ?? 0,
+    heapUsedBytes: num(o.heapUsedBytes) ?? 0,
+    state: o.state === 'draining' ? 'draining' : 'ready',
   };
 }
 
@@ -126,7 +126,8 @@ export class HealthChecker {
     if (outcome.load !== null) backend.load = outcome.load;
     if (outcome.result !== 'failed') backend.observeLatency(outcome.ms);
     backend.health.checked(outcome.result, performance.now(), outcome.reason);
-    if (backend.health.state !== before) this.logger.info({ backend: backend.address, from: before, to: backend.health.state, reason: outcome.reason }, 'backend health changed');
+    if (backend.health.state !== before)
+      this.logger.info({ backend: backend.address, from: before, to: backend.health.state, reason: outcome.reason }, 'backend health changed');
     const base = backend.health.changing || backend.health.state === 'unknown' ? this.settings.fastIntervalMs : this.settings.intervalMs;
     // ±10% jitter so that checks of many backends (and of many balancers) do not line up.
     this.schedule(backend, base * (0.9 + Math.random() * 0.2));

@@ -9,10 +9,10 @@ import { logLevels } from '../config/schema.js';
  * the way the node's are (src/config/options.ts), with its own env prefix
  * so a node's environment and a balancer's never collide.
  */
-export const algorithms = ['p2c', 'round-robin', 'weighted-round-robin', 'least-connections', 'random', 'least-response-time', 'consistent-hash'] as const;
+const algorithms = ['p2c', 'round-robin', 'weighted-round-robin', 'least-connections', 'random', 'least-response-time', 'consistent-hash'] as const;
 export type AlgorithmName = (typeof algorithms)[number];
 
-export const balancerSchema = z
+const balancerSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0').describe('Address to listen on.'),
     listen: z.number().int().min(0).max(65535).default(8080).describe('Port the balancer listens on (0 = any free port).'),
@@ -21,16 +21,27 @@ export const balancerSchema = z
       .array(z.string().regex(/^[^\s=]+:\d{1,5}(=\d{1,4})?$/, 'host:port or host:port=weight'))
       .default([])
       .describe('Backend nodes `host:port` or `host:port=weight` (weight 1-1000, default 1); repeat the flag for more, a JSON array in env.'),
-    discover: z.enum(['static', 'redis']).default('static').describe('Where backends come from: `static` (the `backend` list) or `redis` (the cluster\'s node registry).'),
+    discover: z
+      .enum(['static', 'redis'])
+      .default('static')
+      .describe("Where backends come from: `static` (the `backend` list) or `redis` (the cluster's node registry)."),
     redisUrl: z.string().min(1).optional().describe('Redis of the nodes, for `--discover redis`.'),
-    keyPrefix: z.string().min(1).max(64).default('switchboard').describe('The nodes\' `--key-prefix`, to find their heartbeats.'),
+    keyPrefix: z.string().min(1).max(64).default('switchboard').describe("The nodes' `--key-prefix`, to find their heartbeats."),
     nodeTimeout: z.number().min(0.2).max(600).default(10).describe('Seconds without a heartbeat after which a discovered node is forgotten.'),
     algorithm: z.enum(algorithms).default('p2c').describe('How a backend is chosen for each new WebSocket or HTTP request (see Algorithms).'),
-    hashKey: z.enum(['app-key', 'query', 'client-ip']).default('app-key').describe('What consistent hashing hashes: the app key of `/app/{key}` (HTTP API: the app id), a query parameter, or the client address.'),
+    hashKey: z
+      .enum(['app-key', 'query', 'client-ip'])
+      .default('app-key')
+      .describe('What consistent hashing hashes: the app key of `/app/{key}` (HTTP API: the app id), a query parameter, or the client address.'),
     hashQueryParam: z.string().min(1).default('key').describe('Query parameter hashed with `--hash-key query`.'),
-    hashBalanceFactor: z.number().min(1.01).max(10).default(1.25).describe('Bounded loads: no backend takes more than this factor times its share of connections (HAProxy hash-balance-factor 125).'),
+    hashBalanceFactor: z
+      .number()
+      .min(1.01)
+      .max(10)
+      .default(1.25)
+      .describe('Bounded loads: no backend takes more than this factor times its share of connections (HAProxy hash-balance-factor 125).'),
     healthInterval: z.number().min(0.05).max(300).default(2).describe('Seconds between active `/ready` checks.'),
-    healthFastInterval: z.number().min(0.05).max(300).default(0.5).describe('Seconds between checks while a backend is changing state (HAProxy\'s fastinter).'),
+    healthFastInterval: z.number().min(0.05).max(300).default(0.5).describe("Seconds between checks while a backend is changing state (HAProxy's fastinter)."),
     healthTimeout: z.number().min(0.05).max(60).default(1).describe('Seconds one health check may take; slower counts as a bad check.'),
     healthRise: z.number().int().min(1).max(100).default(2).describe('Consecutive good checks for a backend to become healthy.'),
     healthFall: z.number().int().min(1).max(100).default(3).describe('Consecutive bad checks for a backend to become unhealthy.'),
@@ -38,16 +49,37 @@ export const balancerSchema = z
     ejectBaseSeconds: z.number().min(0.05).max(3600).default(30).describe('Seconds of the first ejection; each consecutive ejection multiplies it.'),
     ejectMaxSeconds: z.number().min(0.05).max(86_400).default(300).describe('Seconds of the longest ejection.'),
     maxEjectedPercent: z.number().min(0).max(100).default(50).describe('Most backends ejected at once, in percent (at least one may be).'),
-    slowStart: z.number().min(0).max(3600).default(60).describe('Seconds over which a newly healthy backend\'s share ramps up; 0 = off.'),
+    slowStart: z.number().min(0).max(3600).default(60).describe("Seconds over which a newly healthy backend's share ramps up; 0 = off."),
     panicThreshold: z.number().min(0).max(100).default(50).describe('Percentage of healthy backends below which traffic goes to all of them.'),
     proxyProtocol: z.boolean().default(false).describe('Send a PROXY protocol v1 line to backends.'),
-    maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024).describe('Largest request head a client may send, in bytes; beyond it 431.'),
-    headersTimeout: z.number().min(0.1).max(300).default(10).describe('Seconds a client may take to send its request head (slowloris); slower gets 408 or is closed.'),
-    requestTimeout: z.number().min(0.1).max(600).default(30).describe('Seconds an HTTP request may take, body and the backend\'s answer included.'),
-    maxBodyBytes: z.number().int().min(1024).default(1024 * 1024).describe('Largest HTTP request body, in bytes; beyond it 413 (bodies are buffered so a failed connect can be retried).'),
+    maxHeaderBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(16 * 1024)
+      .describe('Largest request head a client may send, in bytes; beyond it 431.'),
+    headersTimeout: z
+      .number()
+      .min(0.1)
+      .max(300)
+      .default(10)
+      .describe('Seconds a client may take to send its request head (slowloris); slower gets 408 or is closed.'),
+    requestTimeout: z.number().min(0.1).max(600).default(30).describe("Seconds an HTTP request may take, body and the backend's answer included."),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(1024 * 1024)
+      .describe('Largest HTTP request body, in bytes; beyond it 413 (bodies are buffered so a failed connect can be retried).'),
     connectTimeout: z.number().min(0.05).max(60).default(3).describe('Seconds to connect to a backend before trying another.'),
     connectRetries: z.number().int().min(0).max(10).default(2).describe('Other backends tried after a failed connect, before the client gets 502.'),
-    tunnelTimeout: z.number().min(0).max(86_400).default(3600).describe('Seconds of silence in both directions after which a WebSocket tunnel is closed; 0 = never (pusher-js pings every 120 s).'),
+    tunnelTimeout: z
+      .number()
+      .min(0)
+      .max(86_400)
+      .default(3600)
+      .describe('Seconds of silence in both directions after which a WebSocket tunnel is closed; 0 = never (pusher-js pings every 120 s).'),
     httpPoolSize: z.number().int().min(1).max(10_000).default(64).describe('Keep-alive sockets per backend for HTTP API requests.'),
     maxConnectionsPerBackend: z.number().int().min(0).default(0).describe('Open WebSockets per backend; 0 = unlimited.'),
     maxConnections: z.number().int().min(0).default(0).describe('Open WebSockets through this balancer process; 0 = unlimited.'),
@@ -55,13 +87,18 @@ export const balancerSchema = z
     maxQueued: z.number().int().min(0).default(1000).describe('Requests that may wait for room at once; beyond it they are refused at once.'),
     rebalance: z.boolean().default(true).describe('Move connections from busy nodes to idle ones when the load is uneven (needs `--admin-token`).'),
     rebalanceThreshold: z.number().min(1.01).max(10).default(1.2).describe('Max/mean connection ratio that starts rebalancing.'),
-    rebalanceRate: z.number().min(0.0001).max(0.5).default(0.01).describe('Share of a node\'s connections closed per second at most while rebalancing.'),
-    adminToken: z.string().min(16).optional().describe('Bearer token of the nodes\' admin endpoint (their `adminToken`); rebalancing needs it.'),
-    workers: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"').default('1').describe('Balancer processes sharing the port: a number, or `auto` for one per core.'),
+    rebalanceRate: z.number().min(0.0001).max(0.5).default(0.01).describe("Share of a node's connections closed per second at most while rebalancing."),
+    adminToken: z.string().min(16).optional().describe("Bearer token of the nodes' admin endpoint (their `adminToken`); rebalancing needs it."),
+    workers: z
+      .string()
+      .regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"')
+      .default('1')
+      .describe('Balancer processes sharing the port: a number, or `auto` for one per core.'),
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.discover === 'static' && c.backend.length === 0) ctx.addIssue({ code: 'custom', path: ['backend'], message: 'at least one --backend (or --discover redis)' });
+    if (c.discover === 'static' && c.backend.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['backend'], message: 'at least one --backend (or --discover redis)' });
     if (c.discover === 'redis' && c.redisUrl === undefined) ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'discover redis needs redisUrl' });
     if (c.ejectMaxSeconds < c.ejectBaseSeconds) ctx.addIssue({ code: 'custom', path: ['ejectMaxSeconds'], message: 'at least ejectBaseSeconds' });
   });
@@ -69,7 +106,7 @@ export const balancerSchema = z
 export type BalancerConfigInput = z.input<typeof balancerSchema>;
 export type BalancerConfig = Readonly<z.infer<typeof balancerSchema>>;
 
-export const BALANCER_ENV_PREFIX = 'SWITCHBOARD_BALANCER_';
+const BALANCER_ENV_PREFIX = 'SWITCHBOARD_BALANCER_';
 
 /** Every balancer option with its flag and env names, derived from the schema. */
 export const balancerOptions: readonly ConfigOption[] = Object.freeze(

@@ -13,7 +13,7 @@ export interface DiscoveryListener {
 }
 
 /** Split `host:port` (IPv6 hosts in brackets or bare). */
-export function splitAddress(address: string): { host: string; port: number } | null {
+function splitAddress(address: string): { host: string; port: number } | null {
   const colon = address.lastIndexOf(':');
   if (colon <= 0) return null;
   const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
@@ -40,7 +40,14 @@ export class RedisDiscovery {
     private readonly listener: DiscoveryListener,
     private readonly logger: Logger,
   ) {
-    const transport = createTransport({ adapter: 'redis', redisUrl: settings.redisUrl, keyPrefix: settings.keyPrefix, nodeId: `balancer-${randomUUID()}`, clusterCoalesceMs: 0, clusterCoalesceMinRate: 0 });
+    const transport = createTransport({
+      adapter: 'redis',
+      redisUrl: settings.redisUrl,
+      keyPrefix: settings.keyPrefix,
+      nodeId: `balancer-${randomUUID()}`,
+      clusterCoalesceMs: 0,
+      clusterCoalesceMinRate: 0,
+    });
     if (transport === null) throw new Error('no redis transport');
     this.transport = transport;
     this.registry = new NodeRegistry(settings.nodeTimeoutMs);

@@ -90,7 +90,10 @@ export class HttpForwarder {
     upstream.on('socket', (socket: Socket) => {
       if (!socket.connecting) return;
       const connectStarted = performance.now();
-      connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })), this.config.connectTimeout * 1000);
+      connectTimer = setTimeout(
+        () => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })),
+        this.config.connectTimeout * 1000,
+      );
       socket.once('connect', () => {
         clearTimeout(connectTimer);
         backend.observeLatency(performance.now() - connectStarted);
@@ -139,7 +142,7 @@ export class HttpForwarder {
 }
 
 /** A JSON error answer, the nodes' shape (`{"error": message}`). */
-export function reply(res: ServerResponse, status: number, message: string, close = false): void {
+function reply(res: ServerResponse, status: number, message: string, close = false): void {
   if (res.headersSent || res.destroyed) return;
   const body = JSON.stringify({ error: message });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(close ? { connection: 'close' } : {}) });

@@ -32,7 +32,13 @@ export class LoadSampler {
 
   report(connections: number, draining: boolean): NodeLoadReport {
     const memory = process.memoryUsage();
-    return { connections, elu: Math.round(this.elu * 1000) / 1000, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, state: draining ? 'draining' : 'ready' };
+    return {
+      connections,
+      elu: Math.round(this.elu * 1000) / 1000,
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      state: draining ? 'draining' : 'ready',
+    };
   }
 
   stop(): void {

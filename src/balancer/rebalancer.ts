@@ -66,7 +66,10 @@ export class RebalancePlanner {
         this.tokens.delete(v.address);
         continue;
       }
-      const bucket = Math.min((this.tokens.get(v.address) ?? 0) + v.connections * this.settings.ratePerSecond * elapsedSeconds, Math.max(1, v.connections * this.settings.ratePerSecond));
+      const bucket = Math.min(
+        (this.tokens.get(v.address) ?? 0) + v.connections * this.settings.ratePerSecond * elapsedSeconds,
+        Math.max(1, v.connections * this.settings.ratePerSecond),
+      );
       const n = Math.min(excess, Math.floor(bucket));
       this.tokens.set(v.address, bucket - n);
       if (n > 0) closes.set(v.address, n);
@@ -76,7 +79,7 @@ export class RebalancePlanner {
 }
 
 /** Ask a node to close `count` connections with 4200 (its admin endpoint). Resolves to how many it closed. */
-export function askToClose(backend: Backend, count: number, token: string, timeoutMs = 2000): Promise<number> {
+function askToClose(backend: Backend, count: number, token: string, timeoutMs = 2000): Promise<number> {
   const body = JSON.stringify({ count });
   return new Promise((resolve) => {
     const req = request(

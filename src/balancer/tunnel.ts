@@ -174,7 +174,7 @@ function requestHead(req: IncomingMessage, client: Socket): string {
 }
 
 /** Answer an upgrade with an HTTP error and close. */
-export function refuse(socket: Duplex, status: number, text: string): void {
+function refuse(socket: Duplex, status: number, text: string): void {
   if (socket.destroyed) return;
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   setTimeout(() => socket.destroy(), 1000).unref();
@@ -187,7 +187,9 @@ export function refuse(socket: Duplex, status: number, text: string): void {
  */
 function closeOverCapacity(req: IncomingMessage, socket: Duplex): void {
   const key = String(req.headers['sec-websocket-key']);
-  const accept = createHash('sha1').update(key + WS_GUID).digest('base64');
+  const accept = createHash('sha1')
+    .update(key + WS_GUID)
+    .digest('base64');
   const reason = Buffer.from('Over capacity');
   const frame = Buffer.alloc(4 + reason.length);
   frame[0] = 0x88; // FIN + close

@@ -66,7 +66,7 @@ export async function runReport(resultsPath: string, flags: ReportFlags, setExit
     const tolerance = Number(flags.tolerance);
     if (!Number.isFinite(tolerance) || tolerance < 0) throw new SwitchboardBenchUsageError('--tolerance must be a non-negative percentage');
     const { html, regressions } = await renderReport(results, baseline, tolerance);
-    const out = flags.out ?? resultsPath.replace(/\.json$/, '') + '.html';
+    const out = flags.out ?? `${resultsPath.replace(/\.json$/, '')}.html`;
     await writeFile(out, html);
     process.stdout.write(`report written to ${out}${baseline ? `; ${regressions} regression(s) beyond ${tolerance}%` : ''}\n`);
     setExitCode(regressions > 0 ? BenchExit.ThresholdFailed : BenchExit.Pass);
@@ -80,7 +80,8 @@ export async function runReport(resultsPath: string, flags: ReportFlags, setExit
 /** `switchboard bench compare <scenario>`. */
 export async function runCompareCommand(scenario: string, flags: CompareFlags, setExitCode: SetExitCode): Promise<void> {
   try {
-    if (!(SCENARIO_NAMES as readonly string[]).includes(scenario)) throw new SwitchboardBenchUsageError(`unknown scenario ${scenario}; one of ${SCENARIO_NAMES.join(', ')}`);
+    if (!(SCENARIO_NAMES as readonly string[]).includes(scenario))
+      throw new SwitchboardBenchUsageError(`unknown scenario ${scenario}; one of ${SCENARIO_NAMES.join(', ')}`);
     const { table, passed } = await runCompare(scenario as ScenarioName, flags, (line) => process.stderr.write(`${line}\n`));
     process.stdout.write(`${table}\n`);
     setExitCode(passed ? BenchExit.Pass : BenchExit.ThresholdFailed);

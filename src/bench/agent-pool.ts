@@ -17,7 +17,7 @@ export interface AgentHandle {
  * The compiled worker entry. Under `tsc` output this file sits next to it; when this module is
  * loaded from source (tests, `tsx`), the build in `dist/` is used.
  */
-export function workerEntry(): string {
+function workerEntry(): string {
   const beside = fileURLToPath(new URL('./worker.js', import.meta.url));
   if (existsSync(beside)) return beside;
   const built = fileURLToPath(new URL('../../dist/bench/worker.js', import.meta.url));

@@ -93,7 +93,9 @@ export class Agent {
           return this.stop();
       }
     };
-    run().catch((err: unknown) => this.emit({ type: 'fatal', agentIndex: this.setup?.agentIndex ?? -1, message: err instanceof Error ? err.message : String(err) }));
+    run().catch((err: unknown) =>
+      this.emit({ type: 'fatal', agentIndex: this.setup?.agentIndex ?? -1, message: err instanceof Error ? err.message : String(err) }),
+    );
   }
 
   private stats(phase: number): PhaseStats {
@@ -205,7 +207,10 @@ export class Agent {
     this.activity?.stop();
     this.activity = undefined;
     if (activity === undefined) return;
-    const operation = activity.kind === 'client-events' ? this.clientEventOperation(phase, stats, activity.payloadBytes) : this.churnOperation(stats, activity.channels, activity.holdMs);
+    const operation =
+      activity.kind === 'client-events'
+        ? this.clientEventOperation(phase, stats, activity.payloadBytes)
+        : this.churnOperation(stats, activity.channels, activity.holdMs);
     this.activity = runSchedule(activity.pattern, durationMs, startMicros, operation);
     void this.activity.done.then((result) => {
       stats.scheduleLagMaxMs = Math.max(stats.scheduleLagMaxMs, result.maxLagMs);
@@ -221,7 +226,10 @@ export class Agent {
         const member = members[next];
         next = (next + 1) % members.length;
         if (member?.client === undefined) continue;
-        member.client.sendClientEvent(member.channel, encodeMarker({ scheduledMicros: scheduled, phase, publisher: member.globalIndex, connection: 0, seq: member.seq++ }, payloadBytes));
+        member.client.sendClientEvent(
+          member.channel,
+          encodeMarker({ scheduledMicros: scheduled, phase, publisher: member.globalIndex, connection: 0, seq: member.seq++ }, payloadBytes),
+        );
         stats.published++;
         stats.publishedByChannel[member.channel] = (stats.publishedByChannel[member.channel] ?? 0) + 1;
         return;

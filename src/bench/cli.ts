@@ -4,7 +4,7 @@ import type { SetExitCode } from './exit.js';
 import { addRunFlags, type RunFlags } from './options.js';
 import { SCENARIO_NAMES, type ScenarioName } from './scenarios/types.js';
 
-export { BenchExit, exitCodeOf, type SetExitCode } from './exit.js';
+export type { SetExitCode } from './exit.js';
 
 // Only the commands and their flags are defined here, so `--help` works everywhere. Each action
 // imports actions.ts when it runs: the generator, its drivers (socket.io-client among them) and the
@@ -28,7 +28,9 @@ const SCENARIO_HELP: Record<ScenarioName, string> = {
 export function registerBenchCommands(program: Command, setExitCode: SetExitCode = (code) => void (process.exitCode = code)): void {
   const bench = program.command('bench').description('load-test a Pusher-protocol server (or a Socket.IO / raw ws reference) and report capacity');
   for (const scenario of SCENARIO_NAMES) {
-    addRunFlags(bench.command(scenario).description(SCENARIO_HELP[scenario])).action(async (flags: RunFlags) => (await actions()).runScenario(scenario, flags, setExitCode));
+    addRunFlags(bench.command(scenario).description(SCENARIO_HELP[scenario])).action(async (flags: RunFlags) =>
+      (await actions()).runScenario(scenario, flags, setExitCode),
+    );
   }
 
   bench
@@ -38,13 +40,20 @@ export function registerBenchCommands(program: Command, setExitCode: SetExitCode
     .option('--baseline <file>', 'results JSON to compare against')
     .option('--tolerance <pct>', 'change beyond which a figure is a regression', '10')
     .option('--out <file>', 'HTML file to write (default: <results>.html)')
-    .action(async (resultsPath: string, flags: { baseline?: string; tolerance: string; out?: string }) => (await actions()).runReport(resultsPath, flags, setExitCode));
+    .action(async (resultsPath: string, flags: { baseline?: string; tolerance: string; out?: string }) =>
+      (await actions()).runReport(resultsPath, flags, setExitCode),
+    );
 
   const compare = bench
     .command('compare')
     .description('run one scenario against several targets in turn and print the ratios in one table')
     .argument('<scenario>', SCENARIO_NAMES.join('|'))
-    .option('--target <spec>', 'name=driver:ws-url[@pid], or a built-in to start: switchboard, socketio, ws-raw (repeatable)', (v: string, p: string[]) => [...p, v], [])
+    .option(
+      '--target <spec>',
+      'name=driver:ws-url[@pid], or a built-in to start: switchboard, socketio, ws-raw (repeatable)',
+      (v: string, p: string[]) => [...p, v],
+      [],
+    )
     .option('--server-cpus <list>', 'pin started targets with taskset', '0')
     .option('--out-dir <dir>', 'write each target’s results JSON here');
   addRunFlags(compare, false).action(async (scenario: string, flags: CompareFlags) => (await actions()).runCompareCommand(scenario, flags, setExitCode));

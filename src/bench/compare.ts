@@ -39,7 +39,7 @@ const COLUMNS: Column[] = [
 const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(Math.abs(n) < 10 ? 2 : 1));
 
 /** The comparison table: each figure, and its ratio to the first target's. */
-export function compareTable(runs: ReadonlyArray<{ name: string; results: BenchResults }>): string {
+function compareTable(runs: ReadonlyArray<{ name: string; results: BenchResults }>): string {
   const first = runs[0]?.results;
   const columns = COLUMNS.filter((c) => runs.some((r) => c.read(r.results) !== undefined));
   const rows = runs.map(({ name, results }) => [
@@ -58,8 +58,13 @@ export function compareTable(runs: ReadonlyArray<{ name: string; results: BenchR
 }
 
 /** Run one scenario against every target in turn; built-in targets are started (and stopped) here. */
-export async function runCompare(scenario: ScenarioName, flags: CompareFlags, log: (line: string) => void): Promise<{ table: string; passed: boolean; runs: Array<{ name: string; results: BenchResults }> }> {
-  if (flags.target.length === 0) throw new SwitchboardBenchUsageError('give at least one --target (e.g. --target switchboard --target socketio --target ws-raw)');
+export async function runCompare(
+  scenario: ScenarioName,
+  flags: CompareFlags,
+  log: (line: string) => void,
+): Promise<{ table: string; passed: boolean; runs: Array<{ name: string; results: BenchResults }> }> {
+  if (flags.target.length === 0)
+    throw new SwitchboardBenchUsageError('give at least one --target (e.g. --target switchboard --target socketio --target ws-raw)');
   const specs = flags.target.map(parseTargetSpec);
   const runs: Array<{ name: string; results: BenchResults }> = [];
   for (const spec of specs) {
@@ -72,7 +77,14 @@ export async function runCompare(scenario: ScenarioName, flags: CompareFlags, lo
     }
     try {
       log(`running ${scenario} against ${target.name} (${target.driver} ${target.url})`);
-      const runFlags: RunFlags = { ...flags, url: target.url, driver: target.driver, ...(target.pid !== undefined ? { serverPid: String(target.pid) } : {}), label: target.name, quiet: true };
+      const runFlags: RunFlags = {
+        ...flags,
+        url: target.url,
+        driver: target.driver,
+        ...(target.pid !== undefined ? { serverPid: String(target.pid) } : {}),
+        label: target.name,
+        quiet: true,
+      };
       const options = runOptionsFromFlags(scenario, runFlags, process.argv.slice());
       const results = await runBenchmark(options);
       runs.push({ name: target.name, results });

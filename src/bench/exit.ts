@@ -7,6 +7,7 @@ export type SetExitCode = (code: number) => void;
 
 /** Map an error to its exit code and a one-line message for stderr. */
 export function exitCodeOf(err: unknown): { code: number; message: string } {
-  if (err instanceof SwitchboardBenchUsageError || err instanceof SwitchboardBenchConnectError) return { code: BenchExit.UsageOrConnection, message: err.message };
+  if (err instanceof SwitchboardBenchUsageError || err instanceof SwitchboardBenchConnectError)
+    return { code: BenchExit.UsageOrConnection, message: err.message };
   return { code: BenchExit.UsageOrConnection, message: err instanceof Error ? err.message : String(err) };
 }

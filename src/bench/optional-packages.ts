@@ -19,7 +19,9 @@ const require = createRequire(import.meta.url);
 function missingError(purpose: string, names: readonly OptionalPackage[]): SwitchboardBenchUsageError {
   const list = names.join(' and ');
   const install = names.map((name) => `${name}@${OPTIONAL_PACKAGES[name]}`).join(' ');
-  return new SwitchboardBenchUsageError(`${purpose} needs ${names.length > 1 ? 'the packages' : 'the package'} ${list}, not installed with switchboard: npm install ${install}`);
+  return new SwitchboardBenchUsageError(
+    `${purpose} needs ${names.length > 1 ? 'the packages' : 'the package'} ${list}, not installed with switchboard: npm install ${install}`,
+  );
 }
 
 // Only the package itself missing; a broken install of it (a dependency of its own gone) is rethrown.

@@ -115,13 +115,15 @@ export function addRunFlags(command: Command, withTarget = true): Command {
 
 function int(name: string, text: string, min: number, max: number): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) throw new SwitchboardBenchUsageError(`--${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new SwitchboardBenchUsageError(`--${name} must be an integer from ${min} to ${max}, got "${text}"`);
   return value;
 }
 
 function num(name: string, text: string | undefined, min = 0): number {
   const value = Number(text);
-  if (text === undefined || !Number.isFinite(value) || value < min) throw new SwitchboardBenchUsageError(`--${name} must be a number ≥ ${min}, got "${text ?? ''}"`);
+  if (text === undefined || !Number.isFinite(value) || value < min)
+    throw new SwitchboardBenchUsageError(`--${name} must be a number ≥ ${min}, got "${text ?? ''}"`);
   return value;
 }
 
@@ -134,7 +136,7 @@ function duration(name: string, text: string): number {
 }
 
 /** The load pattern the flags describe. */
-export function patternFromFlags(f: RunFlags): LoadPattern {
+function patternFromFlags(f: RunFlags): LoadPattern {
   switch (f.pattern) {
     case 'constant':
       return { kind: 'constant', rate: num('rate', f.rate) };
@@ -145,7 +147,13 @@ export function patternFromFlags(f: RunFlags): LoadPattern {
       return { kind: 'steps', rates: f.steps.split(',').map((s) => num('steps', s.trim())) };
     }
     case 'spike':
-      return { kind: 'spike', base: num('rate', f.rate), peak: num('peak', f.peak), everyMs: duration('every', f.every), lengthMs: duration('spike-length', f.spikeLength) };
+      return {
+        kind: 'spike',
+        base: num('rate', f.rate),
+        peak: num('peak', f.peak),
+        everyMs: duration('every', f.every),
+        lengthMs: duration('spike-length', f.spikeLength),
+      };
     case 'wave':
       return { kind: 'wave', mean: num('rate', f.rate), amplitude: num('amplitude', f.amplitude), periodMs: duration('period', f.period) };
     default:
@@ -158,9 +166,12 @@ const LOOPBACK = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const CONNECTIONS_PER_SOURCE = 25_000;
 
 /** Loopback source addresses: given, or enough 127.0.0.x to stay inside the ephemeral port range. */
-export function sourceAddresses(list: string | undefined, clients: number): string[] {
+function sourceAddresses(list: string | undefined, clients: number): string[] {
   if (list !== undefined) {
-    const addresses = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const addresses = list
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     for (const a of addresses) if (!LOOPBACK.test(a)) throw new SwitchboardBenchUsageError(`--source-ips: ${a} is not a 127.0.0.0/8 address`);
     return addresses;
   }
@@ -189,7 +200,14 @@ export function runOptionsFromFlags(scenario: ScenarioName, f: RunFlags, command
     holdMs: duration('hold', f.hold),
     churnRate: num('churn-rate', f.churnRate),
   };
-  const clients = scenario === 'connections' ? sizes.connections : scenario === 'chat' ? sizes.rooms * sizes.roomSize : scenario === 'presence' ? sizes.members * sizes.channels : sizes.subscribers;
+  const clients =
+    scenario === 'connections'
+      ? sizes.connections
+      : scenario === 'chat'
+        ? sizes.rooms * sizes.roomSize
+        : scenario === 'presence'
+          ? sizes.members * sizes.channels
+          : sizes.subscribers;
   const thresholds = f.threshold.map((t) => {
     try {
       return parseThreshold(t);

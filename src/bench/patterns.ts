@@ -11,7 +11,7 @@ export type LoadPattern =
   | { kind: 'wave'; mean: number; amplitude: number; periodMs: number };
 
 /** The highest rate a pattern accepts, per second: bounds the generator's memory and the target. */
-export const MAX_RATE = 200_000;
+const MAX_RATE = 200_000;
 
 /** Rate (operations per second) the pattern asks for at `tMs` into a phase of `durationMs`. */
 export function rateAt(pattern: LoadPattern, tMs: number, durationMs: number): number {

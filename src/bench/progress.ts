@@ -7,10 +7,11 @@ export interface ProgressView {
   stop(): void;
 }
 
-export function describeProgress(u: ProgressUpdate): string {
+function describeProgress(u: ProgressUpdate): string {
   const p = u.point;
   const stage = u.stage === 'connecting' ? 'connecting' : `phase ${u.phase}/${u.phaseCount} ${u.stage}${u.rate > 0 ? ` @${u.rate}/s` : ''}`;
-  const server = p.serverCpuPct !== undefined ? ` srv ${Math.round(p.serverCpuPct)}% ${p.serverRssMiB !== undefined ? `${Math.round(p.serverRssMiB)}MiB` : ''}` : '';
+  const server =
+    p.serverCpuPct !== undefined ? ` srv ${Math.round(p.serverCpuPct)}% ${p.serverRssMiB !== undefined ? `${Math.round(p.serverRssMiB)}MiB` : ''}` : '';
   return `${stage} | conns ${p.connections} | ${p.deliveriesPerSec} deliv/s | p50 ${p.p50Ms}ms p99 ${p.p99Ms}ms max ${p.maxMs}ms | gen ${p.generatorCpuPct}%${server}`;
 }
 

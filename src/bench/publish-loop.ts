@@ -45,7 +45,10 @@ export class PublishLoop {
   private readonly send = (scheduledMicros: number, index: number): void => {
     const channel = this.channels[index % this.channels.length] ?? '';
     this.onSend();
-    if (this.inFlight >= BACKLOG_LIMIT) return this.failed('generator_backlog');
+    if (this.inFlight >= BACKLOG_LIMIT) {
+      this.failed('generator_backlog');
+      return;
+    }
     this.inFlight++;
     // Numbered on the connection it goes out on, which keeps the order it is numbered in.
     const connection = this.publisher.nextConnection();

@@ -20,12 +20,29 @@ function row(cells: readonly (string | number)[], tag = 'td', cls = ''): string 
 }
 
 function phasesTable(r: BenchResults): string {
-  const head = row(['phase', 'pattern', 'deliv/s', 'expected', 'delivered', 'loss %', 'dup', 'ooo', 'p50 ms', 'p99 ms', 'max ms', 'gen CPU %', 'thresholds'], 'th');
+  const head = row(
+    ['phase', 'pattern', 'deliv/s', 'expected', 'delivered', 'loss %', 'dup', 'ooo', 'p50 ms', 'p99 ms', 'max ms', 'gen CPU %', 'thresholds'],
+    'th',
+  );
   const body = [...r.phases, ...(r.phases.length > 1 ? [r.totals] : [])]
     .map((p) => {
       const l = p.latencyMs.count > 0 ? p.latencyMs : p.operationLatencyMs;
       return row(
-        [p.phase === 0 ? 'total' : p.phase, p.pattern, p.deliveriesPerSec, p.expected, p.delivered, p.lossPct.toFixed(3), p.duplicates, p.outOfOrder, l.p50, l.p99, l.max, `${p.generatorCpuPct}${p.generatorSaturated ? ' ⚠' : ''}`, p.thresholds.length === 0 ? '-' : p.passed ? 'pass' : 'FAIL'],
+        [
+          p.phase === 0 ? 'total' : p.phase,
+          p.pattern,
+          p.deliveriesPerSec,
+          p.expected,
+          p.delivered,
+          p.lossPct.toFixed(3),
+          p.duplicates,
+          p.outOfOrder,
+          l.p50,
+          l.p99,
+          l.max,
+          `${p.generatorCpuPct}${p.generatorSaturated ? ' ⚠' : ''}`,
+          p.thresholds.length === 0 ? '-' : p.passed ? 'pass' : 'FAIL',
+        ],
         'td',
         p.passed ? '' : 'bad',
       );
@@ -37,7 +54,11 @@ function phasesTable(r: BenchResults): string {
 function baselineTable(diffs: FigureDiff[], tolerance: number): string {
   if (diffs.length === 0) return '<p>No figures in common with the baseline.</p>';
   const head = row(['figure', 'baseline', 'current', 'change %', 'better', 'verdict'], 'th');
-  const body = diffs.map((d) => row([d.figure, d.baseline, d.current, d.changePct, d.better, d.regression ? `REGRESSION (> ${tolerance}%)` : 'ok'], 'td', d.regression ? 'bad' : '')).join('');
+  const body = diffs
+    .map((d) =>
+      row([d.figure, d.baseline, d.current, d.changePct, d.better, d.regression ? `REGRESSION (> ${tolerance}%)` : 'ok'], 'td', d.regression ? 'bad' : ''),
+    )
+    .join('');
   return `<table id="baseline">${head}${body}</table>`;
 }
 
@@ -78,7 +99,11 @@ chart('chart-memory', 'Server RSS (MiB)', [{ label: 'RSS', values: col('serverRs
 `;
 
 /** The self-contained HTML report of a run (uPlot inlined), with regressions against `baseline`. */
-export async function renderReport(results: BenchResults, baseline: BenchResults | undefined, tolerancePct: number): Promise<{ html: string; regressions: number }> {
+export async function renderReport(
+  results: BenchResults,
+  baseline: BenchResults | undefined,
+  tolerancePct: number,
+): Promise<{ html: string; regressions: number }> {
   const { js, css } = await uplotAssets();
   const diffs = baseline !== undefined ? diffAgainstBaseline(results, baseline, tolerancePct) : [];
   const regressions = diffs.filter((d) => d.regression).length;
@@ -89,10 +114,16 @@ export async function renderReport(results: BenchResults, baseline: BenchResults
     ['verdict', results.passed ? 'PASS' : 'FAIL'],
     ['command', results.command.join(' ')],
     ['when', `${results.startedAt} → ${results.finishedAt}`],
-    ['machine', `${results.machine.cpuModel} × ${results.machine.cpus}, ${results.machine.memoryGiB} GiB, ${results.machine.platform} ${results.machine.release}, node ${results.machine.node}`],
+    [
+      'machine',
+      `${results.machine.cpuModel} × ${results.machine.cpus}, ${results.machine.memoryGiB} GiB, ${results.machine.platform} ${results.machine.release}, node ${results.machine.node}`,
+    ],
     ['connections', `${c.open}/${c.attempted} open, ${c.failed} failed, connect p50 ${c.connectMs.p50} ms p99 ${c.connectMs.p99} ms, ${c.connectsPerSec}/s`],
     ['server', `CPU avg ${s.cpuAvgPct ?? '?'}%, RSS ${s.rssStartMiB ?? '?'} → ${s.rssEndMiB ?? '?'} MiB, ${s.memoryPerConnectionKiB ?? '?'} KiB/connection`],
-    ['generator', `${results.generator.workers} worker(s), busiest process ${results.generator.maxProcessCpuPct}%${results.generator.saturated ? ' ⚠ saturated' : ''}`],
+    [
+      'generator',
+      `${results.generator.workers} worker(s), busiest process ${results.generator.maxProcessCpuPct}%${results.generator.saturated ? ' ⚠ saturated' : ''}`,
+    ],
     ...(results.findMax ? [['find-max', `last good ${results.findMax.lastGoodRate ?? 'none'}/s, first failing ${results.findMax.firstBadRate ?? '-'}/s`]] : []),
     ...results.thresholds.map((t) => [`threshold ${t.threshold}`, `${t.pass ? 'pass' : 'FAIL'} (actual ${t.actual}${t.unit})`]),
   ];

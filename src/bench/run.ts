@@ -157,7 +157,9 @@ async function probeTarget(options: RunOptions): Promise<void> {
     const client = await driver.connect({ onFrame: () => false, onClose: () => undefined }, { timeoutMs: Math.min(options.timeoutMs, 5000) });
     client.close();
   } catch (err) {
-    throw new SwitchboardBenchConnectError(`cannot reach ${options.target.url} with the ${options.driver} driver: ${err instanceof Error ? err.message : String(err)}`);
+    throw new SwitchboardBenchConnectError(
+      `cannot reach ${options.target.url} with the ${options.driver} driver: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -175,7 +177,10 @@ export async function runBenchmark(options: RunOptions): Promise<BenchResults> {
   const startedAt = new Date();
   const runStart = Date.now();
   const state = new RunState();
-  const sampler = new ServerSampler({ ...(options.serverPid !== undefined ? { pid: options.serverPid } : {}), ...(options.metricsUrl !== undefined ? { metricsUrl: options.metricsUrl } : {}) });
+  const sampler = new ServerSampler({
+    ...(options.serverPid !== undefined ? { pid: options.serverPid } : {}),
+    ...(options.metricsUrl !== undefined ? { metricsUrl: options.metricsUrl } : {}),
+  });
   const before = await sampler.sample();
   sampler.start();
   const agents = startAgents(options.workers, state.onEvent, options.generatorCpus);
@@ -243,7 +248,10 @@ export async function runBenchmark(options: RunOptions): Promise<BenchResults> {
     );
     const connectBudgetMs = 60_000 + (clients / Math.max(1, peakRate(connectPattern, 60_000))) * 2000 + options.timeoutMs;
     await waitUntil(() => state.ready.length === agents.length, state, connectBudgetMs, 'the clients to connect');
-    const connectHistogram = mergeEncoded(createHistogram(), state.ready.map((r) => r.connectHistogram));
+    const connectHistogram = mergeEncoded(
+      createHistogram(),
+      state.ready.map((r) => r.connectHistogram),
+    );
     const subscribed: Record<string, number> = {};
     for (const r of state.ready) addCounts(subscribed, r.subscribedByChannel);
     const open = state.ready.reduce((a, r) => a + r.open, 0);
@@ -251,7 +259,9 @@ export async function runBenchmark(options: RunOptions): Promise<BenchResults> {
     const connectWallMs = Math.max(0, ...state.ready.map((r) => r.connectWallMs));
     const connectsPerSec = connectWallMs > 0 ? Math.round((open / connectWallMs) * 1000) : 0;
     if (clients > 0 && open === 0) {
-      throw new SwitchboardBenchConnectError(`no client could connect to ${options.target.url}: ${state.ready.find((r) => r.firstError)?.firstError ?? 'unknown error'}`);
+      throw new SwitchboardBenchConnectError(
+        `no client could connect to ${options.target.url}: ${state.ready.find((r) => r.firstError)?.firstError ?? 'unknown error'}`,
+      );
     }
     await sleep(plan.patternDrivesConnect ? 1000 : 200);
     const afterConnect = await sampler.sample();
@@ -280,7 +290,10 @@ export async function runBenchmark(options: RunOptions): Promise<BenchResults> {
 
       const phaseCpuStart = process.cpuUsage();
       const phaseWallStart = Date.now();
-      const publishing = publisher !== undefined ? new PublishLoop(publisher, plan.publishChannels, pattern, durationMs, startMicros, phase, options.payloadBytes, identity, countPublish) : undefined;
+      const publishing =
+        publisher !== undefined
+          ? new PublishLoop(publisher, plan.publishChannels, pattern, durationMs, startMicros, phase, options.payloadBytes, identity, countPublish)
+          : undefined;
       const publishedOk = publishing?.publishedOk ?? {};
       const publishErrorsByCode = publishing?.errorsByCode ?? {};
       const phaseEnd = Date.now() + 100 + durationMs;
@@ -316,8 +329,14 @@ export async function runBenchmark(options: RunOptions): Promise<BenchResults> {
       for (const agent of agents) agent.send({ type: 'report', phase });
       await waitUntil(() => state.reports.filter((r) => r.phase === phase).length === agents.length, state, 15_000, 'phase reports');
       const reports = state.reports.filter((r) => r.phase === phase);
-      const latency = mergeEncoded(createHistogram(), reports.map((r) => r.latency));
-      const operation = mergeEncoded(createHistogram(), reports.map((r) => r.opLatency));
+      const latency = mergeEncoded(
+        createHistogram(),
+        reports.map((r) => r.latency),
+      );
+      const operation = mergeEncoded(
+        createHistogram(),
+        reports.map((r) => r.opLatency),
+      );
       histograms.push({ latency, operation });
       const clientEvents: Record<string, number> = {};
       const operationErrors: CodeCounts = {};
@@ -358,7 +377,10 @@ export async function runBenchmark(options: RunOptions): Promise<BenchResults> {
         thresholds: [],
         passed: true,
       };
-      result.thresholds = evaluateThresholds(options.thresholds, factsOf(result, plan, { connectMs: summarize(connectHistogram), failed, attempted: clients, closes: 0, connectsPerSec }));
+      result.thresholds = evaluateThresholds(
+        options.thresholds,
+        factsOf(result, plan, { connectMs: summarize(connectHistogram), failed, attempted: clients, closes: 0, connectsPerSec }),
+      );
       result.passed = result.thresholds.every((t) => t.pass);
       phases.push(result);
       if (options.findMax === undefined || !result.passed) break;
@@ -379,7 +401,10 @@ export async function runBenchmark(options: RunOptions): Promise<BenchResults> {
     const closes = Object.values(state.closes).reduce((a, b) => a + b, 0);
     const connectionFacts = { connectMs: connectSummary, failed, attempted: clients, closes, connectsPerSec };
     const findMax = options.findMax !== undefined ? findMaxOf(phases) : undefined;
-    totals.thresholds = findMax !== undefined ? (phases.filter((p) => p.passed).at(-1)?.thresholds ?? phases[0]?.thresholds ?? []) : evaluateThresholds(options.thresholds, factsOf(totals, plan, connectionFacts));
+    totals.thresholds =
+      findMax !== undefined
+        ? (phases.filter((p) => p.passed).at(-1)?.thresholds ?? phases[0]?.thresholds ?? [])
+        : evaluateThresholds(options.thresholds, factsOf(totals, plan, connectionFacts));
     totals.passed = findMax !== undefined ? findMax.lastGoodRate !== null : totals.thresholds.every((t) => t.pass);
     const maxProcessCpuPct = Math.max(0, ...phases.map((p) => p.generatorCpuPct));
     const cpuSamples = sampler.samples.filter((s) => s.cpuPct !== undefined).map((s) => s.cpuPct ?? 0);
@@ -413,7 +438,9 @@ export async function runBenchmark(options: RunOptions): Promise<BenchResults> {
         workers: options.workers,
         maxProcessCpuPct,
         saturated: maxProcessCpuPct >= SATURATED_PCT,
-        ...(maxProcessCpuPct >= SATURATED_PCT ? { note: 'a generator process used ≥90% of a core: latency includes the generator’s own queueing and the target may do better' } : {}),
+        ...(maxProcessCpuPct >= SATURATED_PCT
+          ? { note: 'a generator process used ≥90% of a core: latency includes the generator’s own queueing and the target may do better' }
+          : {}),
       },
       server: {
         ...(options.serverPid !== undefined ? { pid: options.serverPid } : {}),
@@ -459,8 +486,12 @@ async function warmUp(
   const startMicros = nowMicros() + 50_000;
   const activity = plan.activity?.(pattern);
   if (activity !== undefined) activity.pattern = scalePattern(activity.pattern, 1 / agents.length);
-  for (const agent of agents) agent.send({ type: 'phase', phase: 0, startMicros, durationMs: options.warmupMs, ...(activity !== undefined ? { activity } : {}) });
-  const loop = publisher !== undefined ? new PublishLoop(publisher, plan.publishChannels, pattern, options.warmupMs, startMicros, 0, options.payloadBytes, identity, countPublish) : undefined;
+  for (const agent of agents)
+    agent.send({ type: 'phase', phase: 0, startMicros, durationMs: options.warmupMs, ...(activity !== undefined ? { activity } : {}) });
+  const loop =
+    publisher !== undefined
+      ? new PublishLoop(publisher, plan.publishChannels, pattern, options.warmupMs, startMicros, 0, options.payloadBytes, identity, countPublish)
+      : undefined;
   await sleep(50 + options.warmupMs);
   await loop?.sent();
   await waitUntil(() => (loop?.inFlight ?? 0) === 0, state, options.timeoutMs, 'warm-up publishes').catch(() => undefined);
@@ -473,7 +504,14 @@ async function warmUp(
  * Client events are spread evenly over the subscribed channels, which is exact for equal rooms; when
  * the estimate is off, the drain still ends after a quiet second.
  */
-function drainTarget(plan: ScenarioPlan, state: RunState, phase: number, phaseEndMicros: number, publishedOk: Record<string, number>, subscribed: Record<string, number>): number {
+function drainTarget(
+  plan: ScenarioPlan,
+  state: RunState,
+  phase: number,
+  phaseEndMicros: number,
+  publishedOk: Record<string, number>,
+  subscribed: Record<string, number>,
+): number {
   let clientEvents = 0;
   let ops = 0;
   for (const tick of state.latestTicks.values()) {

@@ -14,7 +14,7 @@ export interface ServerSample {
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** utime+stime (seconds) and VmRSS (MiB) of a process from /proc; undefined when it is gone. */
-export async function readProcess(pid: number): Promise<{ cpuSeconds: number; rssMiB: number } | undefined> {
+async function readProcess(pid: number): Promise<{ cpuSeconds: number; rssMiB: number } | undefined> {
   try {
     const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
     // The command name may hold spaces and parentheses: the fields start after its last ')'.
@@ -28,7 +28,7 @@ export async function readProcess(pid: number): Promise<{ cpuSeconds: number; rs
 }
 
 /** The few figures the bench reads from a Prometheus text exposition; sums over labels. */
-export function parsePrometheus(text: string): { cpuSeconds?: number; rssBytes?: number; connections?: number } {
+function parsePrometheus(text: string): { cpuSeconds?: number; rssBytes?: number; connections?: number } {
   const sums = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;

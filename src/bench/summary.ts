@@ -54,7 +54,8 @@ export function formatSummary(r: BenchResults): string {
   const t = r.totals;
   if (t.published + t.publishErrors > 0) out.push(`publishes: ${t.published} ok, ${t.publishErrors} failed; publisher lag max ${t.publisherLagMaxMs} ms`);
   if (t.clientEvents > 0) out.push(`client events sent: ${t.clientEvents}`);
-  if (t.operations > 0) out.push(`operations: ${t.operations}, errors [${codes(t.operationErrors)}], p50 ${t.operationLatencyMs.p50} ms p99 ${t.operationLatencyMs.p99} ms`);
+  if (t.operations > 0)
+    out.push(`operations: ${t.operations}, errors [${codes(t.operationErrors)}], p50 ${t.operationLatencyMs.p50} ms p99 ${t.operationLatencyMs.p99} ms`);
   const s = r.server;
   const serverBits = [
     s.cpuAvgPct !== undefined ? `CPU avg ${s.cpuAvgPct}%` : undefined,
@@ -64,7 +65,10 @@ export function formatSummary(r: BenchResults): string {
   ].filter((b) => b !== undefined);
   out.push(`server: ${serverBits.length > 0 ? serverBits.join(', ') : 'no figures (give --server-pid or a target with /metrics)'}`);
   if (r.generator.saturated) out.push(`⚠ generator saturated (${r.generator.maxProcessCpuPct}% of a core): ${r.generator.note ?? ''}`);
-  if (r.findMax) out.push(`find-max: last good rate ${r.findMax.lastGoodRate ?? 'none'}/s${r.findMax.firstBadRate !== null ? `, first failing ${r.findMax.firstBadRate}/s` : ''}`);
+  if (r.findMax)
+    out.push(
+      `find-max: last good rate ${r.findMax.lastGoodRate ?? 'none'}/s${r.findMax.firstBadRate !== null ? `, first failing ${r.findMax.firstBadRate}/s` : ''}`,
+    );
   for (const th of r.thresholds) out.push(`${th.pass ? '✓' : '✗'} ${th.threshold}  (actual ${th.actual}${th.unit})`);
   out.push(r.passed ? 'PASS' : 'FAIL');
   return out.join('\n');

@@ -16,11 +16,11 @@ export interface CompareTarget {
   stop(): Promise<void>;
 }
 
-export const BUILT_IN_TARGETS = ['switchboard', 'socketio', 'ws-raw'] as const;
+const BUILT_IN_TARGETS = ['switchboard', 'socketio', 'ws-raw'] as const;
 type BuiltIn = (typeof BUILT_IN_TARGETS)[number];
 
 /** A free loopback port (there is a short race until the server binds it; fine on a test machine). */
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -51,7 +51,7 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
 }
 
 /** The repository file a built-in target runs (works from src/bench and from dist/bench). */
-export function builtInScript(name: BuiltIn): string {
+function builtInScript(name: BuiltIn): string {
   const relative = name === 'switchboard' ? '../cli/main.js' : `../../bench/reference/${name}.mjs`;
   const path = fileURLToPath(new URL(relative, import.meta.url));
   if (name === 'switchboard' && !existsSync(path)) return fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -99,6 +99,7 @@ export function parseTargetSpec(spec: string): { builtIn: BuiltIn } | { name: st
   const match = /^([\w.-]+)=([\w-]+):(wss?:\/\/[^@\s]+)(?:@(\d+))?$/.exec(spec);
   if (match === null) throw new SwitchboardBenchUsageError(`--target "${spec}" is not name=driver:ws-url[@pid] or one of ${BUILT_IN_TARGETS.join(', ')}`);
   const [, name = '', driver = '', url = '', pid] = match;
-  if (!(DRIVER_NAMES as readonly string[]).includes(driver)) throw new SwitchboardBenchUsageError(`--target "${spec}": driver must be one of ${DRIVER_NAMES.join(', ')}`);
+  if (!(DRIVER_NAMES as readonly string[]).includes(driver))
+    throw new SwitchboardBenchUsageError(`--target "${spec}": driver must be one of ${DRIVER_NAMES.join(', ')}`);
   return { name, driver: driver as DriverName, url, ...(pid !== undefined ? { pid: Number(pid) } : {}) };
 }

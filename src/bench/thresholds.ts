@@ -3,11 +3,9 @@
  * A threshold names a metric of the run's totals, a comparison and a value; a `%` value on a
  * count metric compares its share of the total instead of the count.
  */
-export type ThresholdMetric =
-  | 'p50' | 'p90' | 'p95' | 'p99' | 'p999' | 'max' | 'mean'
-  | 'loss' | 'errors' | 'duplicates' | 'outOfOrder' | 'rate';
+type ThresholdMetric = 'p50' | 'p90' | 'p95' | 'p99' | 'p999' | 'max' | 'mean' | 'loss' | 'errors' | 'duplicates' | 'outOfOrder' | 'rate';
 
-export type Comparator = '<' | '<=' | '=' | '>' | '>=';
+type Comparator = '<' | '<=' | '=' | '>' | '>=';
 
 export interface Threshold {
   readonly source: string;

@@ -15,10 +15,10 @@ const CONFIG_FLAGS: ReadonlyArray<[string, string, string]> = [
   ['--app-store-url <url>', 'appStoreUrl', 'the app database (env: SWITCHBOARD_APP_STORE_URL)'],
   ['--app-store-schema <switchboard|soketi>', 'appStoreSchema', 'the table layout (env: SWITCHBOARD_APP_STORE_SCHEMA)'],
   ['--app-store-table <name>', 'appStoreTable', 'the table name (env: SWITCHBOARD_APP_STORE_TABLE)'],
-  ['--adapter <local|redis|nats>', 'adapter', 'the nodes\' broker: changes are announced on it (env: SWITCHBOARD_ADAPTER)'],
-  ['--redis-url <url>', 'redisUrl', 'the nodes\' Redis (env: SWITCHBOARD_REDIS_URL)'],
-  ['--nats-url <url>', 'natsUrl', 'the nodes\' NATS (env: SWITCHBOARD_NATS_URL)'],
-  ['--key-prefix <prefix>', 'keyPrefix', 'the nodes\' key prefix (env: SWITCHBOARD_KEY_PREFIX)'],
+  ['--adapter <local|redis|nats>', 'adapter', "the nodes' broker: changes are announced on it (env: SWITCHBOARD_ADAPTER)"],
+  ['--redis-url <url>', 'redisUrl', "the nodes' Redis (env: SWITCHBOARD_REDIS_URL)"],
+  ['--nats-url <url>', 'natsUrl', "the nodes' NATS (env: SWITCHBOARD_NATS_URL)"],
+  ['--key-prefix <prefix>', 'keyPrefix', "the nodes' key prefix (env: SWITCHBOARD_KEY_PREFIX)"],
   ['--app-secret-grace <seconds>', 'appSecretGrace', 'default grace of rotate-secret (env: SWITCHBOARD_APP_SECRET_GRACE)'],
 ];
 
@@ -58,11 +58,18 @@ export function registerAppsCommands(program: Command, io: AppsCliIo, setExitCod
       act(async (flags, ctx) => {
         const secret = typeof flags.secret === 'string' ? flags.secret : (await import('node:crypto')).randomBytes(24).toString('base64url');
         const fields = parseFields(flags.fields);
-        const app = await ctx.manager.create({ ...fields, id: flags.id, key: flags.key, secret, ...(flags.name === undefined ? {} : { name: flags.name }), ...(flags.disabled === true ? { enabled: false } : {}) });
+        const app = await ctx.manager.create({
+          ...fields,
+          id: flags.id,
+          key: flags.key,
+          secret,
+          ...(flags.name === undefined ? {} : { name: flags.name }),
+          ...(flags.disabled === true ? { enabled: false } : {}),
+        });
         ctx.print({ app: ctx.describe({ ok: true, app }, true) });
       }),
     );
-  command('update', 'change an app\'s fields (the rest stay)')
+  command('update', "change an app's fields (the rest stay)")
     .requiredOption('--id <id>', 'the app id')
     .option('--key <key>', 'a new public key')
     .option('--secret <secret>', 'a new secret, without grace (see rotate-secret)')
@@ -75,7 +82,10 @@ export function registerAppsCommands(program: Command, io: AppsCliIo, setExitCod
         ctx.print({ app: ctx.describe({ ok: true, app: await ctx.manager.update(String(flags.id), patch) }, false) });
       }),
     );
-  for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+  for (const [name, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
     command(name, enabled ? 'let an app connect and publish again' : 'refuse an app: its connections close with 4003 on every node, its API calls get 403')
       .requiredOption('--id <id>', 'the app id')
       .action(act(async (flags, ctx) => ctx.print({ app: ctx.describe({ ok: true, app: await ctx.manager.setEnabled(String(flags.id), enabled) }, false) })));
@@ -88,7 +98,10 @@ export function registerAppsCommands(program: Command, io: AppsCliIo, setExitCod
       act(async (flags, ctx) => {
         const grace = flags.grace === undefined ? undefined : Number(flags.grace);
         if (grace !== undefined && (!Number.isInteger(grace) || grace < 0)) throw new UsageError('--grace must be a whole number of seconds');
-        const rotation = await ctx.manager.rotateSecret(String(flags.id), { ...(typeof flags.secret === 'string' ? { secret: flags.secret } : {}), ...(grace === undefined ? {} : { graceSeconds: grace }) });
+        const rotation = await ctx.manager.rotateSecret(String(flags.id), {
+          ...(typeof flags.secret === 'string' ? { secret: flags.secret } : {}),
+          ...(grace === undefined ? {} : { graceSeconds: grace }),
+        });
         ctx.print({ id: flags.id, secret: rotation.secret, previousSecretExpiresAt: new Date(rotation.previousSecretExpiresAt).toISOString() });
       }),
     );

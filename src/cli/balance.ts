@@ -12,11 +12,14 @@ export interface BalanceIo {
 
 /** Register one flag per balancer option (derived from its schema), `--backend` repeatable. */
 export function addBalancerOptions(command: Command): Command {
-  command.addOption(new Option('--config <file>', 'JSON or YAML file of balancer options (the flags\' names in camelCase)'));
+  command.addOption(new Option('--config <file>', "JSON or YAML file of balancer options (the flags' names in camelCase)"));
   for (const option of balancerOptions) {
     if (option.key === 'backend') {
       command.addOption(
-        new Option('--backend <host:port[=weight]>', optionHelp(option)).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
+        new Option('--backend <host:port[=weight]>', optionHelp(option)).argParser((value: string, previous: string[] | undefined) => [
+          ...(previous ?? []),
+          value,
+        ]),
       );
       continue;
     }

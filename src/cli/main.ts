@@ -78,9 +78,7 @@ export async function runCli(args: readonly string[], io: CliIo = processIo): Pr
   });
 
   const config = program.command('config').description('inspect the configuration');
-  const check = config
-    .command('check')
-    .description('print the effective configuration (secrets masked) or every invalid field');
+  const check = config.command('check').description('print the effective configuration (secrets masked) or every invalid field');
   addConfigOptions(check).action((flags: Record<string, unknown>) => {
     exitCode = runConfigCheck(flags, io);
   });

@@ -41,7 +41,7 @@ export function registerWebhookCommands(program: Command, io: WebhooksCliIo, set
       .command('failed')
       .description('list the newest dead-lettered webhook batches, newest first')
       .option('--limit <n>', 'how many to list (the node caps it at 1000)', '100')
-      .option('--json', 'print the node\'s JSON answer as it is, for scripts'),
+      .option('--json', "print the node's JSON answer as it is, for scripts"),
   ).action(async (flags: FailedFlags) => {
     setExitCode(await runFailed(flags, io));
   });
@@ -49,7 +49,7 @@ export function registerWebhookCommands(program: Command, io: WebhooksCliIo, set
   addAdminOptions(
     webhooks
       .command('replay')
-      .description('put dead-lettered batches back at the end of their endpoint\'s queue (all of them without --id)')
+      .description("put dead-lettered batches back at the end of their endpoint's queue (all of them without --id)")
       .option('--id <id...>', 'replay only these batch ids (X-Switchboard-Webhook-Id); repeatable'),
   ).action(async (flags: ReplayFlags) => {
     setExitCode(await runReplay(flags, io));
@@ -59,8 +59,8 @@ export function registerWebhookCommands(program: Command, io: WebhooksCliIo, set
 function addAdminOptions(command: Command): Command {
   return command
     .option('--url <url>', 'base URL of the node (its HTTP port)', 'http://127.0.0.1:6001')
-    .option('--admin-token <token>', 'the node\'s adminToken (default: $SWITCHBOARD_ADMIN_TOKEN)')
-    .option('--timeout <seconds>', 'seconds to wait for the node\'s answer', '10');
+    .option('--admin-token <token>', "the node's adminToken (default: $SWITCHBOARD_ADMIN_TOKEN)")
+    .option('--timeout <seconds>', "seconds to wait for the node's answer", '10');
 }
 
 async function runFailed(flags: FailedFlags, io: WebhooksCliIo): Promise<number> {

@@ -27,7 +27,16 @@ import { clusterMetrics } from '../metrics/index.js';
 import { NodeRegistry, type PeerNode } from './registry.js';
 import { SyncAssembler, UsersSyncAssembler, splitShares, splitUsers, type UserPair } from './users-sync.js';
 import { RequestTracker } from './requests.js';
-import { APPS_SUBJECT, LEADER_LEASE_KEY, MEMBERSHIP_SUBJECT, REQUEST_SUBJECT, SHARES_SUBJECT, USERS_SUBJECT, channelSubject, inboxSubject } from './subjects.js';
+import {
+  APPS_SUBJECT,
+  LEADER_LEASE_KEY,
+  MEMBERSHIP_SUBJECT,
+  REQUEST_SUBJECT,
+  SHARES_SUBJECT,
+  USERS_SUBJECT,
+  channelSubject,
+  inboxSubject,
+} from './subjects.js';
 
 /** What the cluster layer needs from the node it serves (implemented by the core's wiring). */
 export interface ClusterHost extends LocalCache {
@@ -63,7 +72,7 @@ export interface ClusterNodeOptions {
 }
 
 /** A peer or this node, as `GET /cluster` shows it. */
-export interface ClusterMember {
+interface ClusterMember {
   id: string;
   address: string;
   load: NodeLoad;
@@ -163,7 +172,7 @@ export class ClusterNode implements ClusterLink {
       else for (const listener of this.leadershipListeners) listener(this.leaderSeenAt);
     });
     this.cacheLookups = new CacheLookups(host, async (app, name) => (await this.query({ q: 'cached-event', app, name })).answers);
-    transport.setHandler((subject, payload) => this.receive(payload));
+    transport.setHandler((_subject, payload) => this.receive(payload));
     transport.onStateChange((change) => this.onLinkChange(change));
     transport.onRefused((subject, reason) => this.onRefused(subject, reason));
   }
@@ -260,7 +269,15 @@ export class ClusterNode implements ClusterLink {
     const holder = this.leader.state.holder;
     const leaderId = holder === null ? null : holder.slice(0, holder.lastIndexOf('/'));
     const nodes: ClusterMember[] = [
-      { id: this.id, address: this.options.address, load: this.host.load(), self: true, leader: this.leader.isLeader, lastSeenMs: 0, startedAt: this.startedAt },
+      {
+        id: this.id,
+        address: this.options.address,
+        load: this.host.load(),
+        self: true,
+        leader: this.leader.isLeader,
+        lastSeenMs: 0,
+        startedAt: this.startedAt,
+      },
       ...this.registry.live().map((p) => ({
         id: p.id,
         address: p.address,
@@ -303,9 +320,11 @@ export class ClusterNode implements ClusterLink {
     if (!isPresence || this.host.replicated(appId)) return;
     const interest: PresenceInterest = { ready: null };
     this.presence.set(key, interest);
-    interest.ready = subscribed.then(() => this.syncPresence(appId, channel)).finally(() => {
-      if (this.presence.get(key) === interest) interest.ready = null;
-    });
+    interest.ready = subscribed
+      .then(() => this.syncPresence(appId, channel))
+      .finally(() => {
+        if (this.presence.get(key) === interest) interest.ready = null;
+      });
   }
 
   /** Stop receiving a channel: nobody here is subscribed any more. */
@@ -350,13 +369,23 @@ export class ClusterNode implements ClusterLink {
         if (replicated) this.queueCount(appId, channel, count);
       },
       memberJoined: (channel, userId, userInfo) =>
-        this.send(this.membershipSubject(appId, channel), { t: 'presence', from: this.id, inc: this.incarnation, app: appId, channel, op: 'join', user: userId, info: userInfo }, 'presence'),
+        this.send(
+          this.membershipSubject(appId, channel),
+          { t: 'presence', from: this.id, inc: this.incarnation, app: appId, channel, op: 'join', user: userId, info: userInfo },
+          'presence',
+        ),
       memberLeft: (channel, userId) =>
-        this.send(this.membershipSubject(appId, channel), { t: 'presence', from: this.id, inc: this.incarnation, app: appId, channel, op: 'leave', user: userId }, 'presence'),
+        this.send(
+          this.membershipSubject(appId, channel),
+          { t: 'presence', from: this.id, inc: this.incarnation, app: appId, channel, op: 'leave', user: userId },
+          'presence',
+        ),
       userSignedIn: (userId) => this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'online', user: userId }, 'users'),
-      userSignedOut: (userId) => this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'offline', user: userId }, 'users'),
+      userSignedOut: (userId) =>
+        this.send(USERS_SUBJECT, { t: 'user', from: this.id, inc: this.incarnation, app: appId, op: 'offline', user: userId }, 'users'),
       cacheChanged: (channel, missed) => {
-        if (replicated) this.send(SHARES_SUBJECT, { t: 'cache', from: this.id, inc: this.incarnation, app: appId, channel, op: missed ? 'miss' : 'filled' }, 'presence');
+        if (replicated)
+          this.send(SHARES_SUBJECT, { t: 'cache', from: this.id, inc: this.incarnation, app: appId, channel, op: missed ? 'miss' : 'filled' }, 'presence');
       },
     };
     this.announcers.set(appId, announcer);
@@ -656,7 +685,11 @@ export class ClusterNode implements ClusterLink {
     // On the channel's subject, behind any join/leave already sent there: the
     // asker sees this list in the same order as the changes around it.
     const members = this.host.membership(m.app)?.localMembers(m.channel) ?? [];
-    this.send(this.membershipSubject(m.app, m.channel), { t: 'presence-sync', from: this.id, inc: this.incarnation, app: m.app, channel: m.channel, members, id: m.id, to: m.from }, 'presence');
+    this.send(
+      this.membershipSubject(m.app, m.channel),
+      { t: 'presence-sync', from: this.id, inc: this.incarnation, app: m.app, channel: m.channel, members, id: m.id, to: m.from },
+      'presence',
+    );
   }
 
   // ---- presence sync ------------------------------------------------------------
@@ -700,7 +733,11 @@ export class ClusterNode implements ClusterLink {
     clusterMetrics.nodes.set(this.registry.liveIds().length + 1);
     if (reason === 'timeout' && this.leader.isLeader) {
       // The leader's verdict lets nodes whose clocks lag drop the node now too.
-      this.send(MEMBERSHIP_SUBJECT, { t: 'node-down', from: this.id, inc: this.incarnation, node: id, nodeInc: incarnation, token: this.leader.state.token }, 'membership');
+      this.send(
+        MEMBERSHIP_SUBJECT,
+        { t: 'node-down', from: this.id, inc: this.incarnation, node: id, nodeInc: incarnation, token: this.leader.state.token },
+        'membership',
+      );
     }
   }
 
@@ -718,7 +755,8 @@ export class ClusterNode implements ClusterLink {
     this.degraded.setLink(change.state);
     clusterMetrics.linkChanges.inc({ state: change.state });
     if (change.state !== 'connected') {
-      if (change.state === 'disconnected') this.log?.warn({ adapter: this.transport.kind, reason: change.reason }, 'cluster broker link down: delivering locally only');
+      if (change.state === 'disconnected')
+        this.log?.warn({ adapter: this.transport.kind, reason: change.reason }, 'cluster broker link down: delivering locally only');
       return;
     }
     const reconnected = this.everConnected;

@@ -41,7 +41,9 @@ export class ClusteredCoreApi implements CoreApi {
     const mine = this.reads.channelDetailsNamed(appId, names);
     const wanted = new Set(names);
     // One question for every channel: a 10-channel trigger costs one round trip, not ten.
-    const remote = await this.cluster.query(names.length === 1 ? { q: 'channel', app: appId, name: names[0]! } : { q: 'channels-named', app: appId, names: [...names] });
+    const remote = await this.cluster.query(
+      names.length === 1 ? { q: 'channel', app: appId, name: names[0]! } : { q: 'channels-named', app: appId, names: [...names] },
+    );
     const lists: ChannelDetail[][] = [mine, channelDetailsFrom(remote.answers), ...channelListsFrom(remote.answers)];
     return new Map(merged(lists.map((list) => list.filter((d) => wanted.has(d.name)))).map((s) => [s.name, s]));
   }
@@ -67,6 +69,8 @@ export class ClusteredCoreApi implements CoreApi {
 
 function merged(lists: ReadonlyArray<readonly ChannelDetail[]>): ChannelSnapshot[] {
   return [...mergeChannelDetails(lists)].map(([name, m]) =>
-    toSnapshot(m.users !== undefined ? { name, subscriptionCount: m.subscriptionCount, userIds: [...m.users] } : { name, subscriptionCount: m.subscriptionCount }),
+    toSnapshot(
+      m.users !== undefined ? { name, subscriptionCount: m.subscriptionCount, userIds: [...m.users] } : { name, subscriptionCount: m.subscriptionCount },
+    ),
   );
 }

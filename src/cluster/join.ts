@@ -70,7 +70,7 @@ export async function joinCluster(settings: ClusterSettings, state: NodeState, l
  * restarts on the same port (so that a restart replaces the old run). A
  * worker adds its slot: workers share the port.
  */
-export function defaultNodeId(configured: string | undefined, port: number): string {
+function defaultNodeId(configured: string | undefined, port: number): string {
   const base = configured ?? `${hostname()}-${port}`;
   const slot = workerSlot();
   return slot === null ? base : `${base}-w${slot}`;

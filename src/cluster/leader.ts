@@ -94,10 +94,13 @@ export class LeaderElector {
   /** Step down by our own clock if a renewal is late, even while the store does not answer. */
   private armExpiry(): void {
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = null;
-      this.report();
-    }, Math.max(1, this.validUntil - this.now() + 1));
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = null;
+        this.report();
+      },
+      Math.max(1, this.validUntil - this.now() + 1),
+    );
     this.expiryTimer.unref();
   }
 

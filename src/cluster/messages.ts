@@ -26,7 +26,7 @@ export interface ScalingSummary {
 }
 
 /** Identifies a node and one run of it: a restart under the same id is a new incarnation. */
-export interface NodeRef {
+interface NodeRef {
   from: string;
   inc: string;
 }
@@ -42,7 +42,7 @@ export type ClusterQuery =
   | { q: 'presence-users'; app: string; name: string }
   | { q: 'terminate-user'; app: string; user: string };
 
-export type PublishMessage = { t: 'publish'; from: string; app: string; channel: string; json: string; except?: string };
+type PublishMessage = { t: 'publish'; from: string; app: string; channel: string; json: string; except?: string };
 export type PresenceChange = NodeRef & { t: 'presence'; app: string; channel: string; op: 'join' | 'leave'; user: string; info?: unknown };
 /** A node's full member list for a channel: an answer to `id` (addressed `to` one node) or, without them, for everyone. */
 export type PresenceSync = NodeRef & { t: 'presence-sync'; app: string; channel: string; members: Array<[string, unknown]>; id?: string; to?: string };
@@ -57,7 +57,7 @@ export type UsersSync = NodeRef & { t: 'users-sync'; users: Array<[string, strin
 /** A node's subscriber count for a channel of a replicated app (0: none left there). */
 export type SubscribersChange = NodeRef & { t: 'subs'; app: string; channel: string; n: number };
 /** A replicated app's cache channel was found empty by a subscriber ('miss') or got an event again ('filled'). */
-export type CacheChange = NodeRef & { t: 'cache'; app: string; channel: string; op: 'miss' | 'filled' };
+type CacheChange = NodeRef & { t: 'cache'; app: string; channel: string; op: 'miss' | 'filled' };
 /** One channel of a node's share: [app, channel, subscribers, members (presence) or null]. */
 export type ShareTuple = [string, string, number, Array<[string, unknown]> | null];
 /**
@@ -66,15 +66,15 @@ export type ShareTuple = [string, string, number, Array<[string, unknown]> | nul
  */
 export type SharesSync = NodeRef & { t: 'shares-sync'; shares: ShareTuple[]; round?: string; part?: number; parts?: number };
 export type Heartbeat = NodeRef & { t: 'heartbeat'; address: string; load: NodeLoad; startedAt: number; hello?: boolean };
-export type Goodbye = NodeRef & { t: 'bye' };
+type Goodbye = NodeRef & { t: 'bye' };
 /** The leader's verdict that a node is dead, with its fencing token. */
-export type NodeDown = NodeRef & { t: 'node-down'; node: string; nodeInc: string; token: number };
+type NodeDown = NodeRef & { t: 'node-down'; node: string; nodeInc: string; token: number };
 /** Ask every node for its local state; presence sync requests are answered on the channel's subject. */
-export type ClusterRequest = NodeRef & { t: 'request'; id: string; query: ClusterQuery } ;
+type ClusterRequest = NodeRef & { t: 'request'; id: string; query: ClusterQuery };
 export type PresenceSyncRequest = NodeRef & { t: 'sync-request'; id: string; app: string; channel: string };
 /** An app changed in the app store (by a node's admin API or the CLI): every node drops its cached copy; `keys` are the keys it had and has. */
-export type AppChange = { t: 'app-changed'; from: string; app: string; keys: string[] };
-export type ClusterResponse = NodeRef & { t: 'response'; id: string; to: string; ok: boolean; answer?: unknown };
+type AppChange = { t: 'app-changed'; from: string; app: string; keys: string[] };
+type ClusterResponse = NodeRef & { t: 'response'; id: string; to: string; ok: boolean; answer?: unknown };
 
 export type ClusterMessage =
   | PublishMessage
@@ -117,7 +117,13 @@ function decodePublish(payload: string): PublishMessage | null {
   const d = c === -1 ? -1 : payload.indexOf('\n', c + 1);
   if (d === -1 || a === PUBLISH_TAG.length || b === a + 1 || c === b + 1) return null;
   const except = payload.slice(c + 1, d);
-  const message: PublishMessage = { t: 'publish', from: payload.slice(PUBLISH_TAG.length, a), app: payload.slice(a + 1, b), channel: payload.slice(b + 1, c), json: payload.slice(d + 1) };
+  const message: PublishMessage = {
+    t: 'publish',
+    from: payload.slice(PUBLISH_TAG.length, a),
+    app: payload.slice(a + 1, b),
+    channel: payload.slice(b + 1, c),
+    json: payload.slice(d + 1),
+  };
   if (except !== '') message.except = except;
   return message;
 }
@@ -170,7 +176,16 @@ function isUserPairs(v: unknown): v is Array<[string, string]> {
 function isShareTuples(v: unknown): v is ShareTuple[] {
   return (
     Array.isArray(v) &&
-    v.every((e) => Array.isArray(e) && e.length === 4 && isString(e[0]) && isString(e[1]) && Number.isInteger(e[2]) && (e[2] as number) >= 0 && (e[3] === null || isMemberList(e[3])))
+    v.every(
+      (e) =>
+        Array.isArray(e) &&
+        e.length === 4 &&
+        isString(e[0]) &&
+        isString(e[1]) &&
+        Number.isInteger(e[2]) &&
+        (e[2] as number) >= 0 &&
+        (e[3] === null || isMemberList(e[3])),
+    )
   );
 }
 
@@ -218,7 +233,10 @@ export function decodeMessage(payload: string): ClusterMessage | null {
     case 'presence':
       return accept<PresenceChange>(hasRef(m) && isString(m.app) && isString(m.channel) && (m.op === 'join' || m.op === 'leave') && isString(m.user), m);
     case 'presence-sync':
-      return accept<PresenceSync>(hasRef(m) && isString(m.app) && isString(m.channel) && isMemberList(m.members) && isOptionalString(m.id) && isOptionalString(m.to), m);
+      return accept<PresenceSync>(
+        hasRef(m) && isString(m.app) && isString(m.channel) && isMemberList(m.members) && isOptionalString(m.id) && isOptionalString(m.to),
+        m,
+      );
     case 'user':
       return accept<UserChange>(hasRef(m) && isString(m.app) && (m.op === 'online' || m.op === 'offline') && isString(m.user), m);
     case 'users-sync':

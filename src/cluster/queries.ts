@@ -87,7 +87,3 @@ export function userIdListsFrom(answers: readonly unknown[]): string[][] {
 export function anyTrue(answers: readonly unknown[]): boolean {
   return answers.some((a) => a === true);
 }
-
-export function sumNumbers(answers: readonly unknown[]): number {
-  return answers.reduce<number>((sum, a) => sum + (typeof a === 'number' && Number.isFinite(a) ? a : 0), 0);
-}

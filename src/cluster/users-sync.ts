@@ -7,12 +7,12 @@
 import type { ShareTuple } from './messages.js';
 
 /** Characters of list entries per part (JSON escaping aside), well under any broker's limit. */
-export const USERS_SYNC_PART_CHARS = 128 * 1024;
+const USERS_SYNC_PART_CHARS = 128 * 1024;
 
 export type UserPair = [appId: string, userId: string];
 
 /** At least one part: an empty list still tells the others that the node holds nothing. */
-export function splitParts<T>(items: readonly T[], costOf: (item: T) => number, maxChars = USERS_SYNC_PART_CHARS): T[][] {
+function splitParts<T>(items: readonly T[], costOf: (item: T) => number, maxChars = USERS_SYNC_PART_CHARS): T[][] {
   const parts: T[][] = [[]];
   let size = 0;
   for (const item of items) {

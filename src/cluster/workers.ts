@@ -4,7 +4,7 @@ import { IpcHub } from '../adapters/ipc.js';
 import type { Logger } from '../util/logger.js';
 
 /** Env var a worker reads its slot from (not SWITCHBOARD_*: it is not a config option). */
-export const WORKER_SLOT_ENV = 'SB_WORKER_SLOT';
+const WORKER_SLOT_ENV = 'SB_WORKER_SLOT';
 
 /** `--workers`: a number, or `auto` for one per core. */
 export function resolveWorkerCount(value: string | number): number {

@@ -1,4 +1,4 @@
-export const MASK = '****';
+const MASK = '****';
 
 // Key names whose values must never be printed: app secrets and anything TLS (paths to
 // key material are masked too, since a check's output ends up in tickets and chat).

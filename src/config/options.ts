@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { configSchema } from './schema.js';
 
 /** How a text value (flag or env) for an option is turned into the type the schema expects. */
-export type OptionKind = 'string' | 'number' | 'boolean' | 'enum' | 'json-array';
+type OptionKind = 'string' | 'number' | 'boolean' | 'enum' | 'json-array';
 
 /** One top-level config option with the names it goes by outside the schema. */
 export interface ConfigOption {
@@ -30,10 +30,7 @@ export const ENV_PREFIX = 'SWITCHBOARD_';
  * (the config file path, CI switches for the test suite). Any other SWITCHBOARD_* name that
  * matches no option is an error, so a typo never passes as "configured".
  */
-export const RESERVED_ENV_NAMES: ReadonlySet<string> = new Set([
-  'SWITCHBOARD_CONFIG',
-  'SWITCHBOARD_REQUIRE_SERVICES',
-]);
+export const RESERVED_ENV_NAMES: ReadonlySet<string> = new Set(['SWITCHBOARD_CONFIG', 'SWITCHBOARD_REQUIRE_SERVICES']);
 
 /** `maxConnections` → `max-connections`. */
 export function toFlagName(key: string): string {
@@ -137,9 +134,7 @@ export function parseOptionText(option: Pick<ConfigOption, 'kind'>, text: string
     case 'enum':
       return { ok: true, value: text };
     case 'number':
-      return STRICT_NUMBER.test(text)
-        ? { ok: true, value: Number(text) }
-        : { ok: false, reason: `expected a number, got ${JSON.stringify(text)}` };
+      return STRICT_NUMBER.test(text) ? { ok: true, value: Number(text) } : { ok: false, reason: `expected a number, got ${JSON.stringify(text)}` };
     case 'boolean':
       if (text === 'true' || text === '1') return { ok: true, value: true };
       if (text === 'false' || text === '0') return { ok: true, value: false };

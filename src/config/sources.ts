@@ -2,14 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ConfigIssue } from './errors.js';
-import {
-  ENV_PREFIX,
-  RESERVED_ENV_NAMES,
-  optionByEnvName,
-  optionByKey,
-  parseOptionText,
-  toFlagName,
-} from './options.js';
+import { ENV_PREFIX, RESERVED_ENV_NAMES, optionByEnvName, optionByKey, parseOptionText, toFlagName } from './options.js';
 
 /** Raw (not yet validated) top-level values from one source, with where each came from. */
 export interface Layer {

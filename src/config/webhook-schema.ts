@@ -1,8 +1,15 @@
 import { z } from 'zod';
 
 /** Every event a webhook endpoint can ask for (Pusher's names). */
-export const WEBHOOK_EVENT_TYPES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+const WEBHOOK_EVENT_TYPES = [
+  'channel_occupied',
+  'channel_vacated',
+  'member_added',
+  'member_removed',
+  'client_event',
+  'cache_miss',
+  'subscription_count',
+] as const;
 
 const httpUrl = z
   .string()
@@ -36,8 +43,11 @@ function fromSoketiShape(input: unknown): unknown {
 /** The fields of one webhook endpoint, after Soketi's snake_case names are mapped. */
 export const webhookEndpointSchema = z
   .object({
-    url: httpUrl.describe('`http://` or `https://` URL the batches are POSTed to; anything else stops start-up with the field\'s path.'),
-    eventTypes: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).describe(`The events this endpoint gets, at least one of: ${WEBHOOK_EVENT_TYPES.join(', ')}.`),
+    url: httpUrl.describe("`http://` or `https://` URL the batches are POSTed to; anything else stops start-up with the field's path."),
+    eventTypes: z
+      .array(z.enum(WEBHOOK_EVENT_TYPES))
+      .min(1)
+      .describe(`The events this endpoint gets, at least one of: ${WEBHOOK_EVENT_TYPES.join(', ')}.`),
     filter: z
       .object({
         channelNameStartsWith: z.string().min(1).optional().describe('Only channels whose name starts with this.'),
@@ -49,7 +59,9 @@ export const webhookEndpointSchema = z
     headers: z
       .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name'), z.string())
       .default({})
-      .describe('Extra request headers; they never replace `Content-Type`, `X-Pusher-Key`, `X-Pusher-Signature` or `X-Switchboard-Webhook-Id` (compared case-insensitively; such entries are dropped).'),
+      .describe(
+        'Extra request headers; they never replace `Content-Type`, `X-Pusher-Key`, `X-Pusher-Signature` or `X-Switchboard-Webhook-Id` (compared case-insensitively; such entries are dropped).',
+      ),
   })
   .strict();
 

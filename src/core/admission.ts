@@ -5,7 +5,9 @@ import type { AppState } from './app-state.js';
 
 const APP_PATH = /^\/app\/([^/]+)\/?$/;
 
-export type Admission = { ok: true; app: AppState } | { ok: false; error: SwitchboardError; /** Set for a 4100: the limit or the node's load. */ overCapacity?: 'maxConnections' | 'load' };
+export type Admission =
+  | { ok: true; app: AppState }
+  | { ok: false; error: SwitchboardError /** Set for a 4100: the limit or the node's load. */; overCapacity?: 'maxConnections' | 'load' };
 
 /**
  * Decide whether a new WebSocket may stay, in the order a client can act on:
@@ -42,7 +44,8 @@ export function admit(
     const origin = req.headers.origin;
     if (origin === undefined || !allowed.includes(origin)) return refuse(ErrorCode.OriginNotAllowed, origin);
   }
-  if (maxNodeConnections > 0 && nodeConnections >= maxNodeConnections) return { ...refuse(ErrorCode.OverCapacity), overCapacity: 'maxConnections' } as Admission;
+  if (maxNodeConnections > 0 && nodeConnections >= maxNodeConnections)
+    return { ...refuse(ErrorCode.OverCapacity), overCapacity: 'maxConnections' } as Admission;
   if (loadRefusal !== null) return { ...refuse(ErrorCode.OverCapacity, loadRefusal), overCapacity: 'load' } as Admission;
   if (config.maxConnections > 0 && app.connectionCount >= config.maxConnections) return refuse(ErrorCode.AppOverConnectionQuota);
   return { ok: true, app };
@@ -68,4 +71,3 @@ function decodeURIComponentSafe(s: string): string {
     return s;
   }
 }
-

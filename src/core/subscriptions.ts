@@ -137,7 +137,13 @@ function awaitRemoteMembers(conn: Connection, req: SubscribeRequest, cluster: Cl
   return true;
 }
 
-async function welcomeWhenKnown(conn: Connection, channel: Channel, members: Promise<void> | null, cached: Promise<string | undefined> | null, recover: RecoverRequest): Promise<void> {
+async function welcomeWhenKnown(
+  conn: Connection,
+  channel: Channel,
+  members: Promise<void> | null,
+  cached: Promise<string | undefined> | null,
+  recover: RecoverRequest,
+): Promise<void> {
   await members;
   let clusterCached: { json: string | undefined } | undefined;
   if (cached !== null) clusterCached = { json: await cached.catch(() => conn.app.cache.get(channel.name)) };
@@ -211,7 +217,8 @@ function leave(conn: Connection, channel: Channel): void {
 
 /** subscription_succeeded for the channel; `notRecovered`: a `recover` on a channel without history gets `recovered: false`. */
 function succeededFrame(conn: Connection, channel: Channel, notRecovered = false): string {
-  const json = channel.members !== null ? presenceSubscriptionSucceeded(channel.name, conn.app.membership.members(channel.name)) : subscriptionSucceeded(channel.name);
+  const json =
+    channel.members !== null ? presenceSubscriptionSucceeded(channel.name, conn.app.membership.members(channel.name)) : subscriptionSucceeded(channel.name);
   return notRecovered ? succeededWithPosition(json, null, false) : json;
 }
 

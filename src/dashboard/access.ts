@@ -6,7 +6,7 @@ import { adminTokenMatches, bearerToken } from '../api/admin.js';
  * header (scripts, tests) or as the cookie the login form sets (browsers:
  * EventSource and page loads cannot send headers).
  */
-export const SESSION_COOKIE = 'switchboard_admin';
+const SESSION_COOKIE = 'switchboard_admin';
 
 /** Requests that change something must carry this header: a cross-site form cannot set it. */
 export const CSRF_HEADER = 'x-switchboard-dashboard';

@@ -66,8 +66,10 @@ export function createDashboard(config: Config, sources: DashboardSources, logge
       if (path === PREFIX || path === `${PREFIX}/`) return { status: 401, body: loginPage(null), contentType: 'text/html; charset=utf-8' };
       throw new SwitchboardError(ErrorCode.AdminUnauthorized);
     }
-    if (method === 'POST' && req.headers[CSRF_HEADER] !== '1') throw new SwitchboardError(ErrorCode.AdminUnauthorized, `dashboard requests that change something need the ${CSRF_HEADER} header`);
-    if (path === PREFIX || path === `${PREFIX}/`) return { status: 200, body: (await asset(PAGE)).toString('utf8'), contentType: 'text/html; charset=utf-8', headers: PAGE_HEADERS };
+    if (method === 'POST' && req.headers[CSRF_HEADER] !== '1')
+      throw new SwitchboardError(ErrorCode.AdminUnauthorized, `dashboard requests that change something need the ${CSRF_HEADER} header`);
+    if (path === PREFIX || path === `${PREFIX}/`)
+      return { status: 200, body: (await asset(PAGE)).toString('utf8'), contentType: 'text/html; charset=utf-8', headers: PAGE_HEADERS };
     if (path === '/dashboard/logout' && method === 'POST') return { status: 200, body: '{}', headers: { 'set-cookie': clearedSessionCookie() } };
     const file = ASSETS[path];
     if (file !== undefined) {
@@ -89,8 +91,10 @@ export function createDashboard(config: Config, sources: DashboardSources, logge
     const app = await findApp(sources, decode(match[1]!));
     const what = match[2]!;
     const channel = match[3] === undefined ? undefined : decode(match[3]);
-    if (what === 'channels' && method === 'GET' && channel === undefined) return jsonReply({ channels: await sources.core.listChannels(app, query.get('filter_by_prefix') ?? undefined) });
-    if (what === 'channels' && method === 'GET' && channel !== undefined && match[4] === 'users') return jsonReply({ users: (await sources.core.presenceUserIds(app, channel)).map((id) => ({ id })) });
+    if (what === 'channels' && method === 'GET' && channel === undefined)
+      return jsonReply({ channels: await sources.core.listChannels(app, query.get('filter_by_prefix') ?? undefined) });
+    if (what === 'channels' && method === 'GET' && channel !== undefined && match[4] === 'users')
+      return jsonReply({ users: (await sources.core.presenceUserIds(app, channel)).map((id) => ({ id })) });
     if (what === 'channels' && method === 'GET' && channel !== undefined && match[4] === 'watch') {
       if (watchers >= config.dashboardMaxViewers) {
         countLimitTrip('dashboardMaxViewers');
@@ -147,7 +151,8 @@ export function createDashboard(config: Config, sources: DashboardSources, logge
 
 // The page runs no inline script and loads nothing from elsewhere.
 const PAGE_HEADERS = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'",
   'cache-control': 'no-store',
 };
 
@@ -155,7 +160,8 @@ const PAGE_HEADERS = {
 async function login(req: IncomingMessage, token: string, secureCookie: boolean): Promise<ApiReply> {
   const body = await readBody(req, 4096);
   const given = new URLSearchParams(body.toString('utf8')).get('token');
-  if (!adminTokenMatches(given, token)) return { status: 401, body: loginPage('That is not this node\u2019s admin token.'), contentType: 'text/html; charset=utf-8' };
+  if (!adminTokenMatches(given, token))
+    return { status: 401, body: loginPage('That is not this node\u2019s admin token.'), contentType: 'text/html; charset=utf-8' };
   return { status: 303, body: '', contentType: 'text/plain', headers: { location: PREFIX, 'set-cookie': sessionCookie(token, secureCookie) } };
 }
 

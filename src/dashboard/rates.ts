@@ -57,13 +57,13 @@ async function readTotals(at: number): Promise<Totals> {
   const sum = (values: ReadonlyArray<{ value: number }>): number => values.reduce((total, v) => total + v.value, 0);
   const buckets = histogram.values
     .filter((v) => v.metricName === 'switchboard_publish_to_write_seconds_bucket')
-    .map((v) => ({ le: v.labels['le'] === '+Inf' ? Number.POSITIVE_INFINITY : Number(v.labels['le']), count: v.value }))
+    .map((v) => ({ le: v.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(v.labels.le), count: v.value }))
     .sort((a, b) => a.le - b.le);
   return { at, messagesIn: sum(messagesIn.values), messagesOut: sum(messagesOut.values), publishes: sum(publishes.values), buckets };
 }
 
 /** The upper bound (ms) of the bucket holding quantile q; the largest finite bound when it lies beyond them. */
-export function quantileMs(cumulative: ReadonlyArray<{ le: number; count: number }>, q: number): number | null {
+function quantileMs(cumulative: ReadonlyArray<{ le: number; count: number }>, q: number): number | null {
   const total = cumulative.at(-1)?.count ?? 0;
   if (total <= 0) return null;
   const rank = q * total;

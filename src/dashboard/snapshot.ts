@@ -3,7 +3,7 @@ import type { CoreApi } from '../core/types.js';
 import type { NodeActivity } from './rates.js';
 
 /** One node as the dashboard shows it. `load` holds whatever numbers the node reports (heartbeat or local sample). */
-export interface NodeView {
+interface NodeView {
   id: string;
   address: string;
   self: boolean;
@@ -75,7 +75,12 @@ export async function scanChannels(sources: DashboardSources): Promise<{ top: To
     apps.map(async (app) => {
       const channels = await sources.core.listChannels(app);
       channelsByApp.set(app.config.id, channels.length);
-      for (const c of channels) all.push(c.userCount === undefined ? { appId: app.config.id, name: c.name, subscriptionCount: c.subscriptionCount } : { appId: app.config.id, name: c.name, subscriptionCount: c.subscriptionCount, userCount: c.userCount });
+      for (const c of channels)
+        all.push(
+          c.userCount === undefined
+            ? { appId: app.config.id, name: c.name, subscriptionCount: c.subscriptionCount }
+            : { appId: app.config.id, name: c.name, subscriptionCount: c.subscriptionCount, userCount: c.userCount },
+        );
     }),
   );
   all.sort((a, b) => b.subscriptionCount - a.subscriptionCount || a.name.localeCompare(b.name));
@@ -84,17 +89,37 @@ export async function scanChannels(sources: DashboardSources): Promise<{ top: To
 
 export function summarizeApps(sources: DashboardSources, channelsByApp: ReadonlyMap<string, number>): AppSummary[] {
   return [...sources.apps()]
-    .map((app) => ({ id: app.config.id, name: app.config.name ?? null, enabled: app.config.enabled, connections: app.connectionCount, channels: channelsByApp.get(app.config.id) ?? 0 }))
+    .map((app) => ({
+      id: app.config.id,
+      name: app.config.name ?? null,
+      enabled: app.config.enabled,
+      connections: app.connectionCount,
+      channels: channelsByApp.get(app.config.id) ?? 0,
+    }))
     .sort((a, b) => b.connections - a.connections || a.id.localeCompare(b.id));
 }
 
 /** What the cluster layer says of the nodes (or null when alone), with this node's own fresh sample folded in. */
 export function clusterView(
-  described: { nodeId: string; adapter: string; link: string; degraded: boolean; leader: string | null; nodes: ReadonlyArray<{ id: string; address: string; self: boolean; leader: boolean; lastSeenMs: number; load: object }> } | null,
+  described: {
+    nodeId: string;
+    adapter: string;
+    link: string;
+    degraded: boolean;
+    leader: string | null;
+    nodes: ReadonlyArray<{ id: string; address: string; self: boolean; leader: boolean; lastSeenMs: number; load: object }>;
+  } | null,
   self: { id: string; address: string; load: Record<string, unknown> },
 ): ClusterView {
   if (described === null) {
-    return { nodeId: self.id, adapter: 'local', link: 'alone', degraded: false, leader: self.id, nodes: [{ id: self.id, address: self.address, self: true, leader: true, lastSeenMs: 0, load: self.load }] };
+    return {
+      nodeId: self.id,
+      adapter: 'local',
+      link: 'alone',
+      degraded: false,
+      leader: self.id,
+      nodes: [{ id: self.id, address: self.address, self: true, leader: true, lastSeenMs: 0, load: self.load }],
+    };
   }
   return {
     nodeId: described.nodeId,
@@ -102,6 +127,13 @@ export function clusterView(
     link: described.link,
     degraded: described.degraded,
     leader: described.leader,
-    nodes: described.nodes.map((n) => ({ id: n.id, address: n.address, self: n.self, leader: n.leader, lastSeenMs: n.lastSeenMs, load: n.self ? { ...n.load, ...self.load } : { ...n.load } })),
+    nodes: described.nodes.map((n) => ({
+      id: n.id,
+      address: n.address,
+      self: n.self,
+      leader: n.leader,
+      lastSeenMs: n.lastSeenMs,
+      load: n.self ? { ...n.load, ...self.load } : { ...n.load },
+    })),
   };
 }

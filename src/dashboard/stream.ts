@@ -57,7 +57,12 @@ export class DashboardFeed {
 
   /** Start streaming to a viewer: the history, the latest snapshot, then one snapshot per tick. */
   add(res: ServerResponse): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     res.write(`retry: 2000\n\n`);
     this.viewers.add(res);
     res.on('close', () => this.viewers.delete(res));

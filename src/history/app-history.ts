@@ -105,7 +105,10 @@ export class AppHistory {
    */
   welcome(conn: Connection, channel: Channel, rule: HistoryRule, succeeded: string, recover: RecoverRequest, after: () => void): void {
     const appId = this.app.config.id;
-    const range: ReadRange = recover !== undefined && recover !== 'malformed' ? { since: recover.offset, limit: recoveryLimit(rule), direction: 'forward' } : { since: 0, limit: 0, direction: 'forward' };
+    const range: ReadRange =
+      recover !== undefined && recover !== 'malformed'
+        ? { since: recover.offset, limit: recoveryLimit(rule), direction: 'forward' }
+        : { since: 0, limit: 0, direction: 'forward' };
     const live = this.store.watch(appId, channel.name);
     let pending: Promise<HistoryRead>;
     if (live === null) {
@@ -156,7 +159,16 @@ export class AppHistory {
   }
 
   /** `hold`: null when the read was synchronous (memory store): nothing was held. */
-  private finish(conn: Connection, channel: Channel, rule: HistoryRule, succeeded: string, recover: RecoverRequest, read: HistoryRead, hold: Hold | null, after: () => void): void {
+  private finish(
+    conn: Connection,
+    channel: Channel,
+    rule: HistoryRule,
+    succeeded: string,
+    recover: RecoverRequest,
+    read: HistoryRead,
+    hold: Hold | null,
+    after: () => void,
+  ): void {
     const held = this.holds.get(channel.name);
     if (!this.stillSubscribed(conn, channel)) {
       if (hold !== null && held !== undefined) this.unhold(channel.name, held, conn);

@@ -9,8 +9,6 @@ import { HistoryRules } from './rules.js';
 import type { HistoryStore } from './store.js';
 
 export { AppHistory } from './app-history.js';
-export { parseRecover, type RecoverRequest } from './recovery.js';
-export type { HistoryRule } from './rules.js';
 
 /**
  * The node's channel history: one store (memory alone, Redis when
@@ -75,6 +73,6 @@ export class NodeHistory {
 }
 
 /** The Redis the node keeps history in, or undefined for memory (a node alone). */
-export function historyRedisUrl(config: Config): string | undefined {
+function historyRedisUrl(config: Config): string | undefined {
   return config.historyRedisUrl ?? (config.adapter === 'redis' ? config.redisUrl : undefined);
 }

@@ -3,7 +3,7 @@ import type { HistoryRead, StoredEvent } from './store.js';
 import { isEpoch } from './frames.js';
 
 /** A subscriber's `recover`: the last offset it saw and the epoch it saw it in. */
-export interface RecoverPoint {
+interface RecoverPoint {
   readonly offset: number;
   readonly epoch: string;
 }

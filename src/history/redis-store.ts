@@ -8,8 +8,27 @@ import type { HistoryRead, HistorySink, HistoryStore, ReadRange, StoredEvent } f
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    historyAppend(stream: string, meta: string, pubsub: string, jsonHead: string, payloadHead: string, size: number, ttlMs: number, metaTtlMs: number, epoch: string, now: number): Result<number, Context>;
-    historyRead(stream: string, meta: string, epoch: string, metaTtlMs: number, bound: string, count: number, direction: 'f' | 'b'): Result<[string, number, Array<[string, string[]]>], Context>;
+    historyAppend(
+      stream: string,
+      meta: string,
+      pubsub: string,
+      jsonHead: string,
+      payloadHead: string,
+      size: number,
+      ttlMs: number,
+      metaTtlMs: number,
+      epoch: string,
+      now: number,
+    ): Result<number, Context>;
+    historyRead(
+      stream: string,
+      meta: string,
+      epoch: string,
+      metaTtlMs: number,
+      bound: string,
+      count: number,
+      direction: 'f' | 'b',
+    ): Result<[string, number, Array<[string, string[]]>], Context>;
   }
 }
 
@@ -82,13 +101,32 @@ export class RedisHistoryStore implements HistoryStore {
   async publish(appId: string, channel: string, rule: HistoryRule, json: string, excludeSocketId: string | undefined): Promise<void> {
     const n = this.names(appId, channel);
     const head = `${appId}\n${channel}\n${excludeSocketId ?? ''}\n`;
-    await this.commands.historyAppend(n.stream, n.meta, n.pubsub, json.slice(0, -1), head, rule.size, rule.ttlMs, Math.max(this.options.metaTtlMs, rule.ttlMs), newEpoch(), Date.now());
+    await this.commands.historyAppend(
+      n.stream,
+      n.meta,
+      n.pubsub,
+      json.slice(0, -1),
+      head,
+      rule.size,
+      rule.ttlMs,
+      Math.max(this.options.metaTtlMs, rule.ttlMs),
+      newEpoch(),
+      Date.now(),
+    );
   }
 
   async read(appId: string, channel: string, rule: HistoryRule, range: ReadRange): Promise<HistoryRead> {
     const n = this.names(appId, channel);
     const bound = range.direction === 'forward' ? `${range.since + 1}-0` : range.since === 0 ? '-' : `${range.since + 1}-0`;
-    const [epoch, offset, entries] = await this.commands.historyRead(n.stream, n.meta, newEpoch(), Math.max(this.options.metaTtlMs, rule.ttlMs), bound, range.limit, range.direction === 'forward' ? 'f' : 'b');
+    const [epoch, offset, entries] = await this.commands.historyRead(
+      n.stream,
+      n.meta,
+      newEpoch(),
+      Math.max(this.options.metaTtlMs, rule.ttlMs),
+      bound,
+      range.limit,
+      range.direction === 'forward' ? 'f' : 'b',
+    );
     const oldest = Date.now() - rule.ttlMs;
     const events: StoredEvent[] = [];
     for (const [id, fields] of entries) {

@@ -112,7 +112,10 @@ export class AlertSender {
       const wait = outcome.retryAfterMs ?? Math.random() * ceiling;
       if (Date.now() + wait > item.deadline) {
         monitorMetrics.alertDeliveries.inc({ outcome: 'given_up' });
-        this.log.error({ url, alertId: item.notice.alertId, signal: item.notice.signal, status: item.notice.status, reason: outcome.detail }, 'alert could not be delivered within alertRetryFor; given up');
+        this.log.error(
+          { url, alertId: item.notice.alertId, signal: item.notice.signal, status: item.notice.status, reason: outcome.detail },
+          'alert could not be delivered within alertRetryFor; given up',
+        );
         return;
       }
       monitorMetrics.alertDeliveries.inc({ outcome: 'retried' });
@@ -121,7 +124,10 @@ export class AlertSender {
     }
   }
 
-  private async attempt(url: string, body: string): Promise<{ kind: 'delivered' } | { kind: 'stopped' } | { kind: 'final'; detail: string } | { kind: 'retry'; detail: string; retryAfterMs?: number }> {
+  private async attempt(
+    url: string,
+    body: string,
+  ): Promise<{ kind: 'delivered' } | { kind: 'stopped' } | { kind: 'final'; detail: string } | { kind: 'retry'; detail: string; retryAfterMs?: number }> {
     const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.attemptTimeoutMs)]);
     try {
       const res = await request(url, {

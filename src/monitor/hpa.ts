@@ -84,7 +84,12 @@ export function desiredForSignal(currentNodes: number, nodes: readonly NodeSigna
 }
 
 /** Several signals: the largest desired count wins; signals with no data keep the count. */
-export function desiredNodes(currentNodes: number, nodes: readonly NodeSignals[], targets: readonly SignalTarget[], tolerance: number): { desired: number; signals: SignalAdvice[]; deciding: SignalAdvice | null } {
+export function desiredNodes(
+  currentNodes: number,
+  nodes: readonly NodeSignals[],
+  targets: readonly SignalTarget[],
+  tolerance: number,
+): { desired: number; signals: SignalAdvice[]; deciding: SignalAdvice | null } {
   const signals = targets.filter((t) => t.target > 0).map((t) => desiredForSignal(currentNodes, nodes, t, tolerance));
   const computed = signals.filter((s) => s.ratio !== null);
   if (computed.length === 0) return { desired: currentNodes, signals, deciding: null };

@@ -41,7 +41,19 @@ export class LoadControl {
   ) {
     this.limit = connectionLimit(config);
     this.gate = { maxConnections: this.limit.max, loadRefusal: () => this.monitor?.refusal() ?? null };
-    this.monitor = config.monitor ? new NodeMonitor(config, { nodeId: deps.nodeId, connections: deps.connections, transport: deps.transport, connectionLimit: this.limit.max, broker: () => brokerOf(deps.cluster()) }, log) : null;
+    this.monitor = config.monitor
+      ? new NodeMonitor(
+          config,
+          {
+            nodeId: deps.nodeId,
+            connections: deps.connections,
+            transport: deps.transport,
+            connectionLimit: this.limit.max,
+            broker: () => brokerOf(deps.cluster()),
+          },
+          log,
+        )
+      : null;
     if (this.monitor !== null) {
       this.advisor = new ScalingAdvisor(
         {
@@ -61,7 +73,10 @@ export class LoadControl {
   }
 
   start(): void {
-    this.log.info({ maxConnections: this.limit.max, source: this.limit.source, openFiles: this.limit.openFiles, monitor: this.monitor !== null }, 'connection limit');
+    this.log.info(
+      { maxConnections: this.limit.max, source: this.limit.source, openFiles: this.limit.openFiles, monitor: this.monitor !== null },
+      'connection limit',
+    );
     this.monitor?.start();
   }
 

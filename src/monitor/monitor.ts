@@ -25,7 +25,7 @@ export interface MonitorDeps {
 }
 
 /** Signals whose critical level closes admission (and `/ready`); the others only alert. */
-export const GATING_SIGNALS: readonly SignalName[] = ['connections', 'eventLoopDelay', 'memory'];
+const GATING_SIGNALS: readonly SignalName[] = ['connections', 'eventLoopDelay', 'memory'];
 
 const LEVEL_VALUE: Record<Level, number> = { ok: 0, warn: 1, critical: 2 };
 // Grace before a shed socket whose close frame cannot get through (it sits behind unread bytes) is cut.
@@ -62,7 +62,12 @@ export class NodeMonitor {
       memoryLimitBytes,
     });
     this.samples = new RingHistory(Math.max(1, Math.ceil((config.monitorHistorySeconds * 1000) / config.monitorIntervalMs)));
-    const spec = (warn: number, critical: number, minDurationMs = config.monitorMinDuration * 1000): ThresholdSpec => ({ warn, critical, hysteresis: config.monitorHysteresis, minDurationMs });
+    const spec = (warn: number, critical: number, minDurationMs = config.monitorMinDuration * 1000): ThresholdSpec => ({
+      warn,
+      critical,
+      hysteresis: config.monitorHysteresis,
+      minDurationMs,
+    });
     this.thresholds = new Map<SignalName, SignalThreshold>([
       // A count, not a noisy measurement: its level follows at once.
       ['connections', new SignalThreshold(spec(config.monitorConnectionsWarn, config.monitorConnectionsCritical, 0))],
@@ -76,7 +81,10 @@ export class NodeMonitor {
     monitorMetrics.memoryLimit.set(memoryLimitBytes ?? 0);
     this.sender =
       config.alertUrls.length > 0 && config.alertSecret !== undefined
-        ? new AlertSender({ urls: config.alertUrls, secret: config.alertSecret, retryForMs: config.alertRetryFor * 1000, attemptTimeoutMs: config.alertTimeout * 1000 }, log)
+        ? new AlertSender(
+            { urls: config.alertUrls, secret: config.alertSecret, retryForMs: config.alertRetryFor * 1000, attemptTimeoutMs: config.alertTimeout * 1000 },
+            log,
+          )
         : null;
   }
 
@@ -173,8 +181,13 @@ export class NodeMonitor {
       const notice = this.book.record(signal, change);
       const line = { signal, level: change.to, previous: change.from, value: change.value, threshold: change.threshold, alertId: notice.alertId };
       if (change.to === 'ok') this.log.info(line, 'alert cleared');
-      else if (change.to === 'critical') this.log.error(line, GATING_SIGNALS.includes(signal) ? 'alert: critical, refusing new connections' : 'alert: critical');
-      else this.log.warn(line, change.from === 'critical' ? 'alert: back to warn' + (GATING_SIGNALS.includes(signal) ? ', accepting connections again' : '') : 'alert: warn');
+      else if (change.to === 'critical')
+        this.log.error(line, GATING_SIGNALS.includes(signal) ? 'alert: critical, refusing new connections' : 'alert: critical');
+      else
+        this.log.warn(
+          line,
+          change.from === 'critical' ? `alert: back to warn${GATING_SIGNALS.includes(signal) ? ', accepting connections again' : ''}` : 'alert: warn',
+        );
       this.sender?.send(notice);
     }
   }

@@ -39,7 +39,7 @@ export interface ScalingAdvice {
 }
 
 /** The advisor's signal names, also the keys of NodeSignals.values. */
-export const SCALING_SIGNALS = { connections: 'connections', elu: 'eventLoopUtilization', cpu: 'cpu' } as const;
+const SCALING_SIGNALS = { connections: 'connections', elu: 'eventLoopUtilization', cpu: 'cpu' } as const;
 
 /**
  * The HPA rule over the cluster's heartbeats, with its scale-down
@@ -73,7 +73,8 @@ export class ScalingAdvisor {
     const stabilized = this.window.push(recommended, now);
     const desired = Math.min(maxNodes, Math.max(minNodes, stabilized));
     const parts: string[] = [result.deciding === null ? 'no signal has data: keep the current count' : result.deciding.reason];
-    if (stabilized > recommended) parts.push(`scale-down held: the highest advice of the last ${Math.round(this.settings.stabilizationMs / 1000)} s is ${stabilized}`);
+    if (stabilized > recommended)
+      parts.push(`scale-down held: the highest advice of the last ${Math.round(this.settings.stabilizationMs / 1000)} s is ${stabilized}`);
     if (desired > stabilized) parts.push(`raised to scalingMinNodes ${minNodes}`);
     if (desired < stabilized) parts.push(`capped at scalingMaxNodes ${maxNodes}`);
     const verdict = desired > current ? `scale up ${current} → ${desired}` : desired < current ? `scale down ${current} → ${desired}` : `stay at ${current}`;

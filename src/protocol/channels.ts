@@ -1,4 +1,4 @@
-export type ChannelType = 'public' | 'private' | 'presence' | 'encrypted' | 'user';
+type ChannelType = 'public' | 'private' | 'presence' | 'encrypted' | 'user';
 
 export interface ChannelKind {
   type: ChannelType;
@@ -9,7 +9,7 @@ export interface ChannelKind {
 /** Longest ordinary channel name (hosted Pusher's limit). */
 export const MAX_CHANNEL_NAME_LENGTH = 200;
 /** Longest user id accepted in sign-in data, presence data and user channel names. */
-export const MAX_USER_ID_LENGTH = 200;
+const MAX_USER_ID_LENGTH = 200;
 
 export const USER_CHANNEL_PREFIX = '#server-to-user-';
 /** A user channel carries a whole user id after its prefix, so it gets its own limit. */

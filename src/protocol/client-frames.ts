@@ -1,19 +1,14 @@
-import {
-  classifyChannel,
-  MAX_CHANNEL_NAME_LENGTH,
-  MAX_USER_CHANNEL_NAME_LENGTH,
-  USER_CHANNEL_PREFIX,
-} from './channels.js';
+import { classifyChannel, MAX_CHANNEL_NAME_LENGTH, MAX_USER_CHANNEL_NAME_LENGTH, USER_CHANNEL_PREFIX } from './channels.js';
 import { ErrorCode, SwitchboardError, type ErrorCodeName } from './errors.js';
 import { parseRecover, type RecoverRequest } from '../history/recovery.js';
 
 /** Limits on the strings a client frame may carry (the frame itself is capped by the transport). */
-export const MAX_EVENT_NAME_LENGTH = 200;
-export const MAX_AUTH_LENGTH = 1000;
-export const MAX_CHANNEL_DATA_LENGTH = 64 * 1024;
-export const MAX_USER_DATA_LENGTH = 64 * 1024;
+const MAX_EVENT_NAME_LENGTH = 200;
+const MAX_AUTH_LENGTH = 1000;
+const MAX_CHANNEL_DATA_LENGTH = 64 * 1024;
+const MAX_USER_DATA_LENGTH = 64 * 1024;
 
-export const CLIENT_EVENT_PREFIX = 'client-';
+const CLIENT_EVENT_PREFIX = 'client-';
 
 /** A decoded, validated client → server frame. */
 export type ClientMessage =
@@ -56,7 +51,7 @@ function parseFrame(text: string): ParseResult {
   }
   if (!isObject(frame)) return fail(ErrorCode.FrameNotObject);
 
-  const event = frame['event'];
+  const event = frame.event;
   if (event === undefined || event === null) return fail(ErrorCode.MissingField, 'event');
   if (typeof event !== 'string' || event.length === 0) return fail(ErrorCode.InvalidField, 'event');
   if (event.length > MAX_EVENT_NAME_LENGTH) return fail(ErrorCode.EventNameTooLong);
@@ -91,7 +86,7 @@ function parseSubscribe(frame: JsonObject): ParseResult {
   if (auth !== undefined) message.auth = auth;
   if (channelData !== undefined) message.channelData = channelData;
   // A malformed recover still subscribes: it is answered with recovered: false (docs/history.md).
-  const recover = parseRecover(data['recover']);
+  const recover = parseRecover(data.recover);
   if (recover !== undefined) message.recover = recover;
   return ok(message);
 }
@@ -121,14 +116,14 @@ function parseClientEvent(event: string, frame: JsonObject): ParseResult {
   if (channel instanceof SwitchboardError) return { ok: false, error: channel };
   // The payload is relayed as the client sent it (object or string), so it is not inspected here;
   // its size limit is per app and checked by the core.
-  return ok({ kind: 'client-event', event, channel, data: frame['data'] });
+  return ok({ kind: 'client-event', event, channel, data: frame.data });
 }
 
 /**
  * `data` of subscribe/unsubscribe/signin: an object, or (older clients) a JSON string of one.
  */
 function readDataObject(frame: JsonObject): JsonObject | SwitchboardError {
-  const data = frame['data'];
+  const data = frame.data;
   if (isObject(data)) return data;
   if (data === undefined || data === null) return new SwitchboardError(ErrorCode.MissingField, 'data');
   if (typeof data === 'string') {
@@ -144,7 +139,7 @@ function readDataObject(frame: JsonObject): JsonObject | SwitchboardError {
 
 /** The `channel` field of `holder`; `path` names it in errors (`data.channel` or `channel`). */
 function readChannel(holder: JsonObject, path: string): string | SwitchboardError {
-  const channel = holder['channel'];
+  const channel = holder.channel;
   if (channel === undefined || channel === null) return new SwitchboardError(ErrorCode.MissingField, path);
   if (typeof channel !== 'string') return new SwitchboardError(ErrorCode.InvalidField, `${path} must be a string`);
   const limit = channel.startsWith(USER_CHANNEL_PREFIX) ? MAX_USER_CHANNEL_NAME_LENGTH : MAX_CHANNEL_NAME_LENGTH;

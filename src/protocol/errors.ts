@@ -221,5 +221,5 @@ export class SwitchboardError extends Error {
 
 /** True for strings that are one of the catalogue's codes. */
 export function isErrorCode(value: unknown): value is ErrorCodeName {
-  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(errorCatalogue, value);
+  return typeof value === 'string' && Object.hasOwn(errorCatalogue, value);
 }

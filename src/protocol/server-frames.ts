@@ -14,20 +14,17 @@
  * with no intermediate object, because this runs once per published event.
  */
 export function encodeEvent(event: string, data: unknown, channel?: string, userId?: string): string {
-  let out = '{"event":' + JSON.stringify(event);
-  if (channel !== undefined) out += ',"channel":' + JSON.stringify(channel);
+  let out = `{"event":${JSON.stringify(event)}`;
+  if (channel !== undefined) out += `,"channel":${JSON.stringify(channel)}`;
   const json: string | undefined = JSON.stringify(data);
-  if (json !== undefined) out += ',"data":' + json;
-  if (userId !== undefined) out += ',"user_id":' + JSON.stringify(userId);
-  return out + '}';
+  if (json !== undefined) out += `,"data":${json}`;
+  if (userId !== undefined) out += `,"user_id":${JSON.stringify(userId)}`;
+  return `${out}}`;
 }
 
 /** The first frame on every connection. */
 export function connectionEstablished(socketId: string, activityTimeoutSeconds: number): string {
-  return encodeEvent(
-    'pusher:connection_established',
-    '{"socket_id":' + JSON.stringify(socketId) + ',"activity_timeout":' + JSON.stringify(activityTimeoutSeconds) + '}',
-  );
+  return encodeEvent('pusher:connection_established', `{"socket_id":${JSON.stringify(socketId)},"activity_timeout":${JSON.stringify(activityTimeoutSeconds)}}`);
 }
 
 /** A per-message error; the connection stays open. `code` null is Pusher's "no specific code". */
@@ -56,10 +53,7 @@ export function subscriptionSucceeded(channel: string, data: object = {}): strin
  * A member without user_info is listed with `null` so its id stays in the hash that
  * pusher-js iterates for `members.each`.
  */
-export function presenceSubscriptionSucceeded(
-  channel: string,
-  members: Map<string, unknown> | Iterable<[string, unknown]>,
-): string {
+export function presenceSubscriptionSucceeded(channel: string, members: Map<string, unknown> | Iterable<[string, unknown]>): string {
   const ids: string[] = [];
   // A null-prototype object so that a user id like `__proto__` is an ordinary key.
   const hash: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
@@ -78,16 +72,12 @@ export function subscriptionError(channel: string, type: string, error: string, 
 
 /** A user's first connection joined a presence channel. */
 export function memberAdded(channel: string, userId: string, userInfo: unknown): string {
-  return encodeEvent(
-    'pusher_internal:member_added',
-    JSON.stringify({ user_id: userId, user_info: userInfo }),
-    channel,
-  );
+  return encodeEvent('pusher_internal:member_added', JSON.stringify({ user_id: userId, user_info: userInfo }), channel);
 }
 
 /** A user's last connection left a presence channel. */
 export function memberRemoved(channel: string, userId: string): string {
-  return encodeEvent('pusher_internal:member_removed', '{"user_id":' + JSON.stringify(userId) + '}', channel);
+  return encodeEvent('pusher_internal:member_removed', `{"user_id":${JSON.stringify(userId)}}`, channel);
 }
 
 /** Cache channel with nothing cached; like hosted Pusher, this event has no data. */
@@ -97,16 +87,12 @@ export function cacheMiss(channel: string): string {
 
 /** Number of sockets subscribed to a non-presence channel (when the app enables it). */
 export function subscriptionCount(channel: string, count: number): string {
-  return encodeEvent(
-    'pusher_internal:subscription_count',
-    '{"subscription_count":' + JSON.stringify(count) + '}',
-    channel,
-  );
+  return encodeEvent('pusher_internal:subscription_count', `{"subscription_count":${JSON.stringify(count)}}`, channel);
 }
 
 /** Sign-in accepted; `userData` is the exact string the client signed. */
 export function signinSuccess(userData: string): string {
-  return encodeEvent('pusher:signin_success', '{"user_data":' + JSON.stringify(userData) + '}');
+  return encodeEvent('pusher:signin_success', `{"user_data":${JSON.stringify(userData)}}`);
 }
 
 export interface WatchlistEvent {

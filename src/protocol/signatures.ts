@@ -29,7 +29,7 @@ function matchesAnySecret(app: AppCredentials, given: string, sign: (secret: str
 }
 
 /** Most entries a sign-in watchlist may carry; extra entries are dropped. */
-export const MAX_WATCHLIST_LENGTH = 100;
+const MAX_WATCHLIST_LENGTH = 100;
 
 /** Hex HMAC-SHA256, the signature used by every part of the Pusher protocol. */
 export function hmacSha256Hex(secret: string, message: string): string {
@@ -45,12 +45,7 @@ export function safeEqual(a: string, b: string): boolean {
 }
 
 /** `auth` for a private/presence/encrypted subscription: `"key:hex"`. */
-export function signChannelAuth(
-  app: AppCredentials,
-  socketId: string,
-  channel: string,
-  channelData?: string,
-): string {
+export function signChannelAuth(app: AppCredentials, socketId: string, channel: string, channelData?: string): string {
   const message = channelData === undefined ? `${socketId}:${channel}` : `${socketId}:${channel}:${channelData}`;
   return `${app.key}:${hmacSha256Hex(app.secret, message)}`;
 }
@@ -59,13 +54,7 @@ export function signChannelAuth(
  * Check a subscription's `auth`. Like the server SDKs, the signed string includes
  * `channel_data` whenever the client sent it; a presence channel must have it.
  */
-export function verifyChannelAuth(
-  app: AppCredentials,
-  socketId: string,
-  channel: string,
-  auth: string | undefined,
-  channelData?: string,
-): boolean {
+export function verifyChannelAuth(app: AppCredentials, socketId: string, channel: string, auth: string | undefined, channelData?: string): boolean {
   if (auth === undefined) return false;
   if (channelData === undefined && classifyChannel(channel)?.type === 'presence') return false;
   return matchesAnySecret(app, auth, (secret) => signChannelAuth({ key: app.key, secret }, socketId, channel, channelData));
@@ -80,9 +69,7 @@ export function verifyUserAuth(app: AppCredentials, socketId: string, userData: 
   return matchesAnySecret(app, auth, (secret) => signUserAuth({ key: app.key, secret }, socketId, userData));
 }
 
-export type PresenceDataResult =
-  | { ok: true; userId: string; userInfo: unknown }
-  | { ok: false; error: SwitchboardError };
+export type PresenceDataResult = { ok: true; userId: string; userInfo: unknown } | { ok: false; error: SwitchboardError };
 
 /**
  * Decode a presence subscription's `channel_data`: `{"user_id": string|number, "user_info"?: object}`.
@@ -93,14 +80,14 @@ export function parsePresenceChannelData(s: string | undefined, maxInfoBytes: nu
   const parsed = parseJsonObject(s);
   if (parsed === undefined) return fail(ErrorCode.InvalidChannelData, 'channel_data must be a JSON object');
 
-  const rawId = parsed['user_id'];
+  const rawId = parsed.user_id;
   let userId: string;
   if (typeof rawId === 'string') userId = rawId;
   else if (typeof rawId === 'number' && Number.isFinite(rawId)) userId = String(rawId);
   else return fail(ErrorCode.InvalidChannelData, 'user_id must be a string or a number');
   if (!isValidUserId(userId)) return fail(ErrorCode.InvalidChannelData, 'user_id is empty, too long or has control characters');
 
-  const userInfo = parsed['user_info'];
+  const userInfo = parsed.user_info;
   if (userInfo === undefined || userInfo === null) return { ok: true, userId, userInfo: undefined };
   if (!isObject(userInfo)) return fail(ErrorCode.InvalidChannelData, 'user_info must be an object');
   // Measured on the re-serialised value: that is what every member_added carries.
@@ -110,19 +97,17 @@ export function parsePresenceChannelData(s: string | undefined, maxInfoBytes: nu
   return { ok: true, userId, userInfo };
 }
 
-export type UserDataResult =
-  | { ok: true; id: string; userInfo: unknown; watchlist: string[] }
-  | { ok: false; error: SwitchboardError };
+export type UserDataResult = { ok: true; id: string; userInfo: unknown; watchlist: string[] } | { ok: false; error: SwitchboardError };
 
 /** Decode `pusher:signin` `user_data`: `{"id": string, "user_info"?: any, "watchlist"?: string[]}`. */
 export function parseUserData(s: string): UserDataResult {
   const parsed = parseJsonObject(s);
   if (parsed === undefined) return fail(ErrorCode.SigninInvalid, 'user_data must be a JSON object');
-  const id = parsed['id'];
+  const id = parsed.id;
   if (typeof id !== 'string' || !isValidUserId(id)) {
     return fail(ErrorCode.SigninInvalid, 'user_data.id must be a non-empty string without control characters');
   }
-  const rawWatchlist = parsed['watchlist'];
+  const rawWatchlist = parsed.watchlist;
   let watchlist: string[] = [];
   if (rawWatchlist !== undefined && rawWatchlist !== null) {
     if (!Array.isArray(rawWatchlist) || !rawWatchlist.every((entry): entry is string => typeof entry === 'string')) {
@@ -130,7 +115,7 @@ export function parseUserData(s: string): UserDataResult {
     }
     watchlist = rawWatchlist.slice(0, MAX_WATCHLIST_LENGTH);
   }
-  return { ok: true, id, userInfo: parsed['user_info'], watchlist };
+  return { ok: true, id, userInfo: parsed.user_info, watchlist };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,11 +132,11 @@ export interface ApiRequestParts {
 
 export type ApiSignatureResult = { ok: true } | { ok: false; status: 400 | 401; message: string };
 
-export const API_AUTH_VERSION = '1.0';
+const API_AUTH_VERSION = '1.0';
 const RESERVED_API_PARAMS = ['auth_key', 'auth_timestamp', 'auth_version', 'body_md5', 'auth_signature'];
 const TIMESTAMP_PATTERN = /^\d{1,15}$/;
 
-export function md5Hex(body: string | Buffer): string {
+function md5Hex(body: string | Buffer): string {
   return createHash('md5').update(body).digest('hex');
 }
 
@@ -160,7 +145,7 @@ export function md5Hex(body: string | Buffer): string {
  * except auth_signature, keys lower-cased and sorted, written `k=v` with the *decoded*
  * values and joined by `&` (the `pusher` SDK signs raw values before URL encoding).
  */
-export function apiStringToSign(method: string, path: string, params: Iterable<[string, string]>): string {
+function apiStringToSign(method: string, path: string, params: Iterable<[string, string]>): string {
   const pairs: Array<[string, string]> = [];
   for (const [key, value] of params) {
     const lower = key.toLowerCase();
@@ -171,12 +156,7 @@ export function apiStringToSign(method: string, path: string, params: Iterable<[
 }
 
 /** Authenticate an HTTP API request signed by a Pusher server SDK. */
-export function verifyApiSignature(
-  parts: ApiRequestParts,
-  app: AppCredentials,
-  nowSeconds: number,
-  maxSkewSeconds = 600,
-): ApiSignatureResult {
+export function verifyApiSignature(parts: ApiRequestParts, app: AppCredentials, nowSeconds: number, maxSkewSeconds = 600): ApiSignatureResult {
   const { query } = parts;
   // A repeated parameter would make the signed string ambiguous.
   const seen = new Set<string>();

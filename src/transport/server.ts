@@ -7,7 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
 import { countLimitTrip, metrics } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
-import { WsFanout } from './outbound.js';
+import type { WsFanout } from './outbound.js';
 import type { Endpoint, TransportHooks } from './types.js';
 import { negotiatedServerWindowBits, rawSocketOf } from './ws-internals.js';
 
@@ -78,7 +78,9 @@ export class Transport {
       // takeover on our side, so one compressed frame fits every socket with
       // the same window size; the client's side is its own business, ws
       // inflates what it sends (bounded by maxPayload, else 1009).
-      perMessageDeflate: fanout.compressionOffered ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: Number.MAX_SAFE_INTEGER } : false,
+      perMessageDeflate: fanout.compressionOffered
+        ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: Number.MAX_SAFE_INTEGER }
+        : false,
       clientTracking: false,
       maxPayload: config.maxFrameBytes,
     });
@@ -119,7 +121,11 @@ export class Transport {
         return;
       }
       // Admission waits for the app store only on a cache miss.
-      if (endpoint instanceof Promise) endpoint.then((admitted) => this.attach(ws, admitted), (err: unknown) => this.admissionFault(ws, err));
+      if (endpoint instanceof Promise)
+        endpoint.then(
+          (admitted) => this.attach(ws, admitted),
+          (err: unknown) => this.admissionFault(ws, err),
+        );
       else this.attach(ws, endpoint);
     });
   }

@@ -4,7 +4,7 @@ import type { Endpoint } from './routing.js';
 import type { QueuedBatch } from './types.js';
 
 /** Bytes of a receiver's answer that are read (then dropped); beyond it the connection is cut. */
-export const MAX_RESPONSE_BYTES = 4096;
+const MAX_RESPONSE_BYTES = 4096;
 
 /** What one attempt came to. `retry` outcomes count against the circuit breaker; `final` ones are the receiver's clear "no". */
 export type AttemptOutcome =
@@ -14,7 +14,7 @@ export type AttemptOutcome =
   | { kind: 'stopped' };
 
 /** The `reason` label of switchboard_webhook_attempt_failures_total. */
-export type FailureReason = 'network' | 'timeout' | '4xx' | '5xx' | '408' | '429';
+type FailureReason = 'network' | 'timeout' | '4xx' | '5xx' | '408' | '429';
 
 export interface AttemptTarget {
   readonly endpoint: Endpoint;
@@ -76,7 +76,7 @@ export async function attemptDelivery(
 }
 
 /** The request's headers: the endpoint's own first, then the four that no configuration may replace. */
-export function requestHeaders(batch: QueuedBatch, target: AttemptTarget): Record<string, string> {
+function requestHeaders(batch: QueuedBatch, target: AttemptTarget): Record<string, string> {
   return {
     ...target.endpoint.headers,
     'content-type': 'application/json',
@@ -92,7 +92,9 @@ function classify(status: number, retryAfter: string | string[] | undefined): At
   const detail = `HTTP ${status}`;
   if (status === 408 || status === 429) {
     const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
-    return retryAfterMs === undefined ? { kind: 'retry', reason: status === 408 ? '408' : '429', status, detail } : { kind: 'retry', reason: status === 408 ? '408' : '429', status, retryAfterMs, detail };
+    return retryAfterMs === undefined
+      ? { kind: 'retry', reason: status === 408 ? '408' : '429', status, detail }
+      : { kind: 'retry', reason: status === 408 ? '408' : '429', status, retryAfterMs, detail };
   }
   if (status >= 500) {
     const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);

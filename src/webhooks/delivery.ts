@@ -22,7 +22,7 @@ export interface DeliveryOptions {
 export type AppLookup = (appId: string) => { key: string; secret: string } | undefined;
 
 /** Rejection of `deliver` when the pipeline stops mid-batch: the queue keeps the batch (at least once). */
-export class DeliveryStopped extends Error {
+class DeliveryStopped extends Error {
   override readonly name = 'DeliveryStopped';
   constructor() {
     super('webhook delivery stopped');
@@ -72,7 +72,10 @@ export class Deliverer {
     breaker.onBreak(() => {
       state.openedAt = Date.now();
       metrics.webhookCircuitOpens.inc();
-      logger.warn({ appId: endpoint.appId, url: endpoint.label, halfOpenAfterMs: options.circuitHalfOpenMs }, 'webhook endpoint keeps failing: circuit open, deliveries paused until a probe succeeds');
+      logger.warn(
+        { appId: endpoint.appId, url: endpoint.label, halfOpenAfterMs: options.circuitHalfOpenMs },
+        'webhook endpoint keeps failing: circuit open, deliveries paused until a probe succeeds',
+      );
     });
     breaker.onReset(() => logger.info({ appId: endpoint.appId, url: endpoint.label }, 'webhook endpoint answers again: circuit closed'));
     this.endpoints.set(endpoint.key, state);
@@ -144,7 +147,10 @@ export class Deliverer {
   private async giveUp(batch: QueuedBatch, endpoint: Endpoint | undefined, reason: string, label: string): Promise<void> {
     metrics.webhookDeadLettered.inc({ reason: label });
     this.failureLog.maybe(`dead ${batch.endpoint}`, (suppressed) =>
-      this.logger.warn({ appId: batch.appId, url: endpoint?.label, webhookId: batch.id, reason, suppressedSinceLast: suppressed }, 'webhook batch dead-lettered'),
+      this.logger.warn(
+        { appId: batch.appId, url: endpoint?.label, webhookId: batch.id, reason, suppressedSinceLast: suppressed },
+        'webhook batch dead-lettered',
+      ),
     );
     await this.queue.deadLetter(batch, reason);
   }
@@ -152,7 +158,10 @@ export class Deliverer {
   private countFailure(endpoint: Endpoint, batch: QueuedBatch, reason: string, detail: string): void {
     metrics.webhookAttemptFailures.inc({ reason });
     this.failureLog.maybe(endpoint.key, (suppressed) =>
-      this.logger.warn({ appId: endpoint.appId, url: endpoint.label, webhookId: batch.id, reason, detail, suppressedSinceLast: suppressed }, 'webhook delivery attempt failed'),
+      this.logger.warn(
+        { appId: endpoint.appId, url: endpoint.label, webhookId: batch.id, reason, detail, suppressedSinceLast: suppressed },
+        'webhook delivery attempt failed',
+      ),
     );
   }
 

@@ -9,9 +9,6 @@ import { createQueue } from './queues/create.js';
 import { accepts, buildRoutes, type AppRoutes } from './routing.js';
 import type { DeadLetter, QueuedBatch, WebhookEvent, WebhookQueue, WebhookSink } from './types.js';
 
-export type { DeadLetter, QueuedBatch, WebhookEvent, WebhookQueue, WebhookSink } from './types.js';
-export { noWebhooks } from './types.js';
-
 /** The node's webhook pipeline: a sink for events, plus its lifecycle and the dead-letter admin. */
 export interface Webhooks extends WebhookSink {
   /** False when no app has webhooks: then nothing is created and every call is a no-op. */
@@ -96,7 +93,12 @@ class WebhookPipeline implements Webhooks {
     const queue = this.queue;
     if (deliverer === undefined || queue === undefined || this.state !== 'running') return;
     for (const endpoint of routes.endpoints) deliverer.addEndpoint(endpoint);
-    queue.start(routes.endpoints.map((e) => e.key), deliverer.deliver).catch((err: unknown) => this.log.error({ err, appId: app.id }, 'could not start consuming an app\'s webhook endpoints'));
+    queue
+      .start(
+        routes.endpoints.map((e) => e.key),
+        deliverer.deliver,
+      )
+      .catch((err: unknown) => this.log.error({ err, appId: app.id }, "could not start consuming an app's webhook endpoints"));
   }
 
   wants(appId: string, name: WebhookEvent['name']): boolean {

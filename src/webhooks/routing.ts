@@ -18,7 +18,7 @@ export interface Endpoint {
 }
 
 /** Headers the pipeline sets itself; an endpoint's `headers` cannot replace them (compared lower-case). */
-export const RESERVED_HEADERS: ReadonlySet<string> = new Set(['content-type', 'x-pusher-key', 'x-pusher-signature', 'x-switchboard-webhook-id']);
+const RESERVED_HEADERS: ReadonlySet<string> = new Set(['content-type', 'x-pusher-key', 'x-pusher-signature', 'x-switchboard-webhook-id']);
 
 const USER_AGENT = 'Switchboard-Webhooks/1';
 

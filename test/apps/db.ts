@@ -6,8 +6,8 @@ import { pino, type Logger } from 'pino';
 import { metrics } from '../../src/metrics/index.js';
 import { SERVICES_REQUIRED } from '../cluster/services.js';
 
-export const PG_ROOT = 'postgres://postgres@127.0.0.1:5432';
-export const MYSQL_ROOT = 'mysql://root@127.0.0.1:3306';
+const PG_ROOT = 'postgres://postgres@127.0.0.1:5432';
+const MYSQL_ROOT = 'mysql://root@127.0.0.1:3306';
 
 export type Dialect = 'postgres' | 'mysql';
 

@@ -59,12 +59,29 @@ describe.skipIf(!pgAvailable)('the app database goes down mid-run', () => {
 
   beforeAll(async () => {
     pg = await PgProcess.start();
-    store = createAppStore({ apps: [], appStore: 'postgres', appStoreUrl: pg.url, appStoreSchema: 'switchboard', appStoreTable: undefined, appStorePoolSize: 2, appStoreQueryTimeout: 1 });
+    store = createAppStore({
+      apps: [],
+      appStore: 'postgres',
+      appStoreUrl: pg.url,
+      appStoreSchema: 'switchboard',
+      appStoreTable: undefined,
+      appStorePoolSize: 2,
+      appStoreQueryTimeout: 1,
+    });
     await store.migrate();
     await new AppManager(store, async () => {}, 60).create(APP);
     const config = configSchema.parse({
-      host: '127.0.0.1', port: 0, logLevel: 'info', appStore: 'postgres', appStoreUrl: pg.url,
-      appCacheTtl: 0.5, appCacheNegativeTtl: 0, appStoreBreakerFailures: 2, appStoreBreakerHalfOpen: 0.3, appStoreQueryTimeout: 1, appStoreOutageLogInterval: 600,
+      host: '127.0.0.1',
+      port: 0,
+      logLevel: 'info',
+      appStore: 'postgres',
+      appStoreUrl: pg.url,
+      appCacheTtl: 0.5,
+      appCacheNegativeTtl: 0,
+      appStoreBreakerFailures: 2,
+      appStoreBreakerHalfOpen: 0.3,
+      appStoreQueryTimeout: 1,
+      appStoreOutageLogInterval: 600,
     });
     node = await startNode(Object.freeze(config), logger);
   }, 60_000);

@@ -22,7 +22,10 @@ export class PgProcess {
   static async start(): Promise<PgProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-pg-'));
     if (process.getuid?.() === 0) {
-      const { uid, gid } = await run('id', ['-u', 'postgres']).then(async (u) => ({ uid: Number(u.stdout), gid: Number((await run('id', ['-g', 'postgres'])).stdout) }));
+      const { uid, gid } = await run('id', ['-u', 'postgres']).then(async (u) => ({
+        uid: Number(u.stdout),
+        gid: Number((await run('id', ['-g', 'postgres'])).stdout),
+      }));
       chownSync(dir, uid, gid);
     }
     const pg = new PgProcess(dir, await freePort());
@@ -36,7 +39,20 @@ export class PgProcess {
   }
 
   async restart(): Promise<void> {
-    await run(...command('pg_ctl', ['-D', join(this.dir, 'data'), '-w', '-t', '20', '-l', join(this.dir, 'log'), '-o', `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.dir}`, 'start']));
+    await run(
+      ...command('pg_ctl', [
+        '-D',
+        join(this.dir, 'data'),
+        '-w',
+        '-t',
+        '20',
+        '-l',
+        join(this.dir, 'log'),
+        '-o',
+        `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.dir}`,
+        'start',
+      ]),
+    );
   }
 
   /** Immediate shutdown: as abrupt as a crash for its clients. */

@@ -57,8 +57,18 @@ describe.skipIf(!redisOk || !pgOk)('app changes across a 3-node cluster (postgre
     expect(await runCli(['apps', 'create', '--id', '1001', '--key', 'my-key', '--secret', 'my-secret', ...storeFlags], io)).toBe(0);
     for (let i = 0; i < 3; i++) {
       const config = configSchema.parse({
-        host: '127.0.0.1', port: 0, logLevel: 'silent', adapter: 'redis', redisUrl: redis.url, keyPrefix: prefix, nodeId: `apps-n${i}`,
-        appStore: 'postgres', appStoreUrl: db.url, appCacheTtl: 600, heartbeatInterval: 0.2, nodeTimeout: 2,
+        host: '127.0.0.1',
+        port: 0,
+        logLevel: 'silent',
+        adapter: 'redis',
+        redisUrl: redis.url,
+        keyPrefix: prefix,
+        nodeId: `apps-n${i}`,
+        appStore: 'postgres',
+        appStoreUrl: db.url,
+        appCacheTtl: 600,
+        heartbeatInterval: 0.2,
+        nodeTimeout: 2,
       });
       nodes.push(await startNode(Object.freeze(config), capturingLogger('silent').logger));
     }
@@ -70,7 +80,7 @@ describe.skipIf(!redisOk || !pgOk)('app changes across a 3-node cluster (postgre
     await redis?.stop();
   });
 
-  it('an update through the CLI reaches every node\'s cache within 1 s', async () => {
+  it("an update through the CLI reaches every node's cache within 1 s", async () => {
     const clients = await Promise.all(nodes.map((n) => connect(n, 'my-key')));
     expect(nodes.every((n) => n.core.apps.get('1001')?.config.maxConnections === 0)).toBe(true);
     // L2: the definition the first node read is in Redis for the others.
@@ -92,7 +102,24 @@ describe.skipIf(!redisOk || !pgOk)('app changes across a 3-node cluster (postgre
 
   it('apps loaded from the store after the join get the cluster wiring: events and presence cross nodes (replicated too)', async () => {
     // 1001 has no webhooks; 3003 has one, so its membership is replicated to every node.
-    expect(await runCli(['apps', 'create', '--id', '3003', '--key', 'repl-key', '--secret', 'repl-secret', '--fields', '{"webhooks":[{"url":"http://127.0.0.1:9/h","eventTypes":["member_added"]}]}', ...storeFlags], io)).toBe(0);
+    expect(
+      await runCli(
+        [
+          'apps',
+          'create',
+          '--id',
+          '3003',
+          '--key',
+          'repl-key',
+          '--secret',
+          'repl-secret',
+          '--fields',
+          '{"webhooks":[{"url":"http://127.0.0.1:9/h","eventTypes":["member_added"]}]}',
+          ...storeFlags,
+        ],
+        io,
+      ),
+    ).toBe(0);
     const receiver = await connect(nodes[2]!, 'my-key');
     receiver.ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'news' } }));
     await until(() => receiver.frames.some((f) => f.event === 'pusher_internal:subscription_succeeded'), 1000);
@@ -137,7 +164,7 @@ describe.skipIf(!redisOk || !pgOk)('app changes across a 3-node cluster (postgre
     expect((await sdk('rotated-secret').get({ path: '/channels' })).status).toBe(200);
   });
 
-  it('disable closes the app\'s connections with 4003 on every node; enable lets it back', async () => {
+  it("disable closes the app's connections with 4003 on every node; enable lets it back", async () => {
     const clients = await Promise.all(nodes.map((n) => connect(n, 'my-key')));
     const started = Date.now();
     expect(await runCli(['apps', 'disable', '--id', '1001', ...storeFlags], io)).toBe(0);
@@ -156,13 +183,27 @@ describe.skipIf(!redisOk || !pgOk)('app changes across a 3-node cluster (postgre
     // The nodes above have no admin token: the endpoints are absent.
     expect((await fetch(`http://127.0.0.1:${nodes[0]!.port}/admin/apps`)).status).toBe(404);
     const config = configSchema.parse({
-      host: '127.0.0.1', port: 0, logLevel: 'silent', adapter: 'redis', redisUrl: redis.url, keyPrefix: prefix, nodeId: 'apps-admin',
-      appStore: 'postgres', appStoreUrl: db.url, adminToken: token, heartbeatInterval: 0.2, nodeTimeout: 2,
+      host: '127.0.0.1',
+      port: 0,
+      logLevel: 'silent',
+      adapter: 'redis',
+      redisUrl: redis.url,
+      keyPrefix: prefix,
+      nodeId: 'apps-admin',
+      appStore: 'postgres',
+      appStoreUrl: db.url,
+      adminToken: token,
+      heartbeatInterval: 0.2,
+      nodeTimeout: 2,
     });
     const admin = await startNode(Object.freeze(config), capturingLogger('silent').logger);
     try {
       const call = (path: string, body?: unknown) =>
-        fetch(`http://127.0.0.1:${admin.port}${path}`, { method: body === undefined ? 'GET' : 'POST', headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+        fetch(`http://127.0.0.1:${admin.port}${path}`, {
+          method: body === undefined ? 'GET' : 'POST',
+          headers: { authorization: `Bearer ${token}` },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
       expect((await fetch(`http://127.0.0.1:${admin.port}/admin/apps`)).status).toBe(401);
       expect((await call('/admin/apps/2002/create', { key: 'k2002', secret: 's2002' })).status).toBe(201);
       expect((await call('/admin/apps/2002/create', { key: 'k2002', secret: 's2002' })).status).toBe(409);

@@ -19,12 +19,17 @@ function sdk(node: RunningNode): Pusher {
 }
 
 /** Status and Retry-After of each call; rejections of the SDK carry the status too. */
-async function statuses(calls: Array<() => Promise<{ status: number; headers: { get(n: string): string | null } }>>): Promise<Array<{ status: number; retryAfter: string | null }>> {
+async function statuses(
+  calls: Array<() => Promise<{ status: number; headers: { get(n: string): string | null } }>>,
+): Promise<Array<{ status: number; retryAfter: string | null }>> {
   return Promise.all(
     calls.map((call) =>
       call().then(
         (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after') }),
-        (err: { status?: number; headers?: { get(n: string): string | null } }) => ({ status: err.status ?? 0, retryAfter: err.headers?.get('retry-after') ?? null }),
+        (err: { status?: number; headers?: { get(n: string): string | null } }) => ({
+          status: err.status ?? 0,
+          retryAfter: err.headers?.get('retry-after') ?? null,
+        }),
       ),
     ),
   );
@@ -64,7 +69,17 @@ describe('per-app HTTP API rate limits on one node', () => {
 
   it('a trigger to several channels takes one point per channel; a batch one per event', async () => {
     expect((await statuses([() => sdk(node).trigger(['a', 'b', 'c', 'd'], 'ev', {})]))[0]!.status).toBe(200);
-    expect((await statuses([() => sdk(node).triggerBatch([{ channel: 'a', name: 'e', data: '{}' }, { channel: 'b', name: 'e', data: '{}' }])]))[0]!.status).toBe(429);
+    expect(
+      (
+        await statuses([
+          () =>
+            sdk(node).triggerBatch([
+              { channel: 'a', name: 'e', data: '{}' },
+              { channel: 'b', name: 'e', data: '{}' },
+            ]),
+        ])
+      )[0]!.status,
+    ).toBe(429);
   });
 
   it('read requests over maxReadRequestsPerSecond get 429; publishing is counted apart', async () => {

@@ -9,10 +9,27 @@ import { configSchema } from '../../src/config/schema.js';
 import { startNode, type RunningNode } from '../../src/node.js';
 import { capturingLogger, createDatabase, databaseAvailable, storeQueries, type Dialect, type TestDatabase } from './db.js';
 
-const catalogOptions = { ttlMs: 60_000, max: 1000, negativeTtlMs: 60_000, negativeMax: 100_000, queryTimeoutMs: 2000, breakerFailures: 3, breakerHalfOpenMs: 1000, outageLogMs: 60_000 };
+const catalogOptions = {
+  ttlMs: 60_000,
+  max: 1000,
+  negativeTtlMs: 60_000,
+  negativeMax: 100_000,
+  queryTimeoutMs: 2000,
+  breakerFailures: 3,
+  breakerHalfOpenMs: 1000,
+  outageLogMs: 60_000,
+};
 
 function storeFor(db: TestDatabase, schema: 'switchboard' | 'soketi' = 'switchboard'): AppStore {
-  return createAppStore({ apps: [], appStore: db.dialect, appStoreUrl: db.url, appStoreSchema: schema, appStoreTable: undefined, appStorePoolSize: 4, appStoreQueryTimeout: 2 });
+  return createAppStore({
+    apps: [],
+    appStore: db.dialect,
+    appStoreUrl: db.url,
+    appStoreSchema: schema,
+    appStoreTable: undefined,
+    appStorePoolSize: 4,
+    appStoreQueryTimeout: 2,
+  });
 }
 
 /** Open a raw socket to /app/<key>; resolves with the first frame's event or the close code. */
@@ -51,7 +68,13 @@ for (const dialect of ['postgres', 'mysql'] as Dialect[]) {
     });
 
     it.skipIf(!available)('creates, lists, updates, rotates and deletes apps; conflicts and bad fields are refused', async () => {
-      await manager.create({ id: '1001', key: 'k-1001', secret: 's-1001', maxConnections: 5, webhooks: [{ url: 'http://127.0.0.1:9/hook', eventTypes: ['channel_occupied'] }] });
+      await manager.create({
+        id: '1001',
+        key: 'k-1001',
+        secret: 's-1001',
+        maxConnections: 5,
+        webhooks: [{ url: 'http://127.0.0.1:9/hook', eventTypes: ['channel_occupied'] }],
+      });
       await expect(manager.create({ id: '1001', key: 'other', secret: 'x' })).rejects.toMatchObject({ reason: 'conflict' });
       await expect(manager.create({ id: '1002', key: 'k-1001', secret: 'x' })).rejects.toMatchObject({ reason: 'conflict' });
       await expect(manager.create({ id: '1003', key: 'k-1003', secret: 'x', maxConnections: -1 })).rejects.toMatchObject({ reason: 'invalid' });
@@ -64,7 +87,10 @@ for (const dialect of ['postgres', 'mysql'] as Dialect[]) {
       expect(await store.findByKey('k-1001')).toBeUndefined();
       const rotation = await manager.rotateSecret('1001', { secret: 'new-secret', graceSeconds: 60 });
       const rotated = await store.findById('1001');
-      expect(rotated).toMatchObject({ ok: true, app: { secret: 'new-secret', previousSecret: 's-1001', previousSecretExpiresAt: rotation.previousSecretExpiresAt } });
+      expect(rotated).toMatchObject({
+        ok: true,
+        app: { secret: 'new-secret', previousSecret: 's-1001', previousSecretExpiresAt: rotation.previousSecretExpiresAt },
+      });
       expect((await manager.list()).map((s) => (s.ok ? s.app.id : s.id))).toEqual(['1001']);
       await manager.delete('1001');
       await expect(manager.delete('1001')).rejects.toMatchObject({ reason: 'not-found' });
@@ -73,7 +99,9 @@ for (const dialect of ['postgres', 'mysql'] as Dialect[]) {
 
     it.skipIf(!available)('a malformed settings JSON or a negative limit refuses that app with a reason naming it; the others work', async () => {
       await manager.create({ id: 'good', key: 'good-key', secret: 'good-secret' });
-      await db.sql(`INSERT INTO switchboard_apps (id, ${dialect === 'mysql' ? '`key`' : '"key"'}, secret, enabled, settings, updated_at) VALUES ('badjson', 'badjson-key', 's', ${dialect === 'mysql' ? '1' : 'true'}, '{"webhooks": [', 0), ('negative', 'negative-key', 's', ${dialect === 'mysql' ? '1' : 'true'}, '{"maxConnections": -5}', 0)`);
+      await db.sql(
+        `INSERT INTO switchboard_apps (id, ${dialect === 'mysql' ? '`key`' : '"key"'}, secret, enabled, settings, updated_at) VALUES ('badjson', 'badjson-key', 's', ${dialect === 'mysql' ? '1' : 'true'}, '{"webhooks": [', 0), ('negative', 'negative-key', 's', ${dialect === 'mysql' ? '1' : 'true'}, '{"maxConnections": -5}', 0)`,
+      );
       const { logger, lines } = capturingLogger();
       const catalog = new AppCatalog(store, catalogOptions, logger);
       expect(await catalog.byKeyAsync('badjson-key')).toBeNull();
@@ -85,7 +113,12 @@ for (const dialect of ['postgres', 'mysql'] as Dialect[]) {
       expect(String(refusals[1]?.reason)).toContain('maxConnections');
       // The listing shows them as invalid rather than failing.
       const listed = await manager.list();
-      expect(listed.filter((s) => !s.ok).map((s) => (s.ok ? '' : s.id)).sort()).toEqual(['badjson', 'negative']);
+      expect(
+        listed
+          .filter((s) => !s.ok)
+          .map((s) => (s.ok ? '' : s.id))
+          .sort(),
+      ).toEqual(['badjson', 'negative']);
     });
 
     it.skipIf(!available)('unknown keys are cached negatively and concurrent misses for one key make one query', async () => {
@@ -106,7 +139,7 @@ for (const dialect of ['postgres', 'mysql'] as Dialect[]) {
       expect((await storeQueries()) - flightBefore).toBe(1);
     });
 
-    it.skipIf(!available)('a node serves the store\'s apps: known key connects, unknown 4001, disabled 4003; the API finds apps by id', async () => {
+    it.skipIf(!available)("a node serves the store's apps: known key connects, unknown 4001, disabled 4003; the API finds apps by id", async () => {
       await manager.create({ id: 'live', key: 'live-key', secret: 'live-secret' });
       await manager.create({ id: 'off', key: 'off-key', secret: 'off-secret', enabled: false });
       const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', appStore: dialect, appStoreUrl: db.url });
@@ -128,14 +161,29 @@ for (const dialect of ['postgres', 'mysql'] as Dialect[]) {
 
     it.skipIf(!available)('a Soketi-shaped apps table is read as it is', async () => {
       const q = (c: string) => (dialect === 'mysql' ? `\`${c}\`` : `"${c}"`);
-      await db.sql(`CREATE TABLE apps (id varchar(255) PRIMARY KEY, ${q('key')} varchar(255) NOT NULL, secret varchar(255) NOT NULL, max_connections integer NOT NULL, enable_client_messages smallint NOT NULL, ${q('enabled')} smallint NOT NULL, max_backend_events_per_sec integer NOT NULL, max_client_events_per_sec integer NOT NULL, max_read_req_per_sec integer NOT NULL, webhooks json, max_presence_members_per_channel integer DEFAULT NULL, max_presence_member_size_in_kb integer DEFAULT NULL, max_channel_name_length integer DEFAULT NULL, max_event_channels_at_once integer DEFAULT NULL, max_event_name_length integer DEFAULT NULL, max_event_payload_in_kb integer DEFAULT NULL, max_event_batch_size integer DEFAULT NULL, enable_user_authentication smallint NOT NULL)`);
-      await db.sql(`INSERT INTO apps (id, ${q('key')}, secret, max_connections, ${q('enabled')}, enable_client_messages, max_backend_events_per_sec, max_client_events_per_sec, max_read_req_per_sec, webhooks, max_presence_members_per_channel, max_event_batch_size, enable_user_authentication) VALUES ('app-id', 'app-key', 'app-secret', 200, 1, 1, -1, -1, 50, '[{"url":"http://127.0.0.1:9/h","event_types":["member_added"]}]', 42, NULL, 0), ('broken', 'broken-key', 's', -7, 1, 1, -1, -1, -1, '[]', NULL, NULL, 0)`);
+      await db.sql(
+        `CREATE TABLE apps (id varchar(255) PRIMARY KEY, ${q('key')} varchar(255) NOT NULL, secret varchar(255) NOT NULL, max_connections integer NOT NULL, enable_client_messages smallint NOT NULL, ${q('enabled')} smallint NOT NULL, max_backend_events_per_sec integer NOT NULL, max_client_events_per_sec integer NOT NULL, max_read_req_per_sec integer NOT NULL, webhooks json, max_presence_members_per_channel integer DEFAULT NULL, max_presence_member_size_in_kb integer DEFAULT NULL, max_channel_name_length integer DEFAULT NULL, max_event_channels_at_once integer DEFAULT NULL, max_event_name_length integer DEFAULT NULL, max_event_payload_in_kb integer DEFAULT NULL, max_event_batch_size integer DEFAULT NULL, enable_user_authentication smallint NOT NULL)`,
+      );
+      await db.sql(
+        `INSERT INTO apps (id, ${q('key')}, secret, max_connections, ${q('enabled')}, enable_client_messages, max_backend_events_per_sec, max_client_events_per_sec, max_read_req_per_sec, webhooks, max_presence_members_per_channel, max_event_batch_size, enable_user_authentication) VALUES ('app-id', 'app-key', 'app-secret', 200, 1, 1, -1, -1, 50, '[{"url":"http://127.0.0.1:9/h","event_types":["member_added"]}]', 42, NULL, 0), ('broken', 'broken-key', 's', -7, 1, 1, -1, -1, -1, '[]', NULL, NULL, 0)`,
+      );
       const soketi = storeFor(db, 'soketi');
       try {
         const found = await soketi.findByKey('app-key');
         expect(found).toMatchObject({
           ok: true,
-          app: { id: 'app-id', secret: 'app-secret', maxConnections: 200, enabled: true, enableClientEvents: true, maxBackendEventsPerSecond: 0, maxReadRequestsPerSecond: 50, maxPresenceMembersPerChannel: 42, maxBatchSize: 10, userAuthenticationTimeout: 0 },
+          app: {
+            id: 'app-id',
+            secret: 'app-secret',
+            maxConnections: 200,
+            enabled: true,
+            enableClientEvents: true,
+            maxBackendEventsPerSecond: 0,
+            maxReadRequestsPerSecond: 50,
+            maxPresenceMembersPerChannel: 42,
+            maxBatchSize: 10,
+            userAuthenticationTimeout: 0,
+          },
         });
         if (found?.ok) expect(found.app.webhooks).toEqual([{ url: 'http://127.0.0.1:9/h', eventTypes: ['member_added'], headers: {} }]);
         expect(await soketi.findByKey('broken-key')).toMatchObject({ ok: false, id: 'broken', reason: expect.stringContaining('maxConnections') });
@@ -154,7 +202,15 @@ for (const dialect of ['postgres', 'mysql'] as Dialect[]) {
 
 describe('static store', () => {
   it('answers management calls with a clear read-only error', async () => {
-    const store = createAppStore({ apps: [], appStore: 'static', appStoreUrl: undefined, appStoreSchema: 'switchboard', appStoreTable: undefined, appStorePoolSize: 1, appStoreQueryTimeout: 1 });
+    const store = createAppStore({
+      apps: [],
+      appStore: 'static',
+      appStoreUrl: undefined,
+      appStoreSchema: 'switchboard',
+      appStoreTable: undefined,
+      appStorePoolSize: 1,
+      appStoreQueryTimeout: 1,
+    });
     const manager = new AppManager(store, async () => {}, 60);
     await expect(manager.create({ id: 'x', key: 'y', secret: 'z' })).rejects.toThrow(/read-only store/);
     await expect(store.migrate()).rejects.toBeInstanceOf(AppStoreRefusal);

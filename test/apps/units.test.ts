@@ -16,7 +16,9 @@ describe('which secrets verify', () => {
     const live = { ...app, previousSecretExpiresAt: Date.now() + 60_000 };
     expect(verifyUserAuth(live, '1.2', '{"id":"u"}', signUserAuth({ key: 'k', secret: 'old' }, '1.2', '{"id":"u"}'))).toBe(true);
     expect(verifyUserAuth(live, '1.2', '{"id":"u"}', signUserAuth({ key: 'k', secret: 'other' }, '1.2', '{"id":"u"}'))).toBe(false);
-    expect(verifyUserAuth({ ...live, previousSecretExpiresAt: Date.now() - 1 }, '1.2', '{"id":"u"}', signUserAuth({ key: 'k', secret: 'old' }, '1.2', '{"id":"u"}'))).toBe(false);
+    expect(
+      verifyUserAuth({ ...live, previousSecretExpiresAt: Date.now() - 1 }, '1.2', '{"id":"u"}', signUserAuth({ key: 'k', secret: 'old' }, '1.2', '{"id":"u"}')),
+    ).toBe(false);
   });
 });
 
@@ -31,19 +33,51 @@ describe('app change announcements', () => {
 });
 
 describe('row mapping', () => {
-  const base = { id: '1', key: 'k', secret: 's', max_connections: -1, enable_client_messages: 1, enabled: 0, max_backend_events_per_sec: -1, max_client_events_per_sec: 0, max_read_req_per_sec: 7, webhooks: null, enable_user_authentication: 1 };
+  const base = {
+    id: '1',
+    key: 'k',
+    secret: 's',
+    max_connections: -1,
+    enable_client_messages: 1,
+    enabled: 0,
+    max_backend_events_per_sec: -1,
+    max_client_events_per_sec: 0,
+    max_read_req_per_sec: 7,
+    webhooks: null,
+    enable_user_authentication: 1,
+  };
   it('Soketi: -1 is no limit, 0 client events a second turns them off, sign-in required is 30 s', () => {
-    expect(soketiRows.fromRow(base)).toMatchObject({ ok: true, app: { maxConnections: 0, enabled: false, enableClientEvents: false, maxReadRequestsPerSecond: 7, webhooks: [], userAuthenticationTimeout: 30 } });
-    expect(soketiRows.fromRow({ ...base, max_backend_events_per_sec: -2 })).toMatchObject({ ok: false, id: '1', reason: expect.stringContaining('maxBackendEventsPerSecond') });
+    expect(soketiRows.fromRow(base)).toMatchObject({
+      ok: true,
+      app: { maxConnections: 0, enabled: false, enableClientEvents: false, maxReadRequestsPerSecond: 7, webhooks: [], userAuthenticationTimeout: 30 },
+    });
+    expect(soketiRows.fromRow({ ...base, max_backend_events_per_sec: -2 })).toMatchObject({
+      ok: false,
+      id: '1',
+      reason: expect.stringContaining('maxBackendEventsPerSecond'),
+    });
     expect(soketiRows.fromRow({ ...base, webhooks: '[{' })).toMatchObject({ ok: false, reason: 'webhooks is not valid JSON' });
   });
   it('round-trips an app through both layouts', () => {
-    const app = appSchema.parse({ id: 'x', key: 'y', secret: 'z', maxConnections: 3, maxBackendEventsPerSecond: 4, webhooks: [{ url: 'http://h/x', eventTypes: ['client_event'] }] });
+    const app = appSchema.parse({
+      id: 'x',
+      key: 'y',
+      secret: 'z',
+      maxConnections: 3,
+      maxBackendEventsPerSecond: 4,
+      webhooks: [{ url: 'http://h/x', eventTypes: ['client_event'] }],
+    });
     expect(switchboardRows.fromRow(switchboardRows.toRow(app))).toEqual({ ok: true, app });
-    expect(soketiRows.fromRow(soketiRows.toRow(app))).toMatchObject({ ok: true, app: { maxConnections: 3, maxBackendEventsPerSecond: 4, webhooks: app.webhooks } });
+    expect(soketiRows.fromRow(soketiRows.toRow(app))).toMatchObject({
+      ok: true,
+      app: { maxConnections: 3, maxBackendEventsPerSecond: 4, webhooks: app.webhooks },
+    });
   });
   it('a settings column that is not an object is refused', () => {
-    expect(switchboardRows.fromRow({ id: 'a', key: 'b', secret: 'c', enabled: true, settings: '[1]' })).toMatchObject({ ok: false, reason: 'settings must be a JSON object' });
+    expect(switchboardRows.fromRow({ id: 'a', key: 'b', secret: 'c', enabled: true, settings: '[1]' })).toMatchObject({
+      ok: false,
+      reason: 'settings must be a JSON object',
+    });
   });
 });
 

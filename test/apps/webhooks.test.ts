@@ -32,9 +32,22 @@ describe.skipIf(!available)('webhooks of an app from the database store', () => 
     await once(receiver, 'listening');
     const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
     db = await createDatabase('postgres');
-    store = createAppStore({ apps: [], appStore: 'postgres', appStoreUrl: db.url, appStoreSchema: 'switchboard', appStoreTable: undefined, appStorePoolSize: 2, appStoreQueryTimeout: 2 });
+    store = createAppStore({
+      apps: [],
+      appStore: 'postgres',
+      appStoreUrl: db.url,
+      appStoreSchema: 'switchboard',
+      appStoreTable: undefined,
+      appStorePoolSize: 2,
+      appStoreQueryTimeout: 2,
+    });
     await store.migrate();
-    await new AppManager(store, async () => {}, 60).create({ id: 'hooked', key: 'hooked-key', secret: 'hooked-secret', webhooks: [{ url, eventTypes: ['channel_occupied'] }] });
+    await new AppManager(store, async () => {}, 60).create({
+      id: 'hooked',
+      key: 'hooked-key',
+      secret: 'hooked-secret',
+      webhooks: [{ url, eventTypes: ['channel_occupied'] }],
+    });
     const config = configSchema.parse({ host: '127.0.0.1', port: 0, logLevel: 'silent', appStore: 'postgres', appStoreUrl: db.url, webhookBatchMs: 0 });
     node = await startNode(Object.freeze(config), capturingLogger('silent').logger);
   });
@@ -46,7 +59,7 @@ describe.skipIf(!available)('webhooks of an app from the database store', () => 
     receiver?.close();
   });
 
-  it('are delivered, signed with the app\'s secret, although the app was not known at start', async () => {
+  it("are delivered, signed with the app's secret, although the app was not known at start", async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${node.port}/app/hooked-key?protocol=7`);
     await once(ws, 'message');
     ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'orders' } }));

@@ -56,9 +56,13 @@ describe('balancer: bad input', () => {
     // Not HTTP at all.
     expect((await raw('\x16\x03\x01garbage that is not http\r\n\r\n')).answer).toMatch(/^HTTP\/1\.1 400/);
     // An upgrade without the WebSocket headers.
-    expect((await raw(`GET ${WS_PATH} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`, { keepOpen: true })).answer).toMatch(/^HTTP\/1\.1 400/);
+    expect((await raw(`GET ${WS_PATH} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`, { keepOpen: true })).answer).toMatch(
+      /^HTTP\/1\.1 400/,
+    );
     // Upgrade to something else than websocket.
-    expect((await raw(`GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nSec-WebSocket-Key: x\r\n\r\n`, { keepOpen: true })).answer).toMatch(/^HTTP\/1\.1 400/);
+    expect((await raw(`GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nSec-WebSocket-Key: x\r\n\r\n`, { keepOpen: true })).answer).toMatch(
+      /^HTTP\/1\.1 400/,
+    );
     // Header flood: beyond maxHeaderBytes.
     const flood = `GET / HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 400 }, (_, i) => `X-Flood-${i}: ${'a'.repeat(40)}\r\n`).join('')}\r\n`;
     expect((await raw(flood, { keepOpen: true })).answer).toMatch(/^HTTP\/1\.1 431/);
@@ -82,7 +86,9 @@ describe('balancer: bad input', () => {
     const key = Buffer.from('0123456789abcdef').toString('base64');
     const afterUpgrade = await raw(
       Buffer.concat([
-        Buffer.from(`GET ${WS_PATH} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`),
+        Buffer.from(
+          `GET ${WS_PATH} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`,
+        ),
         Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05]),
       ]),
       { keepOpen: true },

@@ -47,7 +47,16 @@ afterAll(async () => {
 describe.skipIf(!available)('balancer: --discover redis, slow start and rebalancing', () => {
   it('follows the registry, ramps a new node, and rebalances within 10% at no more than the paced rate', { timeout: 90_000 }, async () => {
     await Promise.all([0, 1, 2].map(() => clusteredNode()));
-    balancer = await startBalancer({ discover: 'redis', redisUrl: redis.url, keyPrefix: prefix, nodeTimeout: 3, slowStart: 1.5, adminToken: TOKEN, rebalanceRate: RATE, healthTimeout: 3 });
+    balancer = await startBalancer({
+      discover: 'redis',
+      redisUrl: redis.url,
+      keyPrefix: prefix,
+      nodeTimeout: 3,
+      slowStart: 1.5,
+      adminToken: TOKEN,
+      rebalanceRate: RATE,
+      healthTimeout: 3,
+    });
     await until(() => balancer.set.all().filter((b) => b.health.state === 'up').length === 3, 10_000, 'three nodes discovered and up');
 
     for (let i = 0; i < CLIENTS; i++) clients.push(pusherClient({ port: balancer.port } as RunningNode));
@@ -78,8 +87,14 @@ describe.skipIf(!available)('balancer: --discover redis, slow start and rebalanc
     try {
       await until(within10, 60_000, 'counts within 10%');
     } catch (err) {
-      const view = balancer.describe() as { rebalancing: boolean; rebalanceEvents: unknown[]; backends: Array<{ address: string; state: string; activeConnections: number; health: unknown[] }> };
-      throw new Error(`${(err as Error).message}: nodes ${nodes.map((n) => n.core.connections.size).join(',')}; ${JSON.stringify({ rebalancing: view.rebalancing, events: view.rebalanceEvents.slice(-5), backends: view.backends.map((b) => [b.address, b.state, b.activeConnections, b.health]) })}`);
+      const view = balancer.describe() as {
+        rebalancing: boolean;
+        rebalanceEvents: unknown[];
+        backends: Array<{ address: string; state: string; activeConnections: number; health: unknown[] }>;
+      };
+      throw new Error(
+        `${(err as Error).message}: nodes ${nodes.map((n) => n.core.connections.size).join(',')}; ${JSON.stringify({ rebalancing: view.rebalancing, events: view.rebalanceEvents.slice(-5), backends: view.backends.map((b) => [b.address, b.state, b.activeConnections, b.health]) })}`,
+      );
     }
     const seconds = (Date.now() - started) / 1000 + 2;
 
@@ -108,7 +123,9 @@ describe.skipIf(!available)('balancer: --discover redis, slow start and rebalanc
     expect(nodes.map((n) => n.core.connections.size).reduce((a, b) => a + b, 0)).toBe(CLIENTS);
   });
 
-  it('a node appears with its heartbeat, is forgotten after a silence, comes back when it beats again, and leaves on goodbye', { timeout: 20_000 }, async () => {
+  it('a node appears with its heartbeat, is forgotten after a silence, comes back when it beats again, and leaves on goodbye', {
+    timeout: 20_000,
+  }, async () => {
     const events: string[] = [];
     const discovery = new RedisDiscovery(
       { redisUrl: redis.url, keyPrefix: `${prefix}x`, nodeTimeoutMs: 600 },
@@ -116,10 +133,21 @@ describe.skipIf(!available)('balancer: --discover redis, slow start and rebalanc
       createLogger('silent'),
     );
     await discovery.start();
-    const link = createTransport({ adapter: 'redis', redisUrl: redis.url, keyPrefix: `${prefix}x`, nodeId: 'fake', clusterCoalesceMs: 0, clusterCoalesceMinRate: 0 })!;
+    const link = createTransport({
+      adapter: 'redis',
+      redisUrl: redis.url,
+      keyPrefix: `${prefix}x`,
+      nodeId: 'fake',
+      clusterCoalesceMs: 0,
+      clusterCoalesceMinRate: 0,
+    })!;
     await link.connect();
     try {
-      const beat = (): boolean => link.publish(MEMBERSHIP_SUBJECT, JSON.stringify({ t: 'heartbeat', from: 'n1', inc: 'i1', address: '0.0.0.0:7001', load: { connections: 0, channels: 0 }, startedAt: 1 }));
+      const beat = (): boolean =>
+        link.publish(
+          MEMBERSHIP_SUBJECT,
+          JSON.stringify({ t: 'heartbeat', from: 'n1', inc: 'i1', address: '0.0.0.0:7001', load: { connections: 0, channels: 0 }, startedAt: 1 }),
+        );
       beat();
       await until(() => events.length === 1, 3000, 'added');
       // A wildcard address is taken as loopback.

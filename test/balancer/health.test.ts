@@ -114,7 +114,12 @@ describe('backend set', () => {
     expect(set.eligible().length).toBe(2);
     expect(set.panic).toBe(false);
     for (let i = 0; i < 3; i++) b!.health.checked('failed', 1);
-    expect(set.eligible().map((x) => x.address).sort()).toEqual([a, b, c, d].map((x) => x!.address).sort());
+    expect(
+      set
+        .eligible()
+        .map((x) => x.address)
+        .sort(),
+    ).toEqual([a, b, c, d].map((x) => x!.address).sort());
     expect(set.panic).toBe(true);
     d!.health.checked('draining', 2);
     expect(set.eligible()).not.toContain(d);
@@ -180,13 +185,39 @@ describe('rebalance pacing', () => {
 
   it('waits while a backend is in slow start, starts when it ends, and stays idle under the threshold', () => {
     const planner = new RebalancePlanner({ threshold: 1.2, ratePerSecond: 0.5 });
-    expect(planner.tick([{ address: 'a', connections: 100, ramping: false }, { address: 'b', connections: 0, ramping: true }], 1).size).toBe(0);
+    expect(
+      planner.tick(
+        [
+          { address: 'a', connections: 100, ramping: false },
+          { address: 'b', connections: 0, ramping: true },
+        ],
+        1,
+      ).size,
+    ).toBe(0);
     // Slow start over: a join starts a round even under the threshold (max/mean 1.07, spread 15%).
-    expect(planner.tick([{ address: 'a', connections: 110, ramping: false }, { address: 'b', connections: 95, ramping: false }], 1).get('a')).toBe(7);
+    expect(
+      planner
+        .tick(
+          [
+            { address: 'a', connections: 110, ramping: false },
+            { address: 'b', connections: 95, ramping: false },
+          ],
+          1,
+        )
+        .get('a'),
+    ).toBe(7);
     expect(planner.active).toBe(true);
 
     const idle = new RebalancePlanner({ threshold: 1.2, ratePerSecond: 0.5 });
-    expect(idle.tick([{ address: 'a', connections: 110, ramping: false }, { address: 'b', connections: 95, ramping: false }], 1).size).toBe(0);
+    expect(
+      idle.tick(
+        [
+          { address: 'a', connections: 110, ramping: false },
+          { address: 'b', connections: 95, ramping: false },
+        ],
+        1,
+      ).size,
+    ).toBe(0);
     expect(idle.active).toBe(false);
   });
 
@@ -194,7 +225,13 @@ describe('rebalance pacing', () => {
     const planner = new RebalancePlanner({ threshold: 1.2, ratePerSecond: 0.01 });
     let closed = 0;
     for (let s = 0; s < 100; s++) {
-      const closes = planner.tick([{ address: 'a', connections: 50 - closed, ramping: false }, { address: 'b', connections: closed, ramping: false }], 1);
+      const closes = planner.tick(
+        [
+          { address: 'a', connections: 50 - closed, ramping: false },
+          { address: 'b', connections: closed, ramping: false },
+        ],
+        1,
+      );
       closed += closes.get('a') ?? 0;
     }
     // 50 connections at 1%/s: 0.5 per second.

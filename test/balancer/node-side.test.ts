@@ -44,7 +44,9 @@ describe('node side: admin close endpoint', () => {
     expect((await closeCall(n.port, { count: -1 }, TOKEN)).status).toBe(400);
     expect((await closeCall(n.port, 'x', TOKEN)).status).toBe(400);
     expect((await fetch(`http://127.0.0.1:${n.port}/admin/connections/close`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(405);
-    expect((await fetch(`http://127.0.0.1:${n.port}/admin/connections/close`, { method: 'POST', headers: { authorization: TOKEN }, body: '{"count":1}' })).status).toBe(401);
+    expect(
+      (await fetch(`http://127.0.0.1:${n.port}/admin/connections/close`, { method: 'POST', headers: { authorization: TOKEN }, body: '{"count":1}' })).status,
+    ).toBe(401);
   });
 
   it('closes N connections with 4200', async () => {
@@ -63,13 +65,13 @@ describe('node side: admin close endpoint', () => {
 });
 
 describe('node side: load report', () => {
-  it("reports connections, event-loop utilization over the last interval, memory and state in /ready", async () => {
+  it('reports connections, event-loop utilization over the last interval, memory and state in /ready', async () => {
     const n = await node();
     const sockets = await openMany(n.port, 2, 2);
     cleanups.push(() => closeAll(sockets));
     const body = (await (await fetch(`http://127.0.0.1:${n.port}/ready`)).json()) as { load: Record<string, unknown> };
     expect(body.load).toMatchObject({ connections: 2, state: 'ready' });
-    expect(body.load['rssBytes']).toBeGreaterThan(0);
+    expect(body.load.rssBytes).toBeGreaterThan(0);
   });
 
   it('utilization is a delta per interval, not the cumulative figure', async () => {
@@ -91,8 +93,16 @@ describe('node side: load report', () => {
 
 describe('balancer config and tunnels', () => {
   it('derives flags and env names from the schema, and reads both', () => {
-    expect(balancerOptions.find((o) => o.key === 'hashBalanceFactor')).toMatchObject({ flag: 'hash-balance-factor', envName: 'SWITCHBOARD_BALANCER_HASH_BALANCE_FACTOR', kind: 'number', defaultValue: 1.25 });
-    const config = loadBalancerConfig({ backend: ['127.0.0.1:6001=5', '127.0.0.1:6002'], algorithm: 'least-connections' }, { SWITCHBOARD_BALANCER_SLOW_START: '10', SWITCHBOARD_BALANCER_PROXY_PROTOCOL: 'true' });
+    expect(balancerOptions.find((o) => o.key === 'hashBalanceFactor')).toMatchObject({
+      flag: 'hash-balance-factor',
+      envName: 'SWITCHBOARD_BALANCER_HASH_BALANCE_FACTOR',
+      kind: 'number',
+      defaultValue: 1.25,
+    });
+    const config = loadBalancerConfig(
+      { backend: ['127.0.0.1:6001=5', '127.0.0.1:6002'], algorithm: 'least-connections' },
+      { SWITCHBOARD_BALANCER_SLOW_START: '10', SWITCHBOARD_BALANCER_PROXY_PROTOCOL: 'true' },
+    );
     expect(config).toMatchObject({ algorithm: 'least-connections', slowStart: 10, proxyProtocol: true, listen: 8080 });
     expect(Object.isFrozen(config)).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'sb-balance-config-'));
@@ -100,7 +110,11 @@ describe('balancer config and tunnels', () => {
       const file = join(dir, 'balance.yaml');
       writeFileSync(file, 'algorithm: random\nslowStart: 5\nbackend:\n  - 127.0.0.1:7001\n');
       // File < env < flags.
-      expect(loadBalancerConfig({ config: file, slowStart: '7' }, { SWITCHBOARD_BALANCER_ALGORITHM: 'p2c' })).toMatchObject({ algorithm: 'p2c', slowStart: 7, backend: ['127.0.0.1:7001'] });
+      expect(loadBalancerConfig({ config: file, slowStart: '7' }, { SWITCHBOARD_BALANCER_ALGORITHM: 'p2c' })).toMatchObject({
+        algorithm: 'p2c',
+        slowStart: 7,
+        backend: ['127.0.0.1:7001'],
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

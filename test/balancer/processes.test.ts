@@ -46,7 +46,11 @@ describe.skipIf(!built)('balancer with node processes', () => {
     const victim = started[0]!;
     await victim.proc.kill('SIGKILL');
     // Every client ends up on the survivor, resubscribed (pusher-js does that itself).
-    await until(() => balancer.set.all().find((b) => b.port === victim.port)!.connections === 0 && balancer.set.total === 10, 20_000, 'clients back through the balancer');
+    await until(
+      () => balancer.set.all().find((b) => b.port === victim.port)!.connections === 0 && balancer.set.total === 10,
+      20_000,
+      'clients back through the balancer',
+    );
     await until(() => clients.every((c) => c.connection.state === 'connected' && c.channel('news')?.subscribed === true), 10_000, 'resubscribed');
     const sdk = new Pusher({ appId: DEV_APP.id, key: DEV_APP.key, secret: DEV_APP.secret, host: '127.0.0.1', port: String(balancer.port), useTLS: false });
     // The survivor holds every subscriber now; publishes through the balancer skip the dead node.
@@ -58,9 +62,28 @@ describe.skipIf(!built)('balancer with node processes', () => {
     const { proc, port: nodePort } = await NodeProcess.start([]);
     cleanups.push(() => proc.kill());
     const listen = await freePort();
-    const child = spawn(process.execPath, [CLI, 'balance', '--host', '127.0.0.1', '--listen', String(listen), '--backend', `127.0.0.1:${nodePort}`, '--workers', '2', '--log-level', 'info', '--health-fast-interval', '0.05'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'balance',
+        '--host',
+        '127.0.0.1',
+        '--listen',
+        String(listen),
+        '--backend',
+        `127.0.0.1:${nodePort}`,
+        '--workers',
+        '2',
+        '--log-level',
+        'info',
+        '--health-fast-interval',
+        '0.05',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -85,8 +108,14 @@ describe.skipIf(!built)('balancer with node processes', () => {
     const haproxy = haproxyBinary()!;
     const dir = mkdtempSync(join(tmpdir(), 'sb-haproxy-'));
     try {
-      for (const extra of [[], ['--algorithm', 'consistent-hash', '--hash-key', 'query'], ['--algorithm', 'least-connections', '--max-connections-per-backend', '100', '--proxy-protocol', 'true']]) {
-        const out = spawnSync(process.execPath, [CLI, 'balance', '--backend', '127.0.0.1:6001=5', '--backend', '[::1]:6002', '--print-haproxy', ...extra], { encoding: 'utf8' });
+      for (const extra of [
+        [],
+        ['--algorithm', 'consistent-hash', '--hash-key', 'query'],
+        ['--algorithm', 'least-connections', '--max-connections-per-backend', '100', '--proxy-protocol', 'true'],
+      ]) {
+        const out = spawnSync(process.execPath, [CLI, 'balance', '--backend', '127.0.0.1:6001=5', '--backend', '[::1]:6002', '--print-haproxy', ...extra], {
+          encoding: 'utf8',
+        });
         expect(out.status, out.stderr).toBe(0);
         const file = join(dir, 'haproxy.cfg');
         writeFileSync(file, out.stdout);
@@ -101,7 +130,10 @@ describe.skipIf(!built)('balancer with node processes', () => {
   });
 
   it('bad balancer options exit 2 with the field and the reason', () => {
-    const out = spawnSync(process.execPath, [CLI, 'balance', '--algorithm', 'fastest'], { encoding: 'utf8', env: { ...process.env, SWITCHBOARD_BALANCER_LISTEN: 'abc' } });
+    const out = spawnSync(process.execPath, [CLI, 'balance', '--algorithm', 'fastest'], {
+      encoding: 'utf8',
+      env: { ...process.env, SWITCHBOARD_BALANCER_LISTEN: 'abc' },
+    });
     expect(out.status).toBe(2);
     expect(out.stderr).toMatch(/listen: expected a number/);
     expect(out.stderr).toMatch(/algorithm:/);

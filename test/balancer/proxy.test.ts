@@ -178,7 +178,14 @@ describe('balancer proxy', () => {
     cleanups.push(() => closeAll(sockets));
     const body = (await (await fetch(`http://127.0.0.1:${balancer.port}/balancer`)).json()) as {
       algorithm: string;
-      backends: Array<{ address: string; state: string; activeConnections: number; weight: number; health: Array<{ to: string }>; load: { elu: number } | null }>;
+      backends: Array<{
+        address: string;
+        state: string;
+        activeConnections: number;
+        weight: number;
+        health: Array<{ to: string }>;
+        load: { elu: number } | null;
+      }>;
     };
     expect(body.algorithm).toBe('weighted-round-robin');
     expect(body.backends.map((x) => [x.weight, x.activeConnections, x.state])).toEqual([
@@ -195,7 +202,10 @@ describe('balancer proxy', () => {
 
   it('consistent hashing keeps an app key on one backend', async () => {
     const list = await nodes(3);
-    const balancer = await balancerFor(list.map((n) => `127.0.0.1:${n.port}`), { algorithm: 'consistent-hash' });
+    const balancer = await balancerFor(
+      list.map((n) => `127.0.0.1:${n.port}`),
+      { algorithm: 'consistent-hash' },
+    );
     const home = async (): Promise<number> => {
       const ws = await openPusherSocket(balancer.port);
       const index = list.findIndex((n) => n.core.connections.size === 1);

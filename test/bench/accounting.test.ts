@@ -49,11 +49,31 @@ describe('delivery accounting', () => {
   it('counts order per publisher connection: interleaved connections are in order, a reordered one is not', () => {
     // Two connections of one publisher, each sent 0,1,2,3; the server got them interleaved.
     const interleaved = new ReceiverTracker();
-    for (const [connection, seq] of [[0, 0], [1, 0], [1, 1], [0, 1], [1, 2], [0, 2], [0, 3], [1, 3]] as const) interleaved.record(0, connection, seq);
+    for (const [connection, seq] of [
+      [0, 0],
+      [1, 0],
+      [1, 1],
+      [0, 1],
+      [1, 2],
+      [0, 2],
+      [0, 3],
+      [1, 3],
+    ] as const)
+      interleaved.record(0, connection, seq);
     expect(interleaved.outOfOrder()).toBe(0);
     // The same, but connection 1's 2 arrived before its 1: a server that reordered what one connection sent.
     const reordered = new ReceiverTracker();
-    for (const [connection, seq] of [[0, 0], [1, 0], [1, 2], [0, 1], [1, 1], [0, 2], [0, 3], [1, 3]] as const) reordered.record(0, connection, seq);
+    for (const [connection, seq] of [
+      [0, 0],
+      [1, 0],
+      [1, 2],
+      [0, 1],
+      [1, 1],
+      [0, 2],
+      [0, 3],
+      [1, 3],
+    ] as const)
+      reordered.record(0, connection, seq);
     expect(reordered.outOfOrder()).toBe(1);
     // Connection numbers never alias the next publisher's streams.
     const apart = new ReceiverTracker();
@@ -76,7 +96,14 @@ describe('delivery accounting', () => {
   });
 
   it('splits clients over workers with unique ids', () => {
-    const shares = splitGroups([{ channel: 'x', count: 5, firstIndex: 0 }, { channel: 'y', count: 1, firstIndex: 5 }, { channel: 'z', count: 1, firstIndex: 6 }], 2);
+    const shares = splitGroups(
+      [
+        { channel: 'x', count: 5, firstIndex: 0 },
+        { channel: 'y', count: 1, firstIndex: 5 },
+        { channel: 'z', count: 1, firstIndex: 6 },
+      ],
+      2,
+    );
     const all = shares.flat();
     expect(all.reduce((n, g) => n + g.count, 0)).toBe(7);
     const ids = all.flatMap((g) => Array.from({ length: g.count }, (_, i) => g.firstIndex + i));

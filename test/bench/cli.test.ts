@@ -32,7 +32,21 @@ describe('switchboard bench on the command line', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const common = (): string[] => ['--driver', 'ws-raw', '--url', server.url, '--subscribers', '20', '--rate', '20', '--duration', '1s', '--workers', '1', '--quiet'];
+  const common = (): string[] => [
+    '--driver',
+    'ws-raw',
+    '--url',
+    server.url,
+    '--subscribers',
+    '20',
+    '--rate',
+    '20',
+    '--duration',
+    '1s',
+    '--workers',
+    '1',
+    '--quiet',
+  ];
 
   it('passes with exit 0, prints the summary and writes the results JSON with the command and machine', async () => {
     const out = join(dir, 'pass.json');
@@ -68,7 +82,22 @@ describe('switchboard bench on the command line', () => {
   });
 
   it('compare runs one scenario against several targets and prints ratios', async () => {
-    const result = await bench(['compare', 'fanout', '--target', `a=ws-raw:${server.url}`, '--target', `b=ws-raw:${server.url}`, '--subscribers', '10', '--rate', '10', '--duration', '1s', '--workers', '0']);
+    const result = await bench([
+      'compare',
+      'fanout',
+      '--target',
+      `a=ws-raw:${server.url}`,
+      '--target',
+      `b=ws-raw:${server.url}`,
+      '--subscribers',
+      '10',
+      '--rate',
+      '10',
+      '--duration',
+      '1s',
+      '--workers',
+      '0',
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^target/m);
     expect(result.stdout).toMatch(/^b .*\(×\d+\.\d\d\)/m);

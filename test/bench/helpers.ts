@@ -15,7 +15,10 @@ export interface ReferenceServer {
 }
 
 export function startReference(name: 'ws-raw' | 'socketio'): Promise<ReferenceServer> {
-  const child: ChildProcess = spawn(process.execPath, [`${REPO}bench/reference/${name}.mjs`], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [`${REPO}bench/reference/${name}.mjs`], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not print ready`)), 10_000);
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));

@@ -22,7 +22,13 @@ describe('fan-out order against a real node', () => {
     const url = `ws://127.0.0.1:${node.port}`;
     // 1,500/s on one channel is one publish every 0.67 ms: several are in flight at once on 8 sockets.
     const base = shortRun('fanout', 'pusher', url);
-    const r = await runBenchmark({ ...base, sizes: { ...base.sizes, subscribers: 10, channels: 1 }, pattern: { kind: 'constant', rate: 1500 }, durationMs: 1500, maxSockets: 8 });
+    const r = await runBenchmark({
+      ...base,
+      sizes: { ...base.sizes, subscribers: 10, channels: 1 },
+      pattern: { kind: 'constant', rate: 1500 },
+      durationMs: 1500,
+      maxSockets: 8,
+    });
     watcher.ws.close();
 
     expect(r.totals.publishErrors).toBe(0);

@@ -30,7 +30,10 @@ describe('HTML report', () => {
   });
 
   it('is one self-contained file and flags regressions against a baseline', async () => {
-    const worse: BenchResults = { ...results, totals: { ...results.totals, latencyMs: { ...results.totals.latencyMs, p99: results.totals.latencyMs.p99 * 3 + 50 } } };
+    const worse: BenchResults = {
+      ...results,
+      totals: { ...results.totals, latencyMs: { ...results.totals.latencyMs, p99: results.totals.latencyMs.p99 * 3 + 50 } },
+    };
     const { html, regressions } = await renderReport(worse, results, 10);
     expect(regressions).toBeGreaterThanOrEqual(1);
     expect(html).toMatch(/REGRESSION/);
@@ -48,7 +51,7 @@ describe('HTML report', () => {
     const element = (id: string) => ({ id, dataset: {}, textContent: id === 'bench-data' ? dataJson : '' });
     const context = {
       document: { getElementById: element, body: { clientWidth: 1200 } },
-      uPlot: function (options: (typeof drawn)[string], _data: unknown, el: { id: string }) {
+      uPlot: (options: (typeof drawn)[string], _data: unknown, el: { id: string }) => {
         drawn[el.id] = options;
       },
     };

@@ -70,7 +70,11 @@ describe('scenarios against a real Switchboard node', () => {
 
   it('find-max steps the rate up until a threshold breaks', async () => {
     const r = await runBenchmark(
-      shortRun('fanout', 'pusher', url, { durationMs: 500, findMax: { factor: 2, maxSteps: 3 }, thresholds: [{ source: 'rate<700', metric: 'rate', comparator: '<', value: 700, percent: false }] }),
+      shortRun('fanout', 'pusher', url, {
+        durationMs: 500,
+        findMax: { factor: 2, maxSteps: 3 },
+        thresholds: [{ source: 'rate<700', metric: 'rate', comparator: '<', value: 700, percent: false }],
+      }),
     );
     // 30 subscribers / 2 channels = 15 deliveries per publish: 20/s → 300/s ok, 40/s → 600/s ok, 80/s → 1200/s breaks.
     expect(r.phases.map((p) => p.rate)).toEqual([20, 40, 80]);

@@ -47,7 +47,14 @@ describe('thresholds', () => {
 function results(overrides: { deliveriesPerSec: number; p99: number; lossPct: number; kib?: number }): BenchResults {
   const latency = { count: 100, mean: 2, p50: 2, p90: 3, p95: 4, p99: overrides.p99, p999: overrides.p99, max: overrides.p99 };
   return {
-    totals: { delivered: 1000, expected: 1000, deliveriesPerSec: overrides.deliveriesPerSec, latencyMs: latency, operationLatencyMs: { ...latency, count: 0 }, lossPct: overrides.lossPct },
+    totals: {
+      delivered: 1000,
+      expected: 1000,
+      deliveriesPerSec: overrides.deliveriesPerSec,
+      latencyMs: latency,
+      operationLatencyMs: { ...latency, count: 0 },
+      lossPct: overrides.lossPct,
+    },
     connections: { open: 10, failed: 0, connectsPerSec: 100, connectMs: latency },
     server: { samples: [], ...(overrides.kib !== undefined ? { memoryPerConnectionKiB: overrides.kib } : {}) },
   } as unknown as BenchResults;

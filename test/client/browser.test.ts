@@ -48,7 +48,10 @@ describe.runIf(haveChromium)('the browser build in Chromium', () => {
     page.listen(0, '127.0.0.1');
     await once(page, 'listening');
     pageUrl = `http://127.0.0.1:${(page.address() as AddressInfo).port}/`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
   }, 30_000);
 
   afterAll(async () => {
@@ -67,10 +70,16 @@ describe.runIf(haveChromium)('the browser build in Chromium', () => {
     const sdk = serverSdk(node);
     for (let n = 0; n < 3; n++) await sdk.trigger('chat-browser', 'msg', { n });
     await tab.waitForFunction(() => (globalThis as unknown as { got: number[] }).got.length === 3, undefined, { timeout: 5000 });
-    expect(await tab.evaluate(() => (globalThis as unknown as { client: { channel(n: string): { position: unknown } } }).client.channel('chat-browser').position)).toMatchObject({ offset: 3 });
+    expect(
+      await tab.evaluate(() => (globalThis as unknown as { client: { channel(n: string): { position: unknown } } }).client.channel('chat-browser').position),
+    ).toMatchObject({ offset: 3 });
 
     proxy.cut(true);
-    await tab.waitForFunction(() => (globalThis as unknown as { client: { connection: { state: string } } }).client.connection.state !== 'connected', undefined, { timeout: 5000 });
+    await tab.waitForFunction(
+      () => (globalThis as unknown as { client: { connection: { state: string } } }).client.connection.state !== 'connected',
+      undefined,
+      { timeout: 5000 },
+    );
     for (let n = 3; n < 6; n++) await sdk.trigger('chat-browser', 'msg', { n });
     proxy.unblock();
     await tab.waitForFunction(() => (globalThis as unknown as { recovered: unknown[] }).recovered.length === 1, undefined, { timeout: 10_000 });
@@ -91,7 +100,11 @@ describe.runIf(haveChromium)('the browser build in Chromium', () => {
     await tab.goto(`${pageUrl}slow`);
     await tab.waitForFunction(() => (globalThis as unknown as { subscribed?: number }).subscribed === 1, undefined, { timeout: 10_000 });
     proxy.cut(true);
-    await tab.waitForFunction(() => (globalThis as unknown as { client: { connection: { state: string } } }).client.connection.state !== 'connected', undefined, { timeout: 5000 });
+    await tab.waitForFunction(
+      () => (globalThis as unknown as { client: { connection: { state: string } } }).client.connection.state !== 'connected',
+      undefined,
+      { timeout: 5000 },
+    );
     await new Promise((r) => setTimeout(r, 300));
     proxy.unblock();
     const started = Date.now();

@@ -30,7 +30,8 @@ describe('the client package build', () => {
     const gzipped = gzipSync(core, { level: 9 }).length;
     console.log(`[client size] switchboard.min.js: ${core.length} B minified, ${gzipped} B gzip (budget ${CORE_BUDGET_BYTES})`);
     expect(gzipped).toBeLessThan(CORE_BUDGET_BYTES);
-    for (const file of ['switchboard.min.js', 'index.browser.js']) expect(readFileSync(builtClient(file), 'utf8')).not.toMatch(/(import|require)\(\s*["']ws["']/);
+    for (const file of ['switchboard.min.js', 'index.browser.js'])
+      expect(readFileSync(builtClient(file), 'utf8')).not.toMatch(/(import|require)\(\s*["']ws["']/);
   });
 
   it('the ESM build connects from plain Node 20 by package name, loading ws lazily; the CJS build and the echo entry load', async () => {
@@ -50,7 +51,10 @@ describe('the client package build', () => {
     expect(esm.code, esm.stderr + esm.stdout).toBe(0);
     expect(JSON.parse(esm.stdout.trim()).socket).toMatch(/^\d+\.\d+$/);
     builtClient('index.cjs');
-    const cjs = await runNode(['-e', "const m = require('@switchboard/client'); const e = require('@switchboard/client/echo'); console.log(typeof m.SwitchboardClient, typeof m.default, typeof e.SwitchboardConnector, new m.SwitchboardClient('k', { autoConnect: false, endpoints: ['ws://127.0.0.1:1'] }).connection.state)"]);
+    const cjs = await runNode([
+      '-e',
+      "const m = require('@switchboard/client'); const e = require('@switchboard/client/echo'); console.log(typeof m.SwitchboardClient, typeof m.default, typeof e.SwitchboardConnector, new m.SwitchboardClient('k', { autoConnect: false, endpoints: ['ws://127.0.0.1:1'] }).connection.state)",
+    ]);
     expect(cjs.code, cjs.stderr).toBe(0);
     expect(cjs.stdout.trim()).toBe('function function function initialized');
   });

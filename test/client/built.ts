@@ -14,7 +14,7 @@ function newest(dir: string): number {
 /** The client's dist, or a clear failure when it is missing or older than its sources. */
 export function builtClient(file: string): string {
   const path = join(CLIENT_DIR, 'dist', file);
-  if (!existsSync(path) || statSync(path).mtimeMs < newest(join(CLIENT_DIR, 'src'))) throw new Error(`${path} is missing or older than packages/client/src: run \`npm run build:client\` (npm test does)`);
+  if (!existsSync(path) || statSync(path).mtimeMs < newest(join(CLIENT_DIR, 'src')))
+    throw new Error(`${path} is missing or older than packages/client/src: run \`npm run build:client\` (npm test does)`);
   return path;
 }
-

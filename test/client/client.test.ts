@@ -62,7 +62,12 @@ describe('the pusher-js API against a real node', () => {
         endpoints: [wsUrl(node.port)],
         channelAuthorization: {
           customHandler: ({ socketId, channelName }, callback) =>
-            callback(null, channelName.startsWith('presence-') ? sdk.authorizeChannel(socketId, channelName, { user_id: user, user_info: { name: user } }) : sdk.authorizeChannel(socketId, channelName)),
+            callback(
+              null,
+              channelName.startsWith('presence-')
+                ? sdk.authorizeChannel(socketId, channelName, { user_id: user, user_info: { name: user } })
+                : sdk.authorizeChannel(socketId, channelName),
+            ),
         },
         userAuthentication: { customHandler: ({ socketId }, callback) => callback(null, sdk.authenticateUser(socketId, { id: user })) },
       });
@@ -106,7 +111,11 @@ describe('the pusher-js API against a real node', () => {
     const client = clients.open({ endpoints: [wsUrl(node.port)], channelAuthorization: { endpoint: 'http://127.0.0.1:1/auth', transport: 'ajax' } });
     await connectedClient(client);
     const channel = client.subscribe('private-nope');
-    const error = await withTimeout(new Promise<{ type: string; error: string }>((resolve) => channel.bind('pusher:subscription_error', resolve)), 5000, 'no subscription_error');
+    const error = await withTimeout(
+      new Promise<{ type: string; error: string }>((resolve) => channel.bind('pusher:subscription_error', resolve)),
+      5000,
+      'no subscription_error',
+    );
     expect(error.type).toBe('AuthError');
     expect(error.error).toMatch(/failed/);
     expect(client.connection.state).toBe('connected');
@@ -137,9 +146,16 @@ describe('endpoint choice', () => {
   it('fails over to the next endpoint when the first refuses connections, and reads endpoints from a balancer-style /endpoints', async () => {
     const node = await resources.node();
     const { createServer: createHttp } = await import('node:http');
-    const discovery = createHttp((req, res) => {
+    const discovery = createHttp((_req, res) => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ endpoints: [{ url: 'ws://127.0.0.1:1', weight: 1, connections: 0, elu: null }, { url: wsUrl(node.port), weight: 1, connections: 0, elu: 0.1 }] }));
+      res.end(
+        JSON.stringify({
+          endpoints: [
+            { url: 'ws://127.0.0.1:1', weight: 1, connections: 0, elu: null },
+            { url: wsUrl(node.port), weight: 1, connections: 0, elu: 0.1 },
+          ],
+        }),
+      );
     });
     discovery.listen(0, '127.0.0.1');
     await once(discovery, 'listening');

@@ -32,7 +32,9 @@ async function authBackend(node: RunningNode): Promise<string> {
       const socketId = form.get('socket_id') ?? '';
       const channel = form.get('channel_name') ?? '';
       const user = String(req.headers['x-user']);
-      const auth = channel.startsWith('presence-') ? sdk.authorizeChannel(socketId, channel, { user_id: user, user_info: { name: user } }) : sdk.authorizeChannel(socketId, channel);
+      const auth = channel.startsWith('presence-')
+        ? sdk.authorizeChannel(socketId, channel, { user_id: user, user_info: { name: user } })
+        : sdk.authorizeChannel(socketId, channel);
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(auth));
     });
@@ -50,7 +52,18 @@ describe("laravel-echo with SwitchboardClient as Echo's Pusher class", () => {
     const node = await resources.node();
     const authEndpoint = await authBackend(node);
     const echoFor = (user: string): Echo<'pusher'> => {
-      const echo = new Echo({ broadcaster: 'pusher', key: DEV_APP.key, cluster: 'mt1', wsHost: '127.0.0.1', wsPort: node.port, forceTLS: false, enabledTransports: ['ws'], authEndpoint, auth: { headers: { 'x-user': user } }, Pusher: SwitchboardClient } as unknown as EchoOptions);
+      const echo = new Echo({
+        broadcaster: 'pusher',
+        key: DEV_APP.key,
+        cluster: 'mt1',
+        wsHost: '127.0.0.1',
+        wsPort: node.port,
+        forceTLS: false,
+        enabledTransports: ['ws'],
+        authEndpoint,
+        auth: { headers: { 'x-user': user } },
+        Pusher: SwitchboardClient,
+      } as unknown as EchoOptions);
       echos.push(echo);
       return echo;
     };
@@ -89,7 +102,12 @@ describe('SwitchboardConnector', () => {
     const node = await resources.node({ apps: [{ ...DEV_APP, history: HISTORY }] });
     const proxy: TestProxy = await delayingProxy(node.port);
     closers.push(proxy);
-    const echo = new Echo({ broadcaster: SwitchboardConnector, key: DEV_APP.key, endpoints: [wsUrl(proxy.port)], backoff: { minMs: 200, maxMs: 400 } } as unknown as EchoOptions);
+    const echo = new Echo({
+      broadcaster: SwitchboardConnector,
+      key: DEV_APP.key,
+      endpoints: [wsUrl(proxy.port)],
+      backoff: { minMs: 200, maxMs: 400 },
+    } as unknown as EchoOptions);
     echos.push(echo);
     const connector = echo.connector as unknown as SwitchboardConnector;
     const statuses: EchoConnectionStatus[] = [];

@@ -88,7 +88,10 @@ describe.runIf(serviceAvailable(REDIS_BINARY, 'redis-server') && builtCliAvailab
     await new Promise((r) => setTimeout(r, 2500));
     await fleet.startOn(b.port);
 
-    const event = await Promise.race([discontinuity, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no discontinuity (state ${client.connection.state})`)), 25_000))]);
+    const event = await Promise.race([
+      discontinuity,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no discontinuity (state ${client.connection.state})`)), 25_000)),
+    ]);
     expect(event).toMatchObject({ channel: 'short-expiring', reason: 'not_recovered' });
     expect(event.from?.offset).toBe(5);
     expect(channel.recovered).toBe(false);

@@ -9,8 +9,6 @@ import type { Channel, SwitchboardOptions } from '../../packages/client/src/inde
 import { NodeProcess } from '../cluster/node-process.js';
 import { DEV_APP, withTimeout } from '../helpers/node.js';
 
-export { DEV_APP };
-
 /** History rules for the client tests: `chat-*` keeps plenty, `short-*` forgets after a second. */
 export const HISTORY = [
   { pattern: 'chat-*', size: 10_000, ttlSeconds: 300 },
@@ -82,7 +80,11 @@ export function wsUrl(port: number): string {
 /** Resolve once the client is connected. */
 export function connectedClient(client: SwitchboardClient, ms = 5000): Promise<void> {
   if (client.connection.state === 'connected') return Promise.resolve();
-  return withTimeout(new Promise<void>((resolve) => client.connection.bind('connected', () => resolve())), ms, `client not connected (${client.connection.state})`);
+  return withTimeout(
+    new Promise<void>((resolve) => client.connection.bind('connected', () => resolve())),
+    ms,
+    `client not connected (${client.connection.state})`,
+  );
 }
 
 /** Subscribe and resolve on the (next) subscription_succeeded; rejects on an error. */

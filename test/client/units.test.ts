@@ -112,18 +112,38 @@ describe('endpoint choice (best of two random healthy endpoints)', () => {
 
 describe('frames from the server', () => {
   it('decodes what pusher-js decodes and turns anything else into an error value, never a throw', () => {
-    expect(decodeFrame('{"event":"e","channel":"c","data":"{\\"a\\":1}","offset":4,"epoch":"ep_1"}')).toEqual({ event: 'e', channel: 'c', data: { a: 1 }, offset: 4, epoch: 'ep_1' });
+    expect(decodeFrame('{"event":"e","channel":"c","data":"{\\"a\\":1}","offset":4,"epoch":"ep_1"}')).toEqual({
+      event: 'e',
+      channel: 'c',
+      data: { a: 1 },
+      offset: 4,
+      epoch: 'ep_1',
+    });
     expect(decodeFrame('{"event":"e","data":"plain text"}')).toEqual({ event: 'e', data: 'plain text' });
     for (const bad of ['not json', '[1,2]', 'null', '{"event":5}', '{"channel":"c"}', '{"event":"e","channel":7}', new Uint8Array([1, 2]), undefined]) {
       expect(decodeFrame(bad)).toBeInstanceOf(FrameError);
     }
     // Positions the client would not trust are dropped, the event itself kept.
     for (const offset of [-1, 1.5, '3', 2 ** 60, null]) expect(decodeFrame(JSON.stringify({ event: 'e', offset, epoch: 'x' }))).not.toHaveProperty('offset');
-    for (const epoch of ['', 'a'.repeat(65), 'bad epoch!', 3]) expect(decodeFrame(JSON.stringify({ event: 'e', offset: 1, epoch }))).not.toHaveProperty('epoch');
+    for (const epoch of ['', 'a'.repeat(65), 'bad epoch!', 3])
+      expect(decodeFrame(JSON.stringify({ event: 'e', offset: 1, epoch }))).not.toHaveProperty('epoch');
   });
 
   it("maps close codes to Pusher's ranges", () => {
-    expect([4000, 4001, 4009, 4099, 4100, 4199, 4200, 4201, 4299, 1006, 1000, 4301].map(closeAction)).toEqual(['tls', 'refused', 'refused', 'refused', 'backoff', 'backoff', 'now', 'now', 'now', 'failover', 'failover', 'failover']);
+    expect([4000, 4001, 4009, 4099, 4100, 4199, 4200, 4201, 4299, 1006, 1000, 4301].map(closeAction)).toEqual([
+      'tls',
+      'refused',
+      'refused',
+      'refused',
+      'backoff',
+      'backoff',
+      'now',
+      'now',
+      'now',
+      'failover',
+      'failover',
+      'failover',
+    ]);
   });
 });
 

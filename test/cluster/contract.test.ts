@@ -19,7 +19,7 @@ const suites: Array<[AdapterKind, boolean]> = [
 
 describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
   let factory: TransportFactory;
-  let nodes: TestNode[] = [];
+  const nodes: TestNode[] = [];
 
   beforeAll(async () => {
     if (available) factory = await TransportFactory.create(kind);
@@ -250,7 +250,7 @@ describe.each(suites)('cluster contract: %s adapter', (kind, available) => {
       expect(b.host.model.isOnlineElsewhere(users[19_999]![1])).toBe(true);
     });
 
-    it('finds the youngest copy of a cache channel\'s last event in the cluster and keeps it', async () => {
+    it("finds the youngest copy of a cache channel's last event in the cluster and keeps it", async () => {
       const [a, b, c] = await Promise.all([start('a'), start('b'), start('c')]);
       await eventually(() => b.node.peers().length === 2, 3000, 'registry');
       a.host.cache.set('cache-x', { json: '"old"', storedAt: Date.now() - 5000 });

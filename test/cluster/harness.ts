@@ -47,7 +47,7 @@ export class TransportFactory {
  * A ClusterHost with one app ('app') whose membership model records the
  * transitions it decides; its LOCAL_NODE share stands for this node's clients.
  */
-export class RecordingHost implements ClusterHost {
+class RecordingHost implements ClusterHost {
   readonly model = new AppMembership();
   readonly delivered: Array<{ app: string; channel: string; json: string; except: string | undefined }> = [];
   readonly added: Array<{ channel: string; userId: string; userInfo: unknown }> = [];
@@ -117,7 +117,7 @@ export class RecordingHost implements ClusterHost {
 }
 
 /** Timings short enough for tests, long enough for two cores under load. */
-export const FAST: Omit<ClusterNodeOptions, 'nodeId' | 'address'> = {
+const FAST: Omit<ClusterNodeOptions, 'nodeId' | 'address'> = {
   heartbeatIntervalMs: 200,
   nodeTimeoutMs: 1200,
   requestTimeoutMs: 800,

@@ -18,13 +18,35 @@ describe('cluster wire messages', () => {
       { ...ref, t: 'response', id: 'r2', to: 'n2', ok: true, answer: [] },
       { ...ref, t: 'request', id: 'r4', query: { q: 'cached-event', app: 'a', name: 'cache-c' } },
       { ...ref, t: 'user', app: 'a', op: 'online', user: 'u' },
-      { ...ref, t: 'users-sync', users: [['a', 'u'], ['b', 'v']] },
+      {
+        ...ref,
+        t: 'users-sync',
+        users: [
+          ['a', 'u'],
+          ['b', 'v'],
+        ],
+      },
     ];
     for (const m of samples) expect(decodeMessage(encodeMessage(m))).toEqual(m);
   });
 
   it('drops what does not parse or check, without throwing', () => {
-    for (const bad of ['P\nn\na\n', 'P\n\na\nc\n\n{}', 'P\nn\n\nc\n\n{}', '', 'null', '[]', '{"t":"nope"}', '{"t":"publish","from":"n","app":"a","channel":"c"}', '{"t":"heartbeat","from":"n","inc":"i","address":"x","load":{},"startedAt":1}', '{"t":"request","from":"n","inc":"i","id":"1","query":{"q":"drop-tables","app":"a"}}', '{"t":"presence","from":"n","inc":"i","app":"a","channel":"c","op":"explode","user":"u"}', '{"t":"user","from":"n","inc":"i","app":"a","op":"away","user":"u"}', '{"t":"users-sync","from":"n","inc":"i","users":[["a"]]}', '{"t":"request","from":"n","inc":"i","id":"1","query":{"q":"cached-event","app":"a"}}']) {
+    for (const bad of [
+      'P\nn\na\n',
+      'P\n\na\nc\n\n{}',
+      'P\nn\n\nc\n\n{}',
+      '',
+      'null',
+      '[]',
+      '{"t":"nope"}',
+      '{"t":"publish","from":"n","app":"a","channel":"c"}',
+      '{"t":"heartbeat","from":"n","inc":"i","address":"x","load":{},"startedAt":1}',
+      '{"t":"request","from":"n","inc":"i","id":"1","query":{"q":"drop-tables","app":"a"}}',
+      '{"t":"presence","from":"n","inc":"i","app":"a","channel":"c","op":"explode","user":"u"}',
+      '{"t":"user","from":"n","inc":"i","app":"a","op":"away","user":"u"}',
+      '{"t":"users-sync","from":"n","inc":"i","users":[["a"]]}',
+      '{"t":"request","from":"n","inc":"i","id":"1","query":{"q":"cached-event","app":"a"}}',
+    ]) {
       expect(decodeMessage(bad)).toBeNull();
     }
   });

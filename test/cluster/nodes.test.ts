@@ -20,7 +20,7 @@ type Message = { event: string; channel?: string; data?: unknown };
 
 describe.each(brokers)('nodes clustered through %s', (kind, available) => {
   let broker: BrokerProcess;
-  let nodes: RunningNode[] = [];
+  const nodes: RunningNode[] = [];
   const clients: PusherJs[] = [];
   const raws: RawClient[] = [];
   let prefixCounter = 0;
@@ -67,8 +67,17 @@ describe.each(brokers)('nodes clustered through %s', (kind, available) => {
     return client;
   }
 
-  async function subscribeRaw(client: RawClient, sdk: Pusher, channel: string, presence?: { user_id: string; user_info?: Record<string, unknown> }): Promise<Message> {
-    const auth = channel.startsWith('presence-') ? sdk.authorizeChannel(client.socketId, channel, presence) : channel.startsWith('private-') ? sdk.authorizeChannel(client.socketId, channel) : undefined;
+  async function subscribeRaw(
+    client: RawClient,
+    sdk: Pusher,
+    channel: string,
+    presence?: { user_id: string; user_info?: Record<string, unknown> },
+  ): Promise<Message> {
+    const auth = channel.startsWith('presence-')
+      ? sdk.authorizeChannel(client.socketId, channel, presence)
+      : channel.startsWith('private-')
+        ? sdk.authorizeChannel(client.socketId, channel)
+        : undefined;
     const from = client.messages.length;
     client.send({ event: 'pusher:subscribe', data: { channel, ...(auth ?? {}) } });
     return client.next((m) => m.channel === channel && m.event.includes('subscription_'), 3000, from);
@@ -132,7 +141,10 @@ describe.each(brokers)('nodes clustered through %s', (kind, available) => {
     // Queries through any node answer for the cluster.
     const users = (await (await sdk.get({ path: '/channels/presence-room/users' })).json()) as { users: Array<{ id: string }> };
     expect(users.users.map((u) => u.id).sort()).toEqual(['u1', 'u9']);
-    const info = (await (await serverSdk(b!).get({ path: '/channels/presence-room', params: { info: 'user_count,subscription_count' } })).json()) as Record<string, unknown>;
+    const info = (await (await serverSdk(b!).get({ path: '/channels/presence-room', params: { info: 'user_count,subscription_count' } })).json()) as Record<
+      string,
+      unknown
+    >;
     expect(info).toMatchObject({ occupied: true, user_count: 2, subscription_count: 3 });
 
     onA.close();
@@ -189,7 +201,7 @@ describe.each(brokers)('nodes clustered through %s', (kind, available) => {
     return client.next((m) => m.channel === channel && !m.event.startsWith('pusher_internal:'), 3000, from);
   }
 
-  it.skipIf(!available)('gives a cache channel\'s first subscriber on any node the last event published anywhere, never a stale one', async () => {
+  it.skipIf(!available)("gives a cache channel's first subscriber on any node the last event published anywhere, never a stale one", async () => {
     const [a, b] = await cluster(2);
     const sdk = serverSdk(a!);
     // Nobody subscribed anywhere when it is published: only A has seen it.
@@ -219,7 +231,11 @@ describe.each(brokers)('nodes clustered through %s', (kind, available) => {
   function watchlistSeen(client: RawClient): string[] {
     return client.messages
       .filter((m) => m.event === 'pusher_internal:watchlist_events')
-      .flatMap((m) => (JSON.parse(m.data as string) as { events: Array<{ name: string; user_ids: string[] }> }).events.flatMap((e) => e.user_ids.map((id) => `${e.name}:${id}`)));
+      .flatMap((m) =>
+        (JSON.parse(m.data as string) as { events: Array<{ name: string; user_ids: string[] }> }).events.flatMap((e) =>
+          e.user_ids.map((id) => `${e.name}:${id}`),
+        ),
+      );
   }
 
   it.skipIf(!available)('tells watchers on every node when a user comes online and goes offline anywhere, node death included', async () => {

@@ -35,7 +35,12 @@ class Client {
     return (JSON.parse(this.messages.find((m) => m.event === 'pusher:connection_established')!.data!) as { socket_id: string }).socket_id;
   }
   async subscribe(sdk: Pusher, channel: string, member?: { user_id: string }): Promise<void> {
-    const auth = member !== undefined ? sdk.authorizeChannel(this.socketId, channel, member) : channel.startsWith('private-') ? sdk.authorizeChannel(this.socketId, channel) : {};
+    const auth =
+      member !== undefined
+        ? sdk.authorizeChannel(this.socketId, channel, member)
+        : channel.startsWith('private-')
+          ? sdk.authorizeChannel(this.socketId, channel)
+          : {};
     this.ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel, ...auth } }));
     await eventually(() => this.messages.some((m) => m.channel === channel && m.event.endsWith('subscription_succeeded')), 3000, `subscribed to ${channel}`);
   }
@@ -69,8 +74,22 @@ describe.skipIf(!available)('cluster of real node processes', () => {
 
   async function node(id: string, prefix: string): Promise<{ proc: NodeProcess; port: number }> {
     const started = await NodeProcess.start([
-      '--adapter', 'redis', '--redis-url', redis.url, '--key-prefix', prefix, '--node-id', id,
-      '--heartbeat-interval', '0.5', '--node-timeout', String(NODE_TIMEOUT_S), '--leader-lease', String(LEASE_S), '--request-timeout', '1',
+      '--adapter',
+      'redis',
+      '--redis-url',
+      redis.url,
+      '--key-prefix',
+      prefix,
+      '--node-id',
+      id,
+      '--heartbeat-interval',
+      '0.5',
+      '--node-timeout',
+      String(NODE_TIMEOUT_S),
+      '--leader-lease',
+      String(LEASE_S),
+      '--request-timeout',
+      '1',
     ]);
     procs.push(started.proc);
     return started;
@@ -117,7 +136,14 @@ describe.skipIf(!available)('cluster of real node processes', () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const now = await Promise.all(survivors.map((p) => getJson<ClusterView>(p, '/cluster').then((r) => r.body, () => null)));
+        const now = await Promise.all(
+          survivors.map((p) =>
+            getJson<ClusterView>(p, '/cluster').then(
+              (r) => r.body,
+              () => null,
+            ),
+          ),
+        );
         maxLeaders = Math.max(maxLeaders, now.filter((v) => v?.nodes.find((n) => n.self)?.leader === true).length);
         await sleep(50);
       }
@@ -128,7 +154,10 @@ describe.skipIf(!available)('cluster of real node processes', () => {
     let delivered = 0;
     const removedIn = await eventually(
       () => {
-        void sdk.trigger('ticker', 'tick', {}).then(() => undefined, () => undefined);
+        void sdk.trigger('ticker', 'tick', {}).then(
+          () => undefined,
+          () => undefined,
+        );
         delivered = listener.count('tick');
         return observer.count('pusher_internal:member_removed') >= 2;
       },
@@ -136,10 +165,14 @@ describe.skipIf(!available)('cluster of real node processes', () => {
       'the dead node’s users to leave',
     );
     expect(removedIn).toBeLessThan((NODE_TIMEOUT_S + 2) * 1000);
-    await eventually(() => {
-      void Promise.all(survivors.map((p) => getJson<ClusterView>(p, '/cluster'))).then((r) => (views = r.map((x) => x.body)));
-      return views.length === 2 && views.filter((v) => v.nodes.find((n) => n.self)?.leader).length === 1;
-    }, (LEASE_S + 3) * 1000, 'a new leader');
+    await eventually(
+      () => {
+        void Promise.all(survivors.map((p) => getJson<ClusterView>(p, '/cluster'))).then((r) => (views = r.map((x) => x.body)));
+        return views.length === 2 && views.filter((v) => v.nodes.find((n) => n.self)?.leader).length === 1;
+      },
+      (LEASE_S + 3) * 1000,
+      'a new leader',
+    );
     expect(Date.now() - killedAt).toBeLessThan((NODE_TIMEOUT_S + LEASE_S + 2) * 1000);
     await sleep(LEASE_S * 1000);
     sampling = false;
@@ -163,10 +196,17 @@ describe.skipIf(!available)('cluster of real node processes', () => {
     await proc.waitFor((l) => l.msg === 'switchboard node listening');
     await proc.waitFor((l) => l.msg === 'switchboard node listening' && l.pid !== proc.lines.find((x) => x.msg === 'switchboard node listening')!.pid);
     const seen: { view: ClusterView | null } = { view: null };
-    await eventually(() => {
-      void getJson<ClusterView>(port, '/cluster').then((r) => (seen.view = r.body), () => undefined);
-      return seen.view !== null && seen.view.nodes.length === 2;
-    }, 5000, 'two workers in /cluster');
+    await eventually(
+      () => {
+        void getJson<ClusterView>(port, '/cluster').then(
+          (r) => (seen.view = r.body),
+          () => undefined,
+        );
+        return seen.view !== null && seen.view.nodes.length === 2;
+      },
+      5000,
+      'two workers in /cluster',
+    );
 
     // Connections are handed out round-robin: four clients cover both workers.
     const sdk = sdkFor(port);

@@ -39,6 +39,8 @@ describe.skipIf(!available)('redis adapter with several shards', () => {
 });
 
 function channelCount(port: number): number {
-  const out = execFileSync('redis-cli', ['-p', String(port), 'PUBSUB', 'CHANNELS', 'shardtest.ch.*']).toString().trim();
+  const out = execFileSync('redis-cli', ['-p', String(port), 'PUBSUB', 'CHANNELS', 'shardtest.ch.*'])
+    .toString()
+    .trim();
   return out === '' ? 0 : out.split('\n').length;
 }

@@ -56,7 +56,16 @@ describe.skipIf(!available)('redis cluster', () => {
   });
 
   it('clusters real nodes given a redis-cluster:// URL: an event published on one reaches a client on the other', async () => {
-    const config = { adapter: 'redis' as const, redisUrl: cluster.url, keyPrefix: 'rcnodes', heartbeatInterval: 0.2, nodeTimeout: 2, requestTimeout: 1, leaderLease: 2, apps: [DEV_APP] };
+    const config = {
+      adapter: 'redis' as const,
+      redisUrl: cluster.url,
+      keyPrefix: 'rcnodes',
+      heartbeatInterval: 0.2,
+      nodeTimeout: 2,
+      requestTimeout: 1,
+      leaderLease: 2,
+      apps: [DEV_APP],
+    };
     const [a, b] = await Promise.all([startTestNode({ ...config, nodeId: 'a' }), startTestNode({ ...config, nodeId: 'b' })]);
     nodes.push(a, b);
     await eventually(() => a.cluster!.peers().length === 1 && b.cluster!.peers().length === 1, 5000, 'the nodes to see each other');
@@ -114,7 +123,7 @@ describe.skipIf(!available)('redis cluster failover', () => {
     await cluster?.stop();
   });
 
-  it('moves a subject\'s payloads again once a replica has taken over its dead master', async () => {
+  it("moves a subject's payloads again once a replica has taken over its dead master", async () => {
     const { sender, got } = await connectedPair(() => tracked(adapters, new RedisAdapter({ urls: [cluster.url], prefix: 'rcfail' })), 'ch.app.feed');
     sender.publish('ch.app.feed', 'before');
     await eventually(() => got.includes('before'), 3000, 'the payload before the failover');
@@ -160,7 +169,14 @@ describe.skipIf(!available)('redis sentinel failover', () => {
     // Sync at once (the default waits 5 s to batch replicas): a replica that never synced cannot take over.
     execFileSync(REDIS_CLI!, ['-p', String(master.port), 'CONFIG', 'SET', 'repl-diskless-sync-delay', '0']);
     execFileSync(REDIS_CLI!, ['-p', String(replica.port), 'REPLICAOF', '127.0.0.1', String(master.port)]);
-    await eventually(() => execFileSync(REDIS_CLI!, ['-p', String(replica.port), 'INFO', 'replication']).toString().includes('master_link_status:up'), 10_000, 'the replica to sync');
+    await eventually(
+      () =>
+        execFileSync(REDIS_CLI!, ['-p', String(replica.port), 'INFO', 'replication'])
+          .toString()
+          .includes('master_link_status:up'),
+      10_000,
+      'the replica to sync',
+    );
     sentinel = await RedisSentinelProcess.start(master, 'sbfail', 500);
   });
   afterAll(async () => {
@@ -172,7 +188,16 @@ describe.skipIf(!available)('redis sentinel failover', () => {
   });
 
   it('keeps clustered nodes delivering across a master failover, without restarting them', async () => {
-    const config = { adapter: 'redis' as const, redisUrl: sentinel.url, keyPrefix: 'failover', heartbeatInterval: 0.2, nodeTimeout: 2, requestTimeout: 1, leaderLease: 2, apps: [DEV_APP] };
+    const config = {
+      adapter: 'redis' as const,
+      redisUrl: sentinel.url,
+      keyPrefix: 'failover',
+      heartbeatInterval: 0.2,
+      nodeTimeout: 2,
+      requestTimeout: 1,
+      leaderLease: 2,
+      apps: [DEV_APP],
+    };
     const [a, b] = await Promise.all([startTestNode({ ...config, nodeId: 'a' }), startTestNode({ ...config, nodeId: 'b' })]);
     nodes.push(a, b);
     await eventually(() => a.cluster!.peers().length === 1 && b.cluster!.peers().length === 1, 5000, 'the nodes to see each other');
@@ -206,7 +231,9 @@ describe.skipIf(!available)('redis sentinel failover', () => {
 function lines(ports: number | number[], kind: 'CHANNELS' | 'SHARDCHANNELS', pattern: string): number {
   let total = 0;
   for (const port of Array.isArray(ports) ? ports : [ports]) {
-    const out = execFileSync(REDIS_CLI!, ['-p', String(port), 'PUBSUB', kind, pattern]).toString().trim();
+    const out = execFileSync(REDIS_CLI!, ['-p', String(port), 'PUBSUB', kind, pattern])
+      .toString()
+      .trim();
     total += out === '' ? 0 : out.split('\n').length;
   }
   return total;

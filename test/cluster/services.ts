@@ -71,7 +71,11 @@ export class BrokerProcess {
     if (this.child !== null) return;
     const [binary, args, readyLine] =
       this.kind === 'redis'
-        ? [REDIS_BINARY!, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dataDir], 'Ready to accept connections']
+        ? [
+            REDIS_BINARY!,
+            ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dataDir],
+            'Ready to accept connections',
+          ]
         : [NATS_BINARY!, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dataDir], 'Server is ready'];
     // Bounded: a few tries in case the port is briefly still held after a kill.
     let lastError: Error | null = null;
@@ -166,11 +170,27 @@ export class RedisClusterProcess {
     for (let i = 0; i < size * (1 + replicas); i++) {
       const [port, busPort] = [await freePort(), await freePort()];
       const args = [
-        '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
-        '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
-        '--save', '', '--appendonly', 'no', '--dir', this.dataDir,
+        '--port',
+        String(port),
+        '--cluster-port',
+        String(busPort),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--cluster-node-timeout',
+        '2000',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dataDir,
         // A replica syncs at once (the default waits 5 s to batch replicas): one that never synced cannot take over.
-        '--repl-diskless-sync-delay', '0',
+        '--repl-diskless-sync-delay',
+        '0',
       ];
       this.children.push(await spawnUntil(REDIS_BINARY!, args, 'Ready to accept connections', 5000));
       this.ports.push(port);
@@ -243,8 +263,16 @@ export class RedisSentinelProcess {
   static async start(master: BrokerProcess, masterName = 'sbmaster', downAfterMs?: number): Promise<RedisSentinelProcess> {
     const sentinel = new RedisSentinelProcess(await freePort(), masterName);
     const config = join(sentinel.dataDir, 'sentinel.conf');
-    const failover = downAfterMs === undefined ? [] : [`sentinel down-after-milliseconds ${masterName} ${downAfterMs}`, `sentinel failover-timeout ${masterName} ${downAfterMs * 4}`];
-    writeFileSync(config, [`port ${sentinel.port}`, 'bind 127.0.0.1', `dir ${sentinel.dataDir}`, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`, ...failover, ''].join('\n'));
+    const failover =
+      downAfterMs === undefined
+        ? []
+        : [`sentinel down-after-milliseconds ${masterName} ${downAfterMs}`, `sentinel failover-timeout ${masterName} ${downAfterMs * 4}`];
+    writeFileSync(
+      config,
+      [`port ${sentinel.port}`, 'bind 127.0.0.1', `dir ${sentinel.dataDir}`, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`, ...failover, ''].join(
+        '\n',
+      ),
+    );
     try {
       sentinel.child = await spawnUntil(REDIS_BINARY!, [config, '--sentinel'], '+monitor master', 5000);
     } catch (err) {
@@ -277,6 +305,8 @@ async function killChild(child: ChildProcess): Promise<void> {
 /** Run a command to completion (bounded by `timeoutMs`); resolves with its stdout, rejects on a non-zero exit. */
 function run(binary: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(binary, args, { timeout: timeoutMs }, (err, stdout, stderr) => (err ? reject(new Error(`${binary} ${args.join(' ')}: ${err.message} ${stderr}`)) : resolve(stdout)));
+    execFile(binary, args, { timeout: timeoutMs }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${binary} ${args.join(' ')}: ${err.message} ${stderr}`)) : resolve(stdout),
+    );
   });
 }

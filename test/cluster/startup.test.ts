@@ -38,10 +38,17 @@ describe.skipIf(!serviceAvailable(REDIS_BINARY, 'redis-server'))('a clustered no
     await broker.kill();
     const starting = startTestNode({ port, adapter: 'redis', redisUrl: broker.url, keyPrefix: `s${process.pid}`, heartbeatInterval: 0.2, nodeTimeout: 2 });
     let ready: { status: number; body: unknown } | null = null;
-    await eventually(() => {
-      void getJson(port, '/ready').then((r) => (ready = r), () => undefined);
-      return ready !== null;
-    }, 3000, 'the HTTP side to answer');
+    await eventually(
+      () => {
+        void getJson(port, '/ready').then(
+          (r) => (ready = r),
+          () => undefined,
+        );
+        return ready !== null;
+      },
+      3000,
+      'the HTTP side to answer',
+    );
     expect(ready).toMatchObject({ status: 503, body: { ready: false, starting: true } });
     expect(await upgradeStatus(port)).toBe(503);
 

@@ -31,7 +31,13 @@ describe('users-sync in parts', () => {
     expect(assembler.add({ from: 'b', inc: 'i1', users: [['app', 'c']], round: '2', part: 2, parts: 3 })).toBeNull(); // part 1 lost
     expect(assembler.add({ from: 'b', inc: 'i1', users: [['app', 'b']], round: '2', part: 1, parts: 3 })).toBeNull();
     const round3 = [0, 1].map((part) => assembler.add({ from: 'b', inc: 'i1', users: [['app', `r3-${part}`]], round: '3', part, parts: 2 }));
-    expect(round3).toEqual([null, [['app', 'r3-0'], ['app', 'r3-1']]]);
+    expect(round3).toEqual([
+      null,
+      [
+        ['app', 'r3-0'],
+        ['app', 'r3-1'],
+      ],
+    ]);
   });
 
   it('does not mix a restarted node’s new round with its old run’s parts', () => {
@@ -39,7 +45,10 @@ describe('users-sync in parts', () => {
     expect(assembler.add({ from: 'b', inc: 'old', users: [['app', 'stale']], round: '7', part: 0, parts: 2 })).toBeNull();
     expect(assembler.add({ from: 'b', inc: 'new', users: [['app', 'fresh']], round: '7', part: 1, parts: 2 })).toBeNull();
     expect(assembler.add({ from: 'b', inc: 'new', users: [['app', 'f0']], round: '1', part: 0, parts: 2 })).toBeNull();
-    expect(assembler.add({ from: 'b', inc: 'new', users: [['app', 'f1']], round: '1', part: 1, parts: 2 })).toEqual([['app', 'f0'], ['app', 'f1']]);
+    expect(assembler.add({ from: 'b', inc: 'new', users: [['app', 'f1']], round: '1', part: 1, parts: 2 })).toEqual([
+      ['app', 'f0'],
+      ['app', 'f1'],
+    ]);
   });
 
   it('accepts parts on the wire only with a round and 0 <= part < parts', () => {

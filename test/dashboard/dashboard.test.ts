@@ -74,7 +74,11 @@ describe('the dashboard over HTTP', () => {
     await nextEmit(channel, 'pusher:subscription_succeeded');
     const received = nextEmit(channel, 'greeting');
     const post = (headers: Record<string, string>, body: unknown) =>
-      fetch(`http://127.0.0.1:${node.port}/dashboard/api/apps/app-id/events`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      fetch(`http://127.0.0.1:${node.port}/dashboard/api/apps/app-id/events`, {
+        method: 'POST',
+        headers: { ...bearer, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
     expect((await post({}, { name: 'greeting', channel: 'console-test', data: '{}' })).status).toBe(401);
     expect((await post({ 'x-switchboard-dashboard': '1' }, { name: 'greeting', channels: 'not-an-array', data: '{}' })).status).toBe(400);
     expect((await post({ 'x-switchboard-dashboard': '1' }, { name: 'greeting', channel: 'console-test', data: '{"hi":1}' })).status).toBe(200);
@@ -113,7 +117,15 @@ describe.skipIf(!serviceAvailable(REDIS_BINARY, 'redis-server') || !haveChromium
   afterEach(() => resources.dispose());
 
   it('shows both nodes live, counts clients as they connect, and its console reaches a pusher-js client without subscribing', { timeout: 60_000 }, async () => {
-    const cluster = { adapter: 'redis' as const, redisUrl: broker.url, keyPrefix: `dash${process.pid}`, heartbeatInterval: 0.25, nodeTimeout: 3, adminToken: TOKEN, apps: [{ ...DEV_APP, enableSubscriptionCount: true }] };
+    const cluster = {
+      adapter: 'redis' as const,
+      redisUrl: broker.url,
+      keyPrefix: `dash${process.pid}`,
+      heartbeatInterval: 0.25,
+      nodeTimeout: 3,
+      adminToken: TOKEN,
+      apps: [{ ...DEV_APP, enableSubscriptionCount: true }],
+    };
     const a = await resources.node({ ...cluster, nodeId: 'node-a' });
     const b = await resources.node({ ...cluster, nodeId: 'node-b' });
 

@@ -9,14 +9,20 @@ import { repoRoot } from './k8s.js';
  */
 const text = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
 
-interface Instruction { op: string; args: string }
+interface Instruction {
+  op: string;
+  args: string;
+}
 /** Instructions with continuation lines joined and comments dropped. */
 const instructions: Instruction[] = text
   .replace(/\\\r?\n/g, ' ')
   .split('\n')
   .map((l) => l.trim())
   .filter((l) => l !== '' && !l.startsWith('#'))
-  .map((l) => { const m = /^(\S+)\s*(.*)$/.exec(l)!; return { op: m[1]!.toUpperCase(), args: m[2]! }; });
+  .map((l) => {
+    const m = /^(\S+)\s*(.*)$/.exec(l)!;
+    return { op: m[1]!.toUpperCase(), args: m[2]! };
+  });
 
 /** Split into stages at each FROM. */
 const stages: { from: string; name?: string; body: Instruction[] }[] = [];
@@ -36,7 +42,9 @@ describe('Dockerfile', () => {
   });
 
   it('builds with dev dependencies in the first stage', () => {
-    const runs = ops(stages[0]!, 'RUN').map((i) => i.args).join('\n');
+    const runs = ops(stages[0]!, 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     expect(runs).toMatch(/npm ci\b(?!.*--omit=dev)/);
     expect(runs).toMatch(/npm run build/);
   });
@@ -68,14 +76,23 @@ describe('Dockerfile', () => {
 
   it('copies only paths that exist in the repository and that .dockerignore lets through', () => {
     const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
-      .split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-    const sources = stages.flatMap((s) => ops(s, 'COPY'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    const sources = stages
+      .flatMap((s) => ops(s, 'COPY'))
       .filter((c) => !c.args.startsWith('--from='))
-      .flatMap((c) => { const parts = c.args.split(/\s+/).filter((p) => !p.startsWith('--')); return parts.slice(0, -1); });
+      .flatMap((c) => {
+        const parts = c.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+        return parts.slice(0, -1);
+      });
     expect(sources.length).toBeGreaterThan(0);
     for (const src of sources) {
       expect(existsSync(join(repoRoot, src)), `${src} exists`).toBe(true);
-      expect(ignored.some((pattern) => src === pattern || src.startsWith(`${pattern}/`)), `${src} is not excluded by .dockerignore`).toBe(false);
+      expect(
+        ignored.some((pattern) => src === pattern || src.startsWith(`${pattern}/`)),
+        `${src} is not excluded by .dockerignore`,
+      ).toBe(false);
     }
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git']));
   });
@@ -84,13 +101,18 @@ describe('Dockerfile', () => {
 describe('the runtime image has what dist/ imports', () => {
   it('every package src/ imports at run time is a production dependency (the image omits dev dependencies)', () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
-    const prod = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependenciesMeta ?? {}).filter((p) => pkg.peerDependenciesMeta[p].optional)]);
+    const prod = new Set([
+      ...Object.keys(pkg.dependencies ?? {}),
+      ...Object.keys(pkg.peerDependenciesMeta ?? {}).filter((p) => pkg.peerDependenciesMeta[p].optional),
+    ]);
     const files = readdirSync(join(repoRoot, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
     const missing = new Set<string>();
     for (const f of files) {
       const source = readFileSync(join(repoRoot, 'src', f), 'utf8')
         .replace(/\/\*[\s\S]*?\*\//g, '')
-        .split('\n').filter((l) => !/^\s*(import|export) type\b/.test(l) && !/^\s*\/\//.test(l)).join('\n');
+        .split('\n')
+        .filter((l) => !/^\s*(import|export) type\b/.test(l) && !/^\s*\/\//.test(l))
+        .join('\n');
       for (const m of source.matchAll(/\bfrom\s+'([^'.][^']*)'|\bimport\('([^'.][^']*)'\)/g)) {
         const spec = m[1] ?? m[2]!;
         if (spec.startsWith('node:')) continue;

@@ -9,12 +9,43 @@ import { repoRoot } from './k8s.js';
 const dashboardPath = join(repoRoot, 'deploy/grafana/switchboard-dashboard.json');
 const rulesPath = join(repoRoot, 'deploy/grafana/alert-rules.yaml');
 
-interface Target { refId?: string; expr?: string; datasource?: unknown }
-interface Panel { id: number; type: string; title: string; datasource?: { type?: string; uid?: string }; gridPos?: { x: number; y: number; w: number; h: number }; targets?: Target[]; panels?: Panel[] }
-interface Variable { name: string; type: string; query?: string | { query?: string }; datasource?: unknown }
-interface Dashboard { schemaVersion: number; uid: string; panels: Panel[]; templating: { list: Variable[] } }
-interface Rule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-interface Rules { groups: { name: string; rules: Rule[] }[] }
+interface Target {
+  refId?: string;
+  expr?: string;
+  datasource?: unknown;
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  datasource?: { type?: string; uid?: string };
+  gridPos?: { x: number; y: number; w: number; h: number };
+  targets?: Target[];
+  panels?: Panel[];
+}
+interface Variable {
+  name: string;
+  type: string;
+  query?: string | { query?: string };
+  datasource?: unknown;
+}
+interface Dashboard {
+  schemaVersion: number;
+  uid: string;
+  panels: Panel[];
+  templating: { list: Variable[] };
+}
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface Rules {
+  groups: { name: string; rules: Rule[] }[];
+}
 
 const dashboard = JSON.parse(readFileSync(dashboardPath, 'utf8')) as Dashboard;
 const rules = parse(readFileSync(rulesPath, 'utf8')) as Rules;
@@ -28,10 +59,41 @@ const panels = allPanels(dashboard.panels);
 // ---- a small PromQL tokenizer: metric names, matcher labels and grouping labels of one expression ----
 
 /** PromQL words that are not metric names when not followed by `(`. */
-const keywords = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'offset', 'bool', 'and', 'or', 'unless', 'inf', 'nan', 'start', 'end']);
+const keywords = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'offset',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'inf',
+  'nan',
+  'start',
+  'end',
+]);
 const grouping = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
 /** Aggregation operators, which may be followed by `by (...)` / `without (...)` rather than `(`. */
-const aggregations = new Set(['sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk', 'topk', 'quantile', 'limitk', 'limit_ratio']);
+const aggregations = new Set([
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
+  'limitk',
+  'limit_ratio',
+]);
 
 export interface Uses {
   metrics: string[];
@@ -53,8 +115,16 @@ export function promqlUses(expr: string): Uses {
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     const next = tokens[i + 1];
-    if (t === '{') { depth++; const prev = tokens[i - 1]; selector = prev !== undefined && uses.metrics.at(-1) === prev ? prev : undefined; continue; }
-    if (t === '}') { depth--; continue; }
+    if (t === '{') {
+      depth++;
+      const prev = tokens[i - 1];
+      selector = prev !== undefined && uses.metrics.at(-1) === prev ? prev : undefined;
+      continue;
+    }
+    if (t === '}') {
+      depth--;
+      continue;
+    }
     if (!/^[A-Za-z_:]/.test(t)) continue;
     if (depth > 0) {
       if (next !== undefined && ['=', '!=', '=~', '!~'].includes(next)) uses.matchers.push({ metric: selector, label: t });
@@ -79,7 +149,10 @@ export function promqlUses(expr: string): Uses {
 /** Labels Prometheus puts on every series of a target (`instance`, `job`) or Kubernetes relabelling adds. */
 const targetLabels = new Set(['instance', 'job', 'pod', 'namespace']);
 
-interface Known { type: string; labels: Set<string> }
+interface Known {
+  type: string;
+  labels: Set<string>;
+}
 
 async function known(): Promise<Map<string, Known>> {
   const out = new Map<string, Known>();
@@ -146,16 +219,23 @@ const ruleList = rules.groups.flatMap((g) => g.rules.map((r) => ({ group: g.name
 
 describe('the PromQL tokenizer', () => {
   it('finds metrics, matcher labels and grouping labels, not functions, keywords or durations', () => {
-    const u = promqlUses('max without (pod) (d) + histogram_quantile(0.99, sum by (le, instance) (rate(a_bucket{job="x", kind=~"$k"}[$__rate_interval]))) > 0.1 and on (instance) b offset 5m / ignoring(code) c{}');
+    const u = promqlUses(
+      'max without (pod) (d) + histogram_quantile(0.99, sum by (le, instance) (rate(a_bucket{job="x", kind=~"$k"}[$__rate_interval]))) > 0.1 and on (instance) b offset 5m / ignoring(code) c{}',
+    );
     expect(u.metrics).toEqual(['d', 'a_bucket', 'b', 'c']);
-    expect(u.matchers).toEqual([{ metric: 'a_bucket', label: 'job' }, { metric: 'a_bucket', label: 'kind' }]);
+    expect(u.matchers).toEqual([
+      { metric: 'a_bucket', label: 'job' },
+      { metric: 'a_bucket', label: 'kind' },
+    ]);
     expect(u.groupLabels).toEqual(['pod', 'le', 'instance', 'instance', 'code']);
     expect(promqlUses('sum(rate(x_total[5m])) by (reason) > bool 0').groupLabels).toEqual(['reason']);
   });
 
   it('catches a misspelt metric, a label the metric lacks and a histogram suffix on a counter', () => {
     expect(problems('sum(rate(switchboard_ws_mesages_sent_total[5m]))')).toEqual(['unknown metric switchboard_ws_mesages_sent_total']);
-    expect(problems('sum by (app_id) (rate(switchboard_disconnections_total{code="4200"}[5m]))')).toEqual(['switchboard_disconnections_total has no label app_id (grouped by)']);
+    expect(problems('sum by (app_id) (rate(switchboard_disconnections_total{code="4200"}[5m]))')).toEqual([
+      'switchboard_disconnections_total has no label app_id (grouped by)',
+    ]);
     expect(problems('switchboard_limit_trips_total{reason="x"}')).toEqual(['switchboard_limit_trips_total has no label reason']);
     expect(problems('switchboard_ws_messages_sent_total_bucket')).toEqual(['unknown metric switchboard_ws_messages_sent_total_bucket']);
     expect(problems('rate(switchboard_publish_to_write_seconds_bucket{le="0.1"}[5m])')).toEqual([]);
@@ -185,7 +265,19 @@ describe('deploy/grafana/switchboard-dashboard.json', () => {
   });
 
   it('has the rows of docs/deploy.md', () => {
-    expect(panels.filter((p) => p.type === 'row').map((p) => p.title)).toEqual(['Overview', 'Connections', 'Messages', 'Latency', 'Cluster links', 'Webhooks', 'Limits and errors', 'Balancer', 'Monitor', 'History', 'App store']);
+    expect(panels.filter((p) => p.type === 'row').map((p) => p.title)).toEqual([
+      'Overview',
+      'Connections',
+      'Messages',
+      'Latency',
+      'Cluster links',
+      'Webhooks',
+      'Limits and errors',
+      'Balancer',
+      'Monitor',
+      'History',
+      'App store',
+    ]);
   });
 
   it('uses only metrics and labels the node and balancer registries export', () => {
@@ -206,7 +298,9 @@ describe('deploy/grafana/switchboard-dashboard.json', () => {
   });
 
   it('uses every metric of both registries except the default process metrics and the ones listed here', () => {
-    const used = new Set([...panelExprs.map((p) => p.expr), ...variableQueries.map((v) => v.selector)].flatMap((e) => promqlUses(e).metrics.map((s) => resolve(s)!.name)));
+    const used = new Set(
+      [...panelExprs.map((p) => p.expr), ...variableQueries.map((v) => v.selector)].flatMap((e) => promqlUses(e).metrics.map((s) => resolve(s)!.name)),
+    );
     const unused = [...registries.keys()].filter((n) => n !== 'up' && !used.has(n) && !/^switchboard_(balancer_)?(process|nodejs)_/.test(n));
     expect(unused).toEqual([]);
   });
@@ -229,7 +323,15 @@ describe('deploy/grafana/alert-rules.yaml', () => {
   it('covers node down, slow consumers, dead letters, queue depth, skipped cluster messages, link flapping and publish-to-write p99', () => {
     const all = ruleList.map((r) => r.expr).join('\n');
     expect(all).toMatch(/up\{job="switchboard"\} == 0/);
-    for (const m of ['switchboard_limit_trips_total', 'switchboard_webhook_dead_lettered_total', 'switchboard_webhook_queue_depth', 'switchboard_cluster_messages_skipped_total', 'switchboard_cluster_link_state_changes_total', 'switchboard_publish_to_write_seconds_bucket']) expect(all).toContain(m);
+    for (const m of [
+      'switchboard_limit_trips_total',
+      'switchboard_webhook_dead_lettered_total',
+      'switchboard_webhook_queue_depth',
+      'switchboard_cluster_messages_skipped_total',
+      'switchboard_cluster_link_state_changes_total',
+      'switchboard_publish_to_write_seconds_bucket',
+    ])
+      expect(all).toContain(m);
   });
 
   it('uses only metrics and labels the node and balancer registries export', () => {

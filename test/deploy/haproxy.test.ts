@@ -27,8 +27,10 @@ function sections(cfg: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   let current = '';
   for (const line of directives(cfg)) {
-    if (/^(global|defaults|frontend|backend|listen)\b/.test(line)) { current = line; out.set(current, []); }
-    else out.get(current)?.push(line);
+    if (/^(global|defaults|frontend|backend|listen)\b/.test(line)) {
+      current = line;
+      out.set(current, []);
+    } else out.get(current)?.push(line);
   }
   return out;
 }

@@ -12,7 +12,9 @@ const chartDir = join(repoRoot, 'deploy/helm/switchboard');
 const templatesDir = join(chartDir, 'templates');
 const chart = parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8'));
 const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'));
-const templates = readdirSync(templatesDir).sort().map((f) => ({ file: f, text: readFileSync(join(templatesDir, f), 'utf8') }));
+const templates = readdirSync(templatesDir)
+  .sort()
+  .map((f) => ({ file: f, text: readFileSync(join(templatesDir, f), 'utf8') }));
 const allText = templates.map((t) => t.text).join('\n');
 
 /**
@@ -20,7 +22,10 @@ const allText = templates.map((t) => t.text).join('\n');
  * install time, so on this machine the chart cannot be rendered; where a `helm` binary is
  * on PATH (CI), the rendered output goes through the same schema and cross-reference checks.
  */
-const helm = (process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'helm')).find((p) => existsSync(p));
+const helm = (process.env.PATH ?? '')
+  .split(delimiter)
+  .map((d) => join(d, 'helm'))
+  .find((p) => existsSync(p));
 
 function has(obj: unknown, path: readonly string[]): boolean {
   let cur: unknown = obj;
@@ -34,7 +39,10 @@ function has(obj: unknown, path: readonly string[]): boolean {
 /** Leaf paths of values.yaml (maps descend; lists and scalars are leaves). */
 function leafPaths(obj: Record<string, unknown>, prefix: string[] = []): string[][] {
   return Object.entries(obj).flatMap(([k, v]) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 ? leafPaths(v as Record<string, unknown>, [...prefix, k]) : [[...prefix, k]]);
+    v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0
+      ? leafPaths(v as Record<string, unknown>, [...prefix, k])
+      : [[...prefix, k]],
+  );
 }
 
 const referenced = [...allText.matchAll(/\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)].map((m) => m[1]!.slice(1).split('.'));
@@ -58,7 +66,9 @@ describe('deploy/helm/switchboard', () => {
 
   it('every value in values.yaml is read by a template (no dead settings)', () => {
     const used = new Set(referenced.map((p) => p.join('.')));
-    const unused = leafPaths(values).map((p) => p.join('.')).filter((p) => ![...used].some((u) => p === u || p.startsWith(`${u}.`)));
+    const unused = leafPaths(values)
+      .map((p) => p.join('.'))
+      .filter((p) => ![...used].some((u) => p === u || p.startsWith(`${u}.`)));
     expect(unused).toEqual([]);
   });
 

@@ -96,7 +96,8 @@ export function crossCheck(objects: readonly K8sObject[], serverName: string): s
         const probe = c[probeName];
         if (probe === undefined) continue;
         const port = probe.httpGet?.port ?? probe.tcpSocket?.port;
-        if (typeof port === 'string' ? !portNames.has(port) : !portNumbers.has(port)) problems.push(`${d.metadata.name}/${c.name} ${probeName}: port ${port} is not a container port`);
+        if (typeof port === 'string' ? !portNames.has(port) : !portNumbers.has(port))
+          problems.push(`${d.metadata.name}/${c.name} ${probeName}: port ${port} is not a container port`);
       }
     }
   }
@@ -117,7 +118,8 @@ export function crossCheck(objects: readonly K8sObject[], serverName: string): s
     if (ref !== undefined) {
       const secret = byKind('Secret').find((s) => s.metadata.name === ref.name);
       if (secret === undefined) problems.push(`env ${e.name}: no Secret ${ref.name}`);
-      else if (!(ref.key in { ...(secret.stringData ?? {}), ...(secret.data ?? {}) }) && ref.optional !== true) problems.push(`env ${e.name}: Secret ${ref.name} has no key ${ref.key}`);
+      else if (!(ref.key in { ...(secret.stringData ?? {}), ...(secret.data ?? {}) }) && ref.optional !== true)
+        problems.push(`env ${e.name}: Secret ${ref.name} has no key ${ref.key}`);
     }
   }
 
@@ -134,11 +136,15 @@ export function crossCheck(objects: readonly K8sObject[], serverName: string): s
   if (serverService === undefined) problems.push('no Service selects the server pods');
   for (const s of services) {
     const target = deployments.find((d) => matches(s.spec.selector, d.spec.template.metadata.labels));
-    if (target === undefined) { problems.push(`Service ${s.metadata.name}: selector matches no Deployment`); continue; }
+    if (target === undefined) {
+      problems.push(`Service ${s.metadata.name}: selector matches no Deployment`);
+      continue;
+    }
     const ports = target.spec.template.spec.containers.flatMap((c: { ports?: { name?: string; containerPort: number }[] }) => c.ports ?? []);
     for (const p of s.spec.ports) {
       const t = p.targetPort ?? p.port;
-      if (!ports.some((cp: { name?: string; containerPort: number }) => (typeof t === 'string' ? cp.name === t : cp.containerPort === t))) problems.push(`Service ${s.metadata.name}: targetPort ${t} is not a container port`);
+      if (!ports.some((cp: { name?: string; containerPort: number }) => (typeof t === 'string' ? cp.name === t : cp.containerPort === t)))
+        problems.push(`Service ${s.metadata.name}: targetPort ${t} is not a container port`);
     }
   }
 
@@ -147,17 +153,20 @@ export function crossCheck(objects: readonly K8sObject[], serverName: string): s
   if (redisUrl !== undefined) {
     const url = new URL(redisUrl);
     const svc = services.find((s) => s.metadata.name === url.hostname);
-    if (svc !== undefined && !svc.spec.ports.some((p: { port: number }) => p.port === Number(url.port || 6379))) problems.push(`SWITCHBOARD_REDIS_URL port ${url.port} is not a port of Service ${svc.metadata.name}`);
+    if (svc !== undefined && !svc.spec.ports.some((p: { port: number }) => p.port === Number(url.port || 6379)))
+      problems.push(`SWITCHBOARD_REDIS_URL port ${url.port} is not a port of Service ${svc.metadata.name}`);
     if (svc === undefined && services.length > 1) problems.push(`SWITCHBOARD_REDIS_URL host ${url.hostname} is no Service of the set`);
   }
 
   for (const h of byKind('HorizontalPodAutoscaler')) {
     const ref = h.spec.scaleTargetRef;
-    if (ref.kind !== 'Deployment' || ref.apiVersion !== 'apps/v1' || ref.name !== serverName) problems.push(`HPA ${h.metadata.name} does not target Deployment ${serverName}`);
+    if (ref.kind !== 'Deployment' || ref.apiVersion !== 'apps/v1' || ref.name !== serverName)
+      problems.push(`HPA ${h.metadata.name} does not target Deployment ${serverName}`);
     if (h.spec.minReplicas > h.spec.maxReplicas) problems.push(`HPA ${h.metadata.name}: minReplicas > maxReplicas`);
     for (const m of h.spec.metrics) {
       if (m.type === 'Pods' && m.pods.metric.name !== 'switchboard_connections') problems.push(`HPA Pods metric ${m.pods.metric.name} unexpected`);
-      if (m.type === 'Resource' && m.resource.target.type === 'Utilization' && container.resources?.requests?.[m.resource.name] === undefined) problems.push(`HPA on ${m.resource.name} utilization needs a ${m.resource.name} request`);
+      if (m.type === 'Resource' && m.resource.target.type === 'Utilization' && container.resources?.requests?.[m.resource.name] === undefined)
+        problems.push(`HPA on ${m.resource.name} utilization needs a ${m.resource.name} request`);
     }
   }
   for (const p of byKind('PodDisruptionBudget')) {

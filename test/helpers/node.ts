@@ -67,7 +67,11 @@ export class RawClient {
     });
   }
 
-  static async connect(node: RunningNode, path = `/app/${DEV_APP.key}?protocol=7&client=js&version=8.4.0`, headers: Record<string, string> = {}): Promise<RawClient> {
+  static async connect(
+    node: RunningNode,
+    path = `/app/${DEV_APP.key}?protocol=7&client=js&version=8.4.0`,
+    headers: Record<string, string> = {},
+  ): Promise<RawClient> {
     const ws = new WebSocket(`ws://127.0.0.1:${node.port}${path}`, { headers });
     const client = new RawClient(ws);
     await once(ws, 'open');
@@ -91,7 +95,11 @@ export class RawClient {
   }
 
   /** Wait for the first message (from index `from`) matching `predicate`. */
-  async next(predicate: (m: { event: string; channel?: string; data?: unknown }) => boolean, ms = 3000, from = 0): Promise<{ event: string; channel?: string; data?: unknown }> {
+  async next(
+    predicate: (m: { event: string; channel?: string; data?: unknown }) => boolean,
+    ms = 3000,
+    from = 0,
+  ): Promise<{ event: string; channel?: string; data?: unknown }> {
     const deadline = Date.now() + ms;
     for (;;) {
       const found = this.messages.slice(from).find(predicate);
@@ -151,12 +159,12 @@ export interface SigninIdentity {
  * pusher-js `channelAuthorization` that asks the real server SDK, as an app's auth endpoint would.
  * `presence` names the user for presence channels (default: one user per socket).
  */
-export function sdkChannelAuthorization(sdk: Pusher, presence?: PresenceIdentity): Partial<PusherJsOptions> {
+function sdkChannelAuthorization(sdk: Pusher, presence?: PresenceIdentity): Partial<PusherJsOptions> {
   return {
     channelAuthorization: {
       customHandler: ({ socketId, channelName }, callback) => {
         try {
-          const presenceData = channelName.startsWith('presence-') ? presence ?? { user_id: `anon-${socketId}` } : undefined;
+          const presenceData = channelName.startsWith('presence-') ? (presence ?? { user_id: `anon-${socketId}` }) : undefined;
           callback(null, sdk.authorizeChannel(socketId, channelName, presenceData));
         } catch (err) {
           callback(err as Error, null);
@@ -235,7 +243,11 @@ export async function rawSubscribe(client: RawClient, channel: string, presence?
   await client.event('pusher:connection_established');
   const from = client.messages.length;
   client.send(signedSubscribe(client.socketId, channel, presence ? { presence } : {}));
-  const answer = await client.next((m) => m.channel === channel && (m.event === 'pusher_internal:subscription_succeeded' || m.event === 'pusher:subscription_error'), 3000, from);
+  const answer = await client.next(
+    (m) => m.channel === channel && (m.event === 'pusher_internal:subscription_succeeded' || m.event === 'pusher:subscription_error'),
+    3000,
+    from,
+  );
   if (answer.event !== 'pusher_internal:subscription_succeeded') throw new Error(`subscription to ${channel} refused: ${JSON.stringify(answer.data)}`);
 }
 

@@ -28,7 +28,14 @@ describe('forged and malformed recover, memory store', () => {
     for (let i = 0; i < 300; i++) {
       const shape = rnd();
       // Raw text as well as objects: the frame parser sees exactly what a hostile client sends.
-      const recover = shape < 0.3 ? pick() : shape < 0.6 ? { offset: pick(), epoch: pick() } : shape < 0.8 ? { offset: 4 + Math.floor(rnd() * 1e9), epoch } : { offset: Math.floor(rnd() * 3), epoch: `${epoch}x` };
+      const recover =
+        shape < 0.3
+          ? pick()
+          : shape < 0.6
+            ? { offset: pick(), epoch: pick() }
+            : shape < 0.8
+              ? { offset: 4 + Math.floor(rnd() * 1e9), epoch }
+              : { offset: Math.floor(rnd() * 3), epoch: `${epoch}x` };
       const s = await subscribeRaw(client, 'chat-fuzz', recover);
       if (recover !== null && recover !== undefined) expect(s.recovered, JSON.stringify(recover)).toBe(false);
     }

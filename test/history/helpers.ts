@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import type { RunningNode } from '../../src/node.js';
 import { signApiRequest } from '../../src/protocol/signatures.js';
-import { DEV_APP, RawClient } from '../helpers/node.js';
+import { DEV_APP, type RawClient } from '../helpers/node.js';
 
 export type Frame = { event: string; channel?: string; data?: unknown; offset?: number; epoch?: string; recovered?: boolean };
 
@@ -14,7 +14,7 @@ export function eventsOn(client: RawClient, channel: string, from = 0): Frame[] 
 export async function subscribeRaw(client: RawClient, channel: string, recover?: unknown, ms = 5000): Promise<Frame> {
   const from = client.messages.length;
   const data: Record<string, unknown> = { channel };
-  if (recover !== undefined) data['recover'] = recover;
+  if (recover !== undefined) data.recover = recover;
   client.send({ event: 'pusher:subscribe', data });
   return (await client.next((m) => m.event === 'pusher_internal:subscription_succeeded' && m.channel === channel, ms, from)) as Frame;
 }
@@ -38,7 +38,14 @@ export function httpSend(port: number, method: string, path: string, body?: stri
 }
 
 /** A signed API request, as the Pusher SDKs sign it. */
-export function signedApi(node: RunningNode, method: 'GET' | 'POST', path: string, params: Record<string, string> = {}, body = '', app: { id: string; key: string; secret: string } = DEV_APP): Promise<HttpAnswer> {
+export function signedApi(
+  node: RunningNode,
+  method: 'GET' | 'POST',
+  path: string,
+  params: Record<string, string> = {},
+  body = '',
+  app: { id: string; key: string; secret: string } = DEV_APP,
+): Promise<HttpAnswer> {
   const fullPath = `/apps/${app.id}${path}`;
   const query = signApiRequest(method, fullPath, params, body, app, Date.now() / 1000);
   return httpSend(node.port, method, `${fullPath}?${query}`, body === '' ? undefined : body);

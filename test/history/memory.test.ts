@@ -11,7 +11,15 @@ const pushers: PusherJs[] = [];
 
 beforeAll(async () => {
   node = await startTestNode({
-    apps: [{ ...DEV_APP, history: [{ pattern: 'chat-*', size: 5, ttlSeconds: 300 }, { pattern: 'brief-*', size: 50, ttlSeconds: 1 }] }],
+    apps: [
+      {
+        ...DEV_APP,
+        history: [
+          { pattern: 'chat-*', size: 5, ttlSeconds: 300 },
+          { pattern: 'brief-*', size: 50, ttlSeconds: 1 },
+        ],
+      },
+    ],
   });
 });
 
@@ -61,7 +69,12 @@ describe('history channels, memory store', () => {
     expect(again).toMatchObject({ recovered: true, offset: 4, epoch: succeeded.epoch });
     await publish(node, 'chat-recover', 'live');
     await until(() => eventsOn(b, 'chat-recover').length === 4);
-    expect(eventsOn(b, 'chat-recover').map((m) => [m.data, m.offset])).toEqual([['x1', 2], ['x2', 3], ['x3', 4], ['live', 5]]);
+    expect(eventsOn(b, 'chat-recover').map((m) => [m.data, m.offset])).toEqual([
+      ['x1', 2],
+      ['x2', 3],
+      ['x3', 4],
+      ['live', 5],
+    ]);
     // The replay follows subscription_succeeded directly.
     const at = b.messages.indexOf(again);
     expect((b.messages[at + 1] as Frame).data).toBe('x1');
@@ -147,7 +160,14 @@ describe('history HTTP API', () => {
 
   it('404 without a history rule, 400 for bad parameters, 401 unsigned', async () => {
     expect((await signedApi(node, 'GET', '/channels/plain-x/history')).status).toBe(404);
-    const bad: Array<Record<string, string>> = [{ limit: '0' }, { limit: '1001' }, { limit: 'x' }, { since: '-1' }, { since: '1e3' }, { direction: 'sideways' }];
+    const bad: Array<Record<string, string>> = [
+      { limit: '0' },
+      { limit: '1001' },
+      { limit: 'x' },
+      { since: '-1' },
+      { since: '1e3' },
+      { direction: 'sideways' },
+    ];
     for (const params of bad) {
       const answer = await signedApi(node, 'GET', '/channels/chat-api/history', params);
       expect(answer.status, JSON.stringify(params)).toBe(400);

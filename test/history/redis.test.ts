@@ -15,7 +15,11 @@ import { eventsOn, publish, signedApi, subscribeRaw, until, type Frame } from '.
  */
 const available = serviceAvailable(REDIS_BINARY, 'redis-server');
 const natsAvailable = serviceAvailable(NATS_BINARY, 'nats-server');
-const HISTORY = [{ pattern: 'chat-*', size: 1000, ttlSeconds: 300 }, { pattern: 'brief-*', size: 100, ttlSeconds: 1 }, { pattern: 'private-chat-*', size: 100, ttlSeconds: 300 }];
+const HISTORY = [
+  { pattern: 'chat-*', size: 1000, ttlSeconds: 300 },
+  { pattern: 'brief-*', size: 100, ttlSeconds: 1 },
+  { pattern: 'private-chat-*', size: 100, ttlSeconds: 300 },
+];
 
 describe.runIf(available)('history on Redis, three nodes', () => {
   let redis: BrokerProcess;
@@ -99,7 +103,10 @@ describe.runIf(available)('history on Redis, three nodes', () => {
     }
     // The history API on any node shows the same stream.
     for (const n of trio) {
-      const page = JSON.parse((await signedApi(n, 'GET', '/channels/chat-seq/history', { since: String(total - 3) })).text) as { offset: number; events: Array<{ offset: number; data: string }> };
+      const page = JSON.parse((await signedApi(n, 'GET', '/channels/chat-seq/history', { since: String(total - 3) })).text) as {
+        offset: number;
+        events: Array<{ offset: number; data: string }>;
+      };
       expect(page.offset).toBe(total);
       expect(page.events.map((e) => e.data)).toEqual(reference.slice(-3).map((m) => m.data));
     }
@@ -171,9 +178,21 @@ describe.runIf(available)('history on Redis, three nodes', () => {
     await publish(b!, 'chat-fuzz', 'one');
     const c = await raw(a!);
     const bad: unknown[] = [
-      'x', 5, [], { offset: '1', epoch: 'e' }, { offset: -1, epoch: 'e' }, { offset: 1.5, epoch: 'e' }, { offset: 1e300, epoch: 'e' },
-      { offset: Number.MAX_SAFE_INTEGER, epoch: 'e' }, { offset: 1 }, { epoch: 'e' }, { offset: 1, epoch: 'not an epoch!' }, { offset: 1, epoch: 'x'.repeat(65) },
-      { offset: 1, epoch: 'unknownEpoch' }, { offset: 1, epoch: { nested: true } }, true,
+      'x',
+      5,
+      [],
+      { offset: '1', epoch: 'e' },
+      { offset: -1, epoch: 'e' },
+      { offset: 1.5, epoch: 'e' },
+      { offset: 1e300, epoch: 'e' },
+      { offset: Number.MAX_SAFE_INTEGER, epoch: 'e' },
+      { offset: 1 },
+      { epoch: 'e' },
+      { offset: 1, epoch: 'not an epoch!' },
+      { offset: 1, epoch: 'x'.repeat(65) },
+      { offset: 1, epoch: 'unknownEpoch' },
+      { offset: 1, epoch: { nested: true } },
+      true,
     ];
     for (const recover of bad) {
       const s = await subscribeRaw(c, 'chat-fuzz', recover);
@@ -230,12 +249,15 @@ describe.runIf(available)('history on Redis, three nodes', () => {
     await until(() => eventsOn(receiver, 'private-chat-ce').length === 1);
     expect(await publish(b!, 'private-chat-ce', 'api')).toBe(200);
     await until(() => eventsOn(receiver, 'private-chat-ce').length === 2 && eventsOn(sender, 'private-chat-ce').length === 1);
-    expect(eventsOn(receiver, 'private-chat-ce').map((m) => [m.event, m.offset])).toEqual([['client-typing', 1], ['msg', 2]]);
+    expect(eventsOn(receiver, 'private-chat-ce').map((m) => [m.event, m.offset])).toEqual([
+      ['client-typing', 1],
+      ['msg', 2],
+    ]);
     // The sender does not get its own client event back, only the API one.
     expect(eventsOn(sender, 'private-chat-ce').map((m) => [m.event, m.offset])).toEqual([['msg', 2]]);
   });
 
-  it('events lost on a node\'s pub/sub link (killed by Redis) are read back from the stream: no gap for its subscribers', async () => {
+  it("events lost on a node's pub/sub link (killed by Redis) are read back from the stream: no gap for its subscribers", async () => {
     const [a, b] = await cluster(2);
     const c = await raw(a!);
     await subscribeRaw(c, 'chat-relink');

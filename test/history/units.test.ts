@@ -12,7 +12,15 @@ const APP = { id: 'a', key: 'k', secret: 's' };
 
 describe('history rules', () => {
   it('match whole names with * wildcards, first rule wins, regex characters are literal', () => {
-    const rules = new HistoryRules({ history: [{ pattern: 'chat-*', size: 10, ttlSeconds: 5 }, { pattern: '*', size: 2, ttlSeconds: 1 }] }, 1000);
+    const rules = new HistoryRules(
+      {
+        history: [
+          { pattern: 'chat-*', size: 10, ttlSeconds: 5 },
+          { pattern: '*', size: 2, ttlSeconds: 1 },
+        ],
+      },
+      1000,
+    );
     expect(rules.match('chat-1')?.size).toBe(10);
     expect(rules.match('private-chat-1')?.size).toBe(2);
     const dotted = new HistoryRules({ history: [{ pattern: 'a.b', size: 1, ttlSeconds: 1 }] }, 1000);
@@ -37,13 +45,22 @@ describe('history config', () => {
     expect(JSON.stringify(nats.error?.issues)).toMatch(/historyRedisUrl/);
     const workers = configSchema.safeParse({ ...withHistory, workers: '2' });
     expect(JSON.stringify(workers.error?.issues)).toMatch(/historyRedisUrl/);
-    expect(configSchema.safeParse({ ...withHistory, adapter: 'nats', natsUrl: 'nats://127.0.0.1:4222', historyRedisUrl: 'redis://127.0.0.1:6379' }).success).toBe(true);
+    expect(
+      configSchema.safeParse({ ...withHistory, adapter: 'nats', natsUrl: 'nats://127.0.0.1:4222', historyRedisUrl: 'redis://127.0.0.1:6379' }).success,
+    ).toBe(true);
     const shards = configSchema.safeParse({ ...withHistory, adapter: 'redis', redisUrl: 'redis://a:1,redis://b:2' });
     expect(JSON.stringify(shards.error?.issues)).toMatch(/historyRedisUrl/);
   });
 
   it('refuses bad rules', () => {
-    for (const rule of [{ pattern: '' }, { pattern: 'a b' }, { pattern: 'x', size: 0 }, { pattern: 'x', size: 100_001 }, { pattern: 'x', ttlSeconds: 0 }, { pattern: 'x', other: 1 }]) {
+    for (const rule of [
+      { pattern: '' },
+      { pattern: 'a b' },
+      { pattern: 'x', size: 0 },
+      { pattern: 'x', size: 100_001 },
+      { pattern: 'x', ttlSeconds: 0 },
+      { pattern: 'x', other: 1 },
+    ]) {
       expect(configSchema.safeParse({ apps: [{ ...APP, history: [rule] }] }).success, JSON.stringify(rule)).toBe(false);
     }
   });
@@ -54,7 +71,18 @@ describe('recover parsing and planning', () => {
     expect(parseRecover(undefined)).toBeUndefined();
     expect(parseRecover(null)).toBeUndefined();
     expect(parseRecover({ offset: 3, epoch: 'abc' })).toEqual({ offset: 3, epoch: 'abc' });
-    for (const bad of ['x', 1, [], {}, { offset: '3', epoch: 'a' }, { offset: -1, epoch: 'a' }, { offset: 2 ** 60, epoch: 'a' }, { offset: NaN, epoch: 'a' }, { offset: 1, epoch: '' }, { offset: 1, epoch: 'a"b' }]) {
+    for (const bad of [
+      'x',
+      1,
+      [],
+      {},
+      { offset: '3', epoch: 'a' },
+      { offset: -1, epoch: 'a' },
+      { offset: 2 ** 60, epoch: 'a' },
+      { offset: NaN, epoch: 'a' },
+      { offset: 1, epoch: '' },
+      { offset: 1, epoch: 'a"b' },
+    ]) {
       expect(parseRecover(bad), JSON.stringify(bad)).toBe('malformed');
     }
   });
@@ -79,7 +107,8 @@ describe('recover parsing and planning', () => {
       const recover = rnd() < 0.5 ? pick() : { offset: pick(), epoch: pick(), extra: pick() };
       const parsed = parseClientFrame(JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'chat-1', recover } }));
       expect(parsed.ok).toBe(true);
-      if (parsed.ok && parsed.message.kind === 'subscribe') expect(parsed.message.recover === undefined || parsed.message.recover === 'malformed' || typeof parsed.message.recover === 'object').toBe(true);
+      if (parsed.ok && parsed.message.kind === 'subscribe')
+        expect(parsed.message.recover === undefined || parsed.message.recover === 'malformed' || typeof parsed.message.recover === 'object').toBe(true);
     }
   });
 });
@@ -87,7 +116,9 @@ describe('recover parsing and planning', () => {
 describe('history frames', () => {
   it('add offset, epoch and recovered as the last fields, the Pusher part unchanged', () => {
     expect(withPosition('{"event":"e","channel":"c","data":"d"}', 7, 'ep')).toBe('{"event":"e","channel":"c","data":"d","offset":7,"epoch":"ep"}');
-    expect(succeededWithPosition('{"event":"s","channel":"c","data":"{}"}', { offset: 0, epoch: 'ep' }, true)).toBe('{"event":"s","channel":"c","data":"{}","offset":0,"epoch":"ep","recovered":true}');
+    expect(succeededWithPosition('{"event":"s","channel":"c","data":"{}"}', { offset: 0, epoch: 'ep' }, true)).toBe(
+      '{"event":"s","channel":"c","data":"{}","offset":0,"epoch":"ep","recovered":true}',
+    );
     expect(succeededWithPosition('{"event":"s"}', null, false)).toBe('{"event":"s","recovered":false}');
   });
 });

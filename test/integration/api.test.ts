@@ -1,6 +1,6 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Pusher from 'pusher';
+import type Pusher from 'pusher';
 import type {
   ChannelAuthorizationCallback,
   ChannelAuthorizationRequestParams,
@@ -153,7 +153,10 @@ describe('health, readiness and metrics', () => {
   it('answers liveness and readiness, refuses other methods and unknown paths', async () => {
     expect(await send(node.port, 'GET', '/health')).toMatchObject({ status: 200, text: '{"ok":true}' });
     // The body also carries the node's load report for balancers (src/balancer/node-load.ts).
-    expect(JSON.parse((await send(node.port, 'GET', '/ready')).text)).toMatchObject({ ready: true, load: { connections: expect.any(Number), elu: expect.any(Number), state: 'ready' } });
+    expect(JSON.parse((await send(node.port, 'GET', '/ready')).text)).toMatchObject({
+      ready: true,
+      load: { connections: expect.any(Number), elu: expect.any(Number), state: 'ready' },
+    });
 
     const wrongMethod = await send(node.port, 'POST', '/health', '{}');
     expect(wrongMethod.status).toBe(405);
@@ -284,7 +287,7 @@ describe('publishing with the pusher SDK', () => {
     expect(await batch.json()).toEqual({ batch: [{ user_count: 2 }, { subscription_count: 0 }, {}] });
   });
 
-  it('sends to a signed-in user and terminates that user\'s connections', async () => {
+  it("sends to a signed-in user and terminates that user's connections", async () => {
     const user = client('carol');
     await connected(user);
     user.signin();
@@ -478,7 +481,8 @@ describe('faults', () => {
   let server: Server;
   let port: number;
   const throwingCore: CoreApi = {
-    findApp: (id) => (id === DEV_APP.id ? new AppState(configSchema.parse({}).apps[0]!, { ttlSeconds: 60, maxChannels: 10 }, new MemoryTransport()) : undefined),
+    findApp: (id) =>
+      id === DEV_APP.id ? new AppState(configSchema.parse({}).apps[0]!, { ttlSeconds: 60, maxChannels: 10 }, new MemoryTransport()) : undefined,
     publish: () => {
       throw new Error('core exploded');
     },
@@ -492,7 +496,12 @@ describe('faults', () => {
 
   beforeAll(async () => {
     server = createServer(
-      createHttpHandler({ core: throwingCore, config: configSchema.parse({}), logger: createLogger('silent'), health: () => ({ ready: true, draining: false }) }),
+      createHttpHandler({
+        core: throwingCore,
+        config: configSchema.parse({}),
+        logger: createLogger('silent'),
+        health: () => ({ ready: true, draining: false }),
+      }),
     );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;

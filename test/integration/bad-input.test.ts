@@ -88,7 +88,11 @@ const badFrames: Array<[string, unknown, ErrorCodeName]> = [
   ['subscribe to a bare private- prefix', { event: 'pusher:subscribe', data: { channel: 'private-' } }, ErrorCode.InvalidChannelName],
   ['subscribe to a channel name over 200 characters', { event: 'pusher:subscribe', data: { channel: longName } }, ErrorCode.ChannelNameTooLong],
   ['subscribe whose auth is a number', { event: 'pusher:subscribe', data: { channel: 'private-x', auth: 5 } }, ErrorCode.InvalidField],
-  ['subscribe whose channel_data is an object', { event: 'pusher:subscribe', data: { channel: 'presence-x', auth: 'k:s', channel_data: { user_id: 'u' } } }, ErrorCode.InvalidField],
+  [
+    'subscribe whose channel_data is an object',
+    { event: 'pusher:subscribe', data: { channel: 'presence-x', auth: 'k:s', channel_data: { user_id: 'u' } } },
+    ErrorCode.InvalidField,
+  ],
   ['unsubscribe whose channel is a number', { event: 'pusher:unsubscribe', data: { channel: 3 } }, ErrorCode.InvalidField],
   ['signin whose data is a number', { event: 'pusher:signin', data: 1 }, ErrorCode.InvalidField],
   ['signin without auth', { event: 'pusher:signin', data: { user_data: '{"id":"u"}' } }, ErrorCode.MissingField],
@@ -155,7 +159,10 @@ describe('forged and broken authorisation', () => {
     // A valid signature for another socket must not open the channel for this one.
     const replayed = await subscriptionErrorFor(raw, { channel: 'private-x', auth: signChannelAuth(DEV_APP, other.socketId, 'private-x') });
     expect(replayed.status).toBe(401);
-    const signedByAnotherApp = await subscriptionErrorFor(raw, { channel: 'private-x', auth: signChannelAuth({ key: DEV_APP.key, secret: 'guess' }, raw.socketId, 'private-x') });
+    const signedByAnotherApp = await subscriptionErrorFor(raw, {
+      channel: 'private-x',
+      auth: signChannelAuth({ key: DEV_APP.key, secret: 'guess' }, raw.socketId, 'private-x'),
+    });
     expect(signedByAnotherApp.status).toBe(401);
     expect((await subscriptionErrorFor(raw, { channel: 'private-x' })).status).toBe(401);
     expect((await subscriptionErrorFor(raw, { channel: 'private-encrypted-x', auth: 'nonsense' })).status).toBe(401);
@@ -171,7 +178,11 @@ describe('forged and broken authorisation', () => {
 
   it('refuses signed but invalid presence data with 400, oversize user_info with 413, and a bad sign-in', async () => {
     const raw = await abuser();
-    const presence = (channelData: string): object => ({ channel: 'presence-p', auth: signChannelAuth(DEV_APP, raw.socketId, 'presence-p', channelData), channel_data: channelData });
+    const presence = (channelData: string): object => ({
+      channel: 'presence-p',
+      auth: signChannelAuth(DEV_APP, raw.socketId, 'presence-p', channelData),
+      channel_data: channelData,
+    });
 
     expect((await subscriptionErrorFor(raw, presence('not json'))).status).toBe(400);
     expect((await subscriptionErrorFor(raw, presence('{"user_id":{"a":1}}'))).status).toBe(400);
@@ -180,9 +191,15 @@ describe('forged and broken authorisation', () => {
     expect((await subscriptionErrorFor(raw, presence(JSON.stringify({ user_id: 'u', user_info: { bio: 'x'.repeat(1000) } })))).status).toBe(413);
 
     const notJson = 'not json';
-    expectCatalogue(await errorFor(raw, { event: 'pusher:signin', data: { auth: signUserAuth(DEV_APP, raw.socketId, notJson), user_data: notJson } }), ErrorCode.SigninInvalid);
+    expectCatalogue(
+      await errorFor(raw, { event: 'pusher:signin', data: { auth: signUserAuth(DEV_APP, raw.socketId, notJson), user_data: notJson } }),
+      ErrorCode.SigninInvalid,
+    );
     const noId = '{"user_info":{}}';
-    expectCatalogue(await errorFor(raw, { event: 'pusher:signin', data: { auth: signUserAuth(DEV_APP, raw.socketId, noId), user_data: noId } }), ErrorCode.SigninInvalid);
+    expectCatalogue(
+      await errorFor(raw, { event: 'pusher:signin', data: { auth: signUserAuth(DEV_APP, raw.socketId, noId), user_data: noId } }),
+      ErrorCode.SigninInvalid,
+    );
     expectCatalogue(await errorFor(raw, { event: 'pusher:signin', data: { auth: 'k:s', user_data: '{"id":"u"}' } }), ErrorCode.SigninAuthFailed);
     await bystander.publish(5);
     expect(raw.closeCode).toBeUndefined();
@@ -224,7 +241,11 @@ describe('floods', () => {
     for (let i = 0; i < channels; i++) raw.send({ event: 'pusher:subscribe', data: { channel: `churn-${i}` } });
     for (let i = 0; i < channels; i++) raw.send({ event: 'pusher:unsubscribe', data: { channel: `churn-${i}` } });
     await publishing;
-    await until(() => raw.messages.filter((m) => m.event === 'pusher_internal:subscription_succeeded').length === channels, 10_000, 'every subscription answered');
+    await until(
+      () => raw.messages.filter((m) => m.event === 'pusher_internal:subscription_succeeded').length === channels,
+      10_000,
+      'every subscription answered',
+    );
     const conn = [...node.core.connections].find((c) => c.id === raw.socketId);
     await until(() => conn !== undefined && channelCount(conn) === 0, 5000, 'every unsubscribe handled');
     expect(await node.core.listChannels(devApp(), 'churn-')).toEqual([]);

@@ -162,7 +162,14 @@ describe('encrypted channels', () => {
 
   it('relays the ciphertext untouched: pusher-js decrypts it, a raw socket sees only nonce and ciphertext', async () => {
     const node = await res.node();
-    const sdk = new Pusher({ appId: DEV_APP.id, key: DEV_APP.key, secret: DEV_APP.secret, host: '127.0.0.1', port: String(node.port), encryptionMasterKeyBase64 });
+    const sdk = new Pusher({
+      appId: DEV_APP.id,
+      key: DEV_APP.key,
+      secret: DEV_APP.secret,
+      host: '127.0.0.1',
+      port: String(node.port),
+      encryptionMasterKeyBase64,
+    });
     const client = await authedClient(node, sdk);
     const channel = await subscribed(client, 'private-encrypted-diary');
     const raw = await res.raw(node);
@@ -180,7 +187,14 @@ describe('encrypted channels', () => {
 
   it('refuses client events on an encrypted channel and relays none', async () => {
     const node = await res.node();
-    const sdk = new Pusher({ appId: DEV_APP.id, key: DEV_APP.key, secret: DEV_APP.secret, host: '127.0.0.1', port: String(node.port), encryptionMasterKeyBase64 });
+    const sdk = new Pusher({
+      appId: DEV_APP.id,
+      key: DEV_APP.key,
+      secret: DEV_APP.secret,
+      host: '127.0.0.1',
+      port: String(node.port),
+      encryptionMasterKeyBase64,
+    });
     const listener = await authedClient(node, sdk);
     const channel = await subscribed(listener, 'private-encrypted-chat');
     const relayed = record(channel, 'client-whisper');

@@ -95,7 +95,11 @@ describe('switchboard usage errors', () => {
       expect(option.description.length, option.key).toBeGreaterThan(0);
       expect(text, option.key).toContain(flat(`--${option.flag} ${valuePlaceholder(option)} ${optionHelp(option)}`));
     }
-    expect(text).toContain(flat('--max-connections <number> Connections on this node across all apps; 0 = the open-file limit minus `fdHeadroom` (unlimited where that limit cannot be read). Over it: close 4100, and `/ready` answers 503. (default: 0, env: SWITCHBOARD_MAX_CONNECTIONS)'));
+    expect(text).toContain(
+      flat(
+        '--max-connections <number> Connections on this node across all apps; 0 = the open-file limit minus `fdHeadroom` (unlimited where that limit cannot be read). Over it: close 4100, and `/ready` answers 503. (default: 0, env: SWITCHBOARD_MAX_CONNECTIONS)',
+      ),
+    );
     expect(text).toContain('(default: the development app, env: SWITCHBOARD_APPS)');
     expect(text).toContain('(env: SWITCHBOARD_TLS_CERT)');
   });
@@ -105,7 +109,9 @@ describe('switchboard usage errors', () => {
     expect(help.code).toBe(0);
     const text = flat(help.stdout);
     for (const option of balancerOptions) expect(text, option.key).toContain(flat(optionHelp(option)));
-    expect(text).toContain(flat('--slow-start <number> Seconds over which a newly healthy backend\'s share ramps up; 0 = off. (default: 60, env: SWITCHBOARD_BALANCER_SLOW_START)'));
+    expect(text).toContain(
+      flat("--slow-start <number> Seconds over which a newly healthy backend's share ramps up; 0 = off. (default: 60, env: SWITCHBOARD_BALANCER_SLOW_START)"),
+    );
   });
 });
 

@@ -61,7 +61,7 @@ describe('relaying', () => {
     expect(echoes).toEqual([]);
   });
 
-  it('adds the sender\'s user_id on a presence channel', async () => {
+  it("adds the sender's user_id on a presence channel", async () => {
     const node = await res.node();
     const sdk = serverSdk(node);
     const sender = await authedClient(node, sdk, 'carol');

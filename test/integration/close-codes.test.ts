@@ -10,18 +10,7 @@ import type { RunningNode } from '../../src/node.js';
 import { CloseCode, WsCloseCode } from '../../src/protocol/codes.js';
 import { signUserAuth } from '../../src/protocol/signatures.js';
 import { useTestResources } from '../helpers/lifecycle.js';
-import {
-  DEV_APP,
-  record,
-  RawClient,
-  serverSdk,
-  sleep,
-  startTestNode,
-  subscribed,
-  TestResources,
-  until,
-  withTimeout,
-} from '../helpers/node.js';
+import { DEV_APP, record, type RawClient, serverSdk, sleep, startTestNode, subscribed, TestResources, until, withTimeout } from '../helpers/node.js';
 
 // Every way the node ends or refuses a connection, read on a raw socket: the close code is
 // what tells pusher-js whether to retry, so each must be exactly the documented one.
@@ -292,7 +281,8 @@ async function stalledSubscriber(node: RunningNode, channel: string): Promise<So
 function maskedTextFrame(text: string): Buffer {
   const payload = Buffer.from(text, 'utf8');
   const mask = randomBytes(4);
-  const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const header =
+    payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   const masked = Buffer.alloc(payload.length);
   for (let i = 0; i < payload.length; i++) masked[i] = payload[i]! ^ mask[i % 4]!;
   return Buffer.concat([header, mask, masked]);

@@ -19,20 +19,23 @@ describe('write coalescing', () => {
     { writeCoalesceMs: 40, writeCoalesceMinRate: 0, expectFewerWritesThanEvents: true },
     // The default, adaptive: at this light load nothing waits.
     { writeCoalesceMs: 40, writeCoalesceMinRate: 60_000, expectFewerWritesThanEvents: false },
-  ])('with writeCoalesceMs=$writeCoalesceMs above $writeCoalesceMinRate/s, every event arrives in order', async ({ writeCoalesceMs, writeCoalesceMinRate, expectFewerWritesThanEvents }) => {
-    node = await startTestNode({ writeCoalesceMs, writeCoalesceMinRate });
-    const client = await RawClient.connect(node);
-    client.send({ event: 'pusher:subscribe', data: { channel: 'coalesce' } });
-    await client.event('pusher_internal:subscription_succeeded');
-    const sdk = serverSdk(node);
-    const writesBefore = await counter(metrics.socketWrites);
-    // Sequential publishes: each is its own HTTP request, so its own event-loop turn.
-    for (let i = 0; i < 8; i++) await sdk.trigger('coalesce', 'n', String(i));
-    await client.next((m) => m.event === 'n' && m.data === '7');
-    const writes = (await counter(metrics.socketWrites)) - writesBefore;
-    expect(client.messages.filter((m) => m.event === 'n').map((m) => m.data)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
-    if (expectFewerWritesThanEvents) expect(writes).toBeLessThan(8);
-    else expect(writes).toBe(8);
-    client.close();
-  });
+  ])(
+    'with writeCoalesceMs=$writeCoalesceMs above $writeCoalesceMinRate/s, every event arrives in order',
+    async ({ writeCoalesceMs, writeCoalesceMinRate, expectFewerWritesThanEvents }) => {
+      node = await startTestNode({ writeCoalesceMs, writeCoalesceMinRate });
+      const client = await RawClient.connect(node);
+      client.send({ event: 'pusher:subscribe', data: { channel: 'coalesce' } });
+      await client.event('pusher_internal:subscription_succeeded');
+      const sdk = serverSdk(node);
+      const writesBefore = await counter(metrics.socketWrites);
+      // Sequential publishes: each is its own HTTP request, so its own event-loop turn.
+      for (let i = 0; i < 8; i++) await sdk.trigger('coalesce', 'n', String(i));
+      await client.next((m) => m.event === 'n' && m.data === '7');
+      const writes = (await counter(metrics.socketWrites)) - writesBefore;
+      expect(client.messages.filter((m) => m.event === 'n').map((m) => m.data)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+      if (expectFewerWritesThanEvents) expect(writes).toBeLessThan(8);
+      else expect(writes).toBe(8);
+      client.close();
+    },
+  );
 });

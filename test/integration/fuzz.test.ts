@@ -58,7 +58,13 @@ class Mutator {
     if (depth < 4) {
       choices.push(
         () => Array.from({ length: this.int(4) }, () => this.value(depth + 1)),
-        () => Object.fromEntries(Array.from({ length: this.int(4) }, () => [this.pick(['channel', 'data', 'auth', 'event', 'channel_data', 'user_data', '__proto__', 'user_id']), this.value(depth + 1)])),
+        () =>
+          Object.fromEntries(
+            Array.from({ length: this.int(4) }, () => [
+              this.pick(['channel', 'data', 'auth', 'event', 'channel_data', 'user_data', '__proto__', 'user_id']),
+              this.value(depth + 1),
+            ]),
+          ),
       );
     }
     return this.pick(choices)();
@@ -66,7 +72,7 @@ class Mutator {
 
   /** Replace one field (top level or inside data) with an arbitrary value, or delete it. */
   private structural(frame: Record<string, unknown>): string {
-    const target = typeof frame['data'] === 'object' && frame['data'] !== null && this.int(2) === 0 ? (frame['data'] as Record<string, unknown>) : frame;
+    const target = typeof frame.data === 'object' && frame.data !== null && this.int(2) === 0 ? (frame.data as Record<string, unknown>) : frame;
     const key = this.pick([...Object.keys(target), 'extra', '__proto__']);
     if (this.int(5) === 0) delete target[key];
     else target[key] = this.value();

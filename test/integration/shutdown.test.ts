@@ -49,7 +49,10 @@ describe('graceful shutdown of a node process', () => {
     const t0 = Date.now();
     child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 150));
-    const ready = await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.status, () => 'closed');
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`).then(
+      (r) => r.status,
+      () => 'closed',
+    );
     expect([503, 'closed']).toContain(ready);
     const late = new WebSocket(`ws://127.0.0.1:${port}/app/app-key?protocol=7`);
     const lateOutcome = await new Promise<string>((resolve) => {

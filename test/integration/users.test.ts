@@ -8,7 +8,7 @@ import {
   connected,
   DEV_APP,
   nextEmit,
-  RawClient,
+  type RawClient,
   record,
   sdkUserAuthentication,
   serverSdk,
@@ -107,7 +107,7 @@ describe('messages to users', () => {
     expect(bobNotes).toEqual([]);
   });
 
-  it('terminateUserConnections closes exactly that user\'s sockets, with 4009', async () => {
+  it("terminateUserConnections closes exactly that user's sockets, with 4009", async () => {
     const node = await res.node();
     const sdk = serverSdk(node);
     const anaPusherJs = await signedIn(node, sdk, { id: 'ana' });
@@ -149,7 +149,7 @@ describe('watchlist', () => {
     const anaLaptop = await signedIn(node, sdk, { id: 'ana' });
 
     anaPhone.disconnect();
-    await until(() => node.core.connections.size === 3, 3000, 'the node to forget ana\'s phone');
+    await until(() => node.core.connections.size === 3, 3000, "the node to forget ana's phone");
     anaLaptop.disconnect();
     await until(() => offline.length === 1, 3000, 'ana offline');
     expect(offline[0]).toMatchObject({ name: 'offline', user_ids: ['ana'] });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { registry } from '../../src/metrics/index.js';
 import { useTestResources } from '../helpers/lifecycle.js';
-import { RawClient, serverSdk, sleep, type TestResources } from '../helpers/node.js';
+import { type RawClient, serverSdk, sleep, type TestResources } from '../helpers/node.js';
 import type { RunningNode } from '../../src/node.js';
 
 /** Poll until `check` passes (bounded). */
@@ -39,19 +39,30 @@ describe('admission control', () => {
 
   it('past the connections-critical threshold: new WebSockets get 4100, old ones stay and receive, /ready 503, the API publishes; under warn it accepts again', async () => {
     // Only the connection signal in play: a loaded test machine must not trip the loop-delay or memory ones.
-    const node = await resources.node({ maxConnections: 10, monitorConnectionsWarn: 0.3, monitorConnectionsCritical: 0.5, monitorIntervalMs: 100, monitorMinDuration: 0, ...QUIET_OTHERS });
+    const node = await resources.node({
+      maxConnections: 10,
+      monitorConnectionsWarn: 0.3,
+      monitorConnectionsCritical: 0.5,
+      monitorIntervalMs: 100,
+      monitorMinDuration: 0,
+      ...QUIET_OTHERS,
+    });
     const refusedBefore = await metricValue('switchboard_admission_refused_total', { signal: 'connections' });
     const clients: RawClient[] = [];
     for (let i = 0; i < 5; i++) clients.push(await resources.raw(node));
     for (const c of clients) c.ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'load-test' } }));
     await Promise.all(clients.map((c) => c.next((m) => m.event === 'pusher_internal:subscription_succeeded')));
 
-    const ready = await eventually(async () => {
-      const r = await get(node, '/ready');
-      return r.status === 503 ? r : undefined;
-    }, 3000, '/ready 503');
+    const ready = await eventually(
+      async () => {
+        const r = await get(node, '/ready');
+        return r.status === 503 ? r : undefined;
+      },
+      3000,
+      '/ready 503',
+    );
     expect(ready.body).toMatchObject({ ready: false, draining: false });
-    expect(String(ready.body['overloaded'])).toContain('connections critical');
+    expect(String(ready.body.overloaded)).toContain('connections critical');
     expect((await get(node, '/health')).status).toBe(200);
 
     const refused = await refusedWith(resources, node);
@@ -61,8 +72,8 @@ describe('admission control', () => {
 
     const alerts = await get(node, '/alerts');
     // Other signals may alert too on a busy test machine: only the connections alert is asserted.
-    expect(alerts.body['active']).toEqual(expect.arrayContaining([expect.objectContaining({ signal: 'connections', level: 'critical', status: 'firing' })]));
-    expect((alerts.body['levels'] as Record<string, string>)['connections']).toBe('critical');
+    expect(alerts.body.active).toEqual(expect.arrayContaining([expect.objectContaining({ signal: 'connections', level: 'critical', status: 'firing' })]));
+    expect((alerts.body.levels as Record<string, string>).connections).toBe('critical');
 
     // HTTP API publishes are never refused for load; the old clients keep receiving.
     await serverSdk(node).trigger('load-test', 'still-here', { n: 1 });
@@ -72,14 +83,18 @@ describe('admission control', () => {
     // 1 of 10 is under the warn threshold (0.3, cleared under 0.27): accepting again, the alert resolved.
     for (const c of clients.slice(0, 4)) c.ws.close();
     await eventually(async () => ((await get(node, '/ready')).status === 200 ? true : undefined), 3000, '/ready 200');
-    const after = await eventually(async () => {
-      const a = await get(node, '/alerts');
-      return (a.body['active'] as Array<{ signal: string }>).some((x) => x.signal === 'connections') ? undefined : a;
-    }, 3000, 'the connections alert to clear');
+    const after = await eventually(
+      async () => {
+        const a = await get(node, '/alerts');
+        return (a.body.active as Array<{ signal: string }>).some((x) => x.signal === 'connections') ? undefined : a;
+      },
+      3000,
+      'the connections alert to clear',
+    );
     const again = await resources.raw(node);
     await again.next((m) => m.event === 'pusher:connection_established');
     // Connects and closes land between samples, so warn notices may come between: a critical firing, the clearing last, one alert id.
-    const notices = (after.body['recent'] as Array<{ status: string; signal: string; level: string; alertId: string }>).filter((n) => n.signal === 'connections');
+    const notices = (after.body.recent as Array<{ status: string; signal: string; level: string; alertId: string }>).filter((n) => n.signal === 'connections');
     expect(notices.some((n) => n.status === 'firing' && n.level === 'critical')).toBe(true);
     expect(new Set(notices.map((n) => n.alertId)).size).toBe(1);
     expect(notices.at(-1)).toMatchObject({ status: 'resolved', level: 'ok' });
@@ -91,13 +106,20 @@ describe('admission control', () => {
     await resources.raw(node);
     const ready = await get(node, '/ready');
     expect(ready.status).toBe(503);
-    expect(String(ready.body['overloaded'])).toContain('connections at the limit (2 of 2, maxConnections)');
+    expect(String(ready.body.overloaded)).toContain('connections at the limit (2 of 2, maxConnections)');
     expect((await refusedWith(resources, node)).code).toBe(4100);
     expect((await get(node, '/alerts')).status).toBe(404);
   });
 
   it('past the event-loop delay threshold: 4100 while the loop is blocked, accepting again once it is not', async () => {
-    const node = await resources.node({ monitorLoopDelayWarnMs: 20, monitorLoopDelayCriticalMs: 60, monitorIntervalMs: 200, monitorMinDuration: 0, monitorMemoryWarn: 1, monitorMemoryCritical: 1 });
+    const node = await resources.node({
+      monitorLoopDelayWarnMs: 20,
+      monitorLoopDelayCriticalMs: 60,
+      monitorIntervalMs: 200,
+      monitorMinDuration: 0,
+      monitorMemoryWarn: 1,
+      monitorMemoryCritical: 1,
+    });
     const old = await resources.raw(node);
     // Block the (shared) event loop for 150 ms out of every 200 ms.
     let blocking = true;
@@ -120,7 +142,7 @@ describe('admission control', () => {
         if (code !== null) refused = { code, error: client.messages.find((m) => m.event === 'pusher:error')?.data };
       }
       expect(refused?.code).toBe(4100);
-      expect(String((refused?.error as { message?: string }).message)).toContain('eventLoopDelay critical');
+      expect(String((refused?.error as { message?: string } | undefined)?.message)).toContain('eventLoopDelay critical');
     } finally {
       blocking = false;
     }
@@ -131,7 +153,14 @@ describe('admission control', () => {
   });
 
   it('under critical memory, sheds the connection with the most unsent bytes (4200) and keeps the readers', async () => {
-    const node = await resources.node({ monitorMemoryWarn: 0.01, monitorMemoryCritical: 0.01, monitorMinDuration: 1.5, monitorIntervalMs: 100, monitorShedPerInterval: 1, maxSendBufferBytes: 256 * 1024 * 1024 });
+    const node = await resources.node({
+      monitorMemoryWarn: 0.01,
+      monitorMemoryCritical: 0.01,
+      monitorMinDuration: 1.5,
+      monitorIntervalMs: 100,
+      monitorShedPerInterval: 1,
+      maxSendBufferBytes: 256 * 1024 * 1024,
+    });
     const reader = await resources.raw(node);
     const slow = await resources.raw(node);
     for (const c of [reader, slow]) {

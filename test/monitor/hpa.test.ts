@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { desiredForSignal, desiredNodes, StabilizationWindow, type NodeSignals } from '../../src/monitor/hpa.js';
 import { ScalingAdvisor } from '../../src/monitor/scaling.js';
 
-const node = (id: string, connections: number | undefined, ready = true): NodeSignals => ({ id, ready, values: connections === undefined ? {} : { connections } });
+const node = (id: string, connections: number | undefined, ready = true): NodeSignals => ({
+  id,
+  ready,
+  values: connections === undefined ? {} : { connections },
+});
 const target = { name: 'connections', target: 100 };
 
 describe('the HPA rule', () => {
@@ -89,9 +93,16 @@ describe('ScalingAdvisor', () => {
 
   it('leaves draining nodes out, holds a scale-down for the window, then gives min', () => {
     const advisor = new ScalingAdvisor(settings, 'n1');
-    const busy = [{ id: 'a', load: { connections: 150 } }, { id: 'b', load: { connections: 150 } }, { id: 'c', load: { connections: 0, state: 'draining' as const } }];
+    const busy = [
+      { id: 'a', load: { connections: 150 } },
+      { id: 'b', load: { connections: 150 } },
+      { id: 'c', load: { connections: 0, state: 'draining' as const } },
+    ];
     expect(advisor.compute(busy, 0)).toMatchObject({ current: 2, desired: 3 });
-    const idle = [{ id: 'a', load: { connections: 1 } }, { id: 'b', load: { connections: 1 } }];
+    const idle = [
+      { id: 'a', load: { connections: 1 } },
+      { id: 'b', load: { connections: 1 } },
+    ];
     const held = advisor.compute(idle, 30_000);
     expect(held.desired).toBe(3);
     expect(held.reason).toContain('scale-down held');

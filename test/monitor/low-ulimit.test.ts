@@ -44,13 +44,20 @@ function openOne(port: number): Promise<{ outcome: 'established' | number | 'err
 describe.runIf(PRLIMIT !== undefined && builtCliAvailable())('a node at its open-file limit', () => {
   it(`under ulimit -n ${OPEN_FILES}, default config: ${SOCKETS} fast WebSockets get ${EXPECTED_LIMIT} accepted and 4100 for the rest, never 1006; /health, /ready and the API keep answering`, async () => {
     const port = await freePort();
-    child = spawn(PRLIMIT!, [`--nofile=${OPEN_FILES}:${OPEN_FILES}`, process.execPath, CLI, 'start', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(
+      PRLIMIT!,
+      [`--nofile=${OPEN_FILES}:${OPEN_FILES}`, process.execPath, CLI, 'start', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout!.on('data', (c: Buffer) => (output += c));
     child.stderr!.on('data', (c: Buffer) => (output += c));
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`node did not start: ${output}`);
       await sleep(100);

@@ -33,7 +33,14 @@ describe('alerts from a running node', () => {
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-    const node = await resources.node({ maxConnections: 4, monitorConnectionsWarn: 0.5, monitorConnectionsCritical: 0.75, monitorIntervalMs: 100, alertUrls: [url], alertSecret: SECRET });
+    const node = await resources.node({
+      maxConnections: 4,
+      monitorConnectionsWarn: 0.5,
+      monitorConnectionsCritical: 0.75,
+      monitorIntervalMs: 100,
+      alertUrls: [url],
+      alertSecret: SECRET,
+    });
     const clients = [await resources.raw(node), await resources.raw(node), await resources.raw(node)];
     const deadline = Date.now() + 8000;
     while (!bodies.some((b) => JSON.parse(b.body).status === 'firing') && Date.now() < deadline) await sleep(50);

@@ -47,7 +47,7 @@ describe.runIf(available)('scaling advice across a real cluster (redis)', () => 
     await broker?.stop();
   });
 
-  it('the leader computes the HPA advice from every node\'s heartbeats; every node answers it with its reason; scale-down waits for the window', async () => {
+  it("the leader computes the HPA advice from every node's heartbeats; every node answers it with its reason; scale-down waits for the window", async () => {
     const keyPrefix = `scal${process.pid}`;
     const started = await Promise.all(
       [0, 1, 2].map((i) =>
@@ -88,7 +88,9 @@ describe.runIf(available)('scaling advice across a real cluster (redis)', () => 
     const follower = started.find((n) => n !== leader)!;
     expect(await scaling(follower)).toMatchObject({ source: 'leader heartbeat', computedBy: leader.cluster!.id, leader: leader.cluster!.id });
     // The monitor's samples carry the broker link and its round trip (the node's own heartbeat through redis).
-    const withHistory = (await (await fetch(`http://127.0.0.1:${follower.port}/alerts?history=1`)).json()) as { history: Array<{ broker: { state: string; rttMs: number | null } | null }> };
+    const withHistory = (await (await fetch(`http://127.0.0.1:${follower.port}/alerts?history=1`)).json()) as {
+      history: Array<{ broker: { state: string; rttMs: number | null } | null }>;
+    };
     const last = withHistory.history.at(-1)!;
     expect(last.broker?.state).toBe('connected');
     expect(last.broker?.rttMs).toBeGreaterThan(0);

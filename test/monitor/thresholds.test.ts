@@ -72,7 +72,7 @@ Max open files            20000                20000                files
     expect(readOpenFileLimit('garbage')).toBeNull();
   });
 
-  it('reads this process\'s real limit on Linux', () => {
+  it("reads this process's real limit on Linux", () => {
     if (process.platform !== 'linux') return;
     expect(readOpenFileLimit()).toBeGreaterThan(0);
   });

@@ -33,7 +33,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 function run(command: string, args: string[], cwd: string, timeoutMs = 30_000): Promise<Run> {
   return new Promise((resolve) => {
     execFile(command, args, { cwd, env: cleanEnv(), timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1;
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
       resolve({ code, stdout, stderr });
     });
   });
@@ -62,7 +62,12 @@ const ADMIN_TOKEN = 'package-test-admin-token';
 
 async function startInstalled(cwd: string): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   // Its own process group: npx runs the node as a child of its own, and a signal to npx alone would orphan it.
-  const child = spawn('npx', ['--no-install', 'switchboard', 'start', '--port', '0', '--host', '127.0.0.1', '--admin-token', ADMIN_TOKEN], { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('npx', ['--no-install', 'switchboard', 'start', '--port', '0', '--host', '127.0.0.1', '--admin-token', ADMIN_TOKEN], {
+    cwd,
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -120,13 +125,15 @@ describe('the npm package, installed into an empty folder', () => {
   let app: string;
   const npx = (args: string[], timeoutMs?: number): Promise<Run> => run('npx', ['--no-install', 'switchboard', ...args], app, timeoutMs);
   // The same bin without npx's own start-up, for the checks that need not go through npx.
-  const bin = (args: string[], timeoutMs?: number): Promise<Run> => run(process.execPath, [join(app, 'node_modules/.bin/switchboard'), ...args], app, timeoutMs);
+  const bin = (args: string[], timeoutMs?: number): Promise<Run> =>
+    run(process.execPath, [join(app, 'node_modules/.bin/switchboard'), ...args], app, timeoutMs);
 
   beforeAll(async () => {
     // The tarball is packed from dist/ without running `prepare`: a build racing other test files
     // that run dist/ would make them flaky. `npm test` builds first; a stale dist fails here.
     const built = join(REPO, 'dist/cli/main.js');
-    if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(REPO, 'src'))) throw new Error('dist/ is missing or older than src/: run `npm run build` first');
+    if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(REPO, 'src')))
+      throw new Error('dist/ is missing or older than src/: run `npm run build` first');
     dir = await mkdtemp(join(tmpdir(), 'switchboard-pkg-'));
     const packed = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], REPO);
     expect(packed.code, packed.stderr).toBe(0);
@@ -200,7 +207,34 @@ describe('the npm package, installed into an empty folder', () => {
 
   it('`bench compare` starts the shipped ws-raw reference server, `bench report` renders; Socket.IO asks for its optional packages by name', async () => {
     const out = join(dir, 'results');
-    const compare = await bin(['bench', 'compare', 'fanout', '--target', 'ws-raw', '--server-cpus', '', '--out-dir', out, '--subscribers', '4', '--channels', '1', '--rate', '5', '--duration', '1s', '--drain', '1s', '--warmup', '0', '--workers', '0'], 30_000);
+    const compare = await bin(
+      [
+        'bench',
+        'compare',
+        'fanout',
+        '--target',
+        'ws-raw',
+        '--server-cpus',
+        '',
+        '--out-dir',
+        out,
+        '--subscribers',
+        '4',
+        '--channels',
+        '1',
+        '--rate',
+        '5',
+        '--duration',
+        '1s',
+        '--drain',
+        '1s',
+        '--warmup',
+        '0',
+        '--workers',
+        '0',
+      ],
+      30_000,
+    );
     expect(compare.code, compare.stderr).toBe(0);
     expect(compare.stdout).toMatch(/^ws-raw +ws-raw /m);
     // The report inlines uPlot from the installed package.

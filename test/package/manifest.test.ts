@@ -18,7 +18,9 @@ const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as
 };
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** Package names a file loads at run time: value imports and dynamic imports, not `import type`. */
@@ -26,7 +28,9 @@ function runtimeImports(text: string): string[] {
   const names: string[] = [];
   for (const m of text.matchAll(/^import\s+(?!type\s)[^;]*?from\s+'([^']+)'/gms)) names.push(m[1] ?? '');
   for (const m of text.matchAll(/(?<!typeof )\bimport\(\s*'([^']+)'\s*\)/g)) names.push(m[1] ?? '');
-  return names.filter((n) => !n.startsWith('.') && !n.startsWith('node:') && !builtinModules.includes(n)).map((n) => (n.startsWith('@') ? n.split('/').slice(0, 2).join('/') : (n.split('/')[0] ?? n)));
+  return names
+    .filter((n) => !n.startsWith('.') && !n.startsWith('node:') && !builtinModules.includes(n))
+    .map((n) => (n.startsWith('@') ? n.split('/').slice(0, 2).join('/') : (n.split('/')[0] ?? n)));
 }
 
 describe('package.json', () => {

@@ -18,11 +18,15 @@ const PLAIN_APP = { id: 'plain-app', key: 'plain-key', secret: 'plain-secret' };
 function compressiblePayload(bytes: number): string {
   const rows: unknown[] = [];
   let i = 0;
-  while (JSON.stringify(rows).length < bytes) rows.push({ id: i, name: `user-${i % 97}`, status: i % 3 === 0 ? 'online' : 'away', score: (i * 7919) % 1000, tags: ['a', 'b', String(i % 13)] }), i++;
+  while (JSON.stringify(rows).length < bytes)
+    rows.push({ id: i, name: `user-${i % 97}`, status: i % 3 === 0 ? 'online' : 'away', score: (i * 7919) % 1000, tags: ['a', 'b', String(i % 13)] }), i++;
   return JSON.stringify(rows).slice(0, bytes);
 }
 
-async function counterValue(counter: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> }, labels: Record<string, string> = {}): Promise<number> {
+async function counterValue(
+  counter: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> },
+  labels: Record<string, string> = {},
+): Promise<number> {
   const { values } = await counter.get();
   return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
 }
@@ -200,7 +204,10 @@ describe.skipIf(!existsSync(CHROMIUM))('pusher-js in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     node = await startTestNode({ compression: 'deflate', apps: [{ ...DEV_APP, maxEventPayloadKb: 200 }] });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -211,8 +218,25 @@ describe.skipIf(!existsSync(CHROMIUM))('pusher-js in headless Chromium', () => {
     const page = await browser.newPage();
     await page.addScriptTag({ path: createRequire(import.meta.url).resolve('pusher-js/dist/web/pusher.min.js') });
     const socketId = await page.evaluate(async (port) => {
-      const w = globalThis as unknown as { Pusher: new (k: string, o: object) => { connection: { bind(e: string, f: () => void): void; socket_id: string }; subscribe(c: string): { bind(e: string, f: (d: unknown) => void): void } }; got: unknown[]; client: unknown };
-      const client = new w.Pusher('app-key', { wsHost: '127.0.0.1', wsPort: port, forceTLS: false, enabledTransports: ['ws'], cluster: 'mt1', disableStats: true });
+      const w = globalThis as unknown as {
+        Pusher: new (
+          k: string,
+          o: object,
+        ) => {
+          connection: { bind(e: string, f: () => void): void; socket_id: string };
+          subscribe(c: string): { bind(e: string, f: (d: unknown) => void): void };
+        };
+        got: unknown[];
+        client: unknown;
+      };
+      const client = new w.Pusher('app-key', {
+        wsHost: '127.0.0.1',
+        wsPort: port,
+        forceTLS: false,
+        enabledTransports: ['ws'],
+        cluster: 'mt1',
+        disableStats: true,
+      });
       w.got = [];
       await new Promise<void>((resolve) => client.connection.bind('connected', () => resolve()));
       const channel = client.subscribe('browser-news');

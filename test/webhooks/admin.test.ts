@@ -127,7 +127,8 @@ describe('webhook admin endpoints', () => {
   it('the CLI says what each option does', async () => {
     const failed = await cli(['webhooks', 'failed', '--help']);
     expect(failed.code).toBe(0);
-    for (const text of ['--url <url>', 'base URL of the node', '--admin-token <token>', 'SWITCHBOARD_ADMIN_TOKEN', '--json', '--limit <n>']) expect(failed.stdout).toContain(text);
+    for (const text of ['--url <url>', 'base URL of the node', '--admin-token <token>', 'SWITCHBOARD_ADMIN_TOKEN', '--json', '--limit <n>'])
+      expect(failed.stdout).toContain(text);
     const replay = await cli(['webhooks', 'replay', '--help']);
     expect(replay.stdout).toContain('--id <id...>');
     expect(replay.stdout).toContain('replay only these batch ids');

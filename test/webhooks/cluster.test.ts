@@ -39,7 +39,10 @@ describe.skipIf(!available)('webhooks across a cluster', () => {
     await redis?.stop();
   });
 
-  const app = () => ({ ...DEV_APP, webhooks: [{ url: receiver.url('/hooks'), eventTypes: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'cache_miss'] }] });
+  const app = () => ({
+    ...DEV_APP,
+    webhooks: [{ url: receiver.url('/hooks'), eventTypes: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'cache_miss'] }],
+  });
 
   async function cluster(count: number): Promise<RunningNode[]> {
     const keyPrefix = `wh${process.pid}x${++prefixCounter}`;
@@ -144,38 +147,61 @@ describe.skipIf(!available)('webhooks across a cluster', () => {
     ]);
   });
 
-  it.skipIf(!builtCliAvailable())('after a kill -9, sends exactly one member_removed per user the dead node alone held, and vacates what it alone occupied', async () => {
-    const prefix = `whk${process.pid}x${++prefixCounter}`;
-    const start = (id: string) =>
-      NodeProcess.start([
-        '--adapter', 'redis', '--redis-url', redis.url, '--key-prefix', prefix, '--node-id', id,
-        '--heartbeat-interval', '0.3', '--node-timeout', String(NODE_TIMEOUT_S), '--leader-lease', '1', '--request-timeout', '1',
-        '--webhook-batch-ms', '20', '--webhook-leave-delay', String(LEAVE_DELAY_S), '--apps', JSON.stringify([app()]),
-      ]);
-    const started = await Promise.all(['k0', 'k1', 'k2'].map((id) => start(id)));
-    procs.push(...started.map((s) => s.proc));
-    const [a, b, c] = started;
-    await sleep(1500); // heartbeats: every node knows the others
-    await join(a!, 'presence-shared', 'ana'); // ana on A and C: survives C's death
-    await join(c!, 'presence-shared', 'ana');
-    await join(c!, 'presence-shared', 'cid'); // cid only on C
-    await join(c!, 'presence-only-c', 'cid'); // a channel only C occupies
-    await join(b!, 'presence-other', 'bo');
-    await eventually(() => received().filter((e) => e.name === 'member_added').length === 4, 8000, 'four member_added');
-    const before = received().length;
-    // Events of the leader's last heartbeat interval may be sent again by its successor (at least once):
-    // let a heartbeat pass, so that whichever node is the leader, what it sent is known to have been sent.
-    await sleep(800);
+  it.skipIf(!builtCliAvailable())(
+    'after a kill -9, sends exactly one member_removed per user the dead node alone held, and vacates what it alone occupied',
+    async () => {
+      const prefix = `whk${process.pid}x${++prefixCounter}`;
+      const start = (id: string) =>
+        NodeProcess.start([
+          '--adapter',
+          'redis',
+          '--redis-url',
+          redis.url,
+          '--key-prefix',
+          prefix,
+          '--node-id',
+          id,
+          '--heartbeat-interval',
+          '0.3',
+          '--node-timeout',
+          String(NODE_TIMEOUT_S),
+          '--leader-lease',
+          '1',
+          '--request-timeout',
+          '1',
+          '--webhook-batch-ms',
+          '20',
+          '--webhook-leave-delay',
+          String(LEAVE_DELAY_S),
+          '--apps',
+          JSON.stringify([app()]),
+        ]);
+      const started = await Promise.all(['k0', 'k1', 'k2'].map((id) => start(id)));
+      procs.push(...started.map((s) => s.proc));
+      const [a, b, c] = started;
+      await sleep(1500); // heartbeats: every node knows the others
+      await join(a!, 'presence-shared', 'ana'); // ana on A and C: survives C's death
+      await join(c!, 'presence-shared', 'ana');
+      await join(c!, 'presence-shared', 'cid'); // cid only on C
+      await join(c!, 'presence-only-c', 'cid'); // a channel only C occupies
+      await join(b!, 'presence-other', 'bo');
+      await eventually(() => received().filter((e) => e.name === 'member_added').length === 4, 8000, 'four member_added');
+      const before = received().length;
+      // Events of the leader's last heartbeat interval may be sent again by its successor (at least once):
+      // let a heartbeat pass, so that whichever node is the leader, what it sent is known to have been sent.
+      await sleep(800);
 
-    await c!.proc.kill('SIGKILL');
-    await eventually(() => received().length >= before + 3, (NODE_TIMEOUT_S + LEAVE_DELAY_S) * 1000 + 6000, 'the dead node’s leaves');
-    await sleep(1500);
-    const after = received().slice(before);
-    expect(after.filter((e) => e.name === 'member_removed').sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)))).toEqual([
-      { name: 'member_removed', channel: 'presence-only-c', user_id: 'cid' },
-      { name: 'member_removed', channel: 'presence-shared', user_id: 'cid' },
-    ]);
-    expect(after.filter((e) => e.name === 'channel_vacated')).toEqual([{ name: 'channel_vacated', channel: 'presence-only-c' }]);
-    expect(after).toHaveLength(3);
-  }, 40_000);
+      await c!.proc.kill('SIGKILL');
+      await eventually(() => received().length >= before + 3, (NODE_TIMEOUT_S + LEAVE_DELAY_S) * 1000 + 6000, 'the dead node’s leaves');
+      await sleep(1500);
+      const after = received().slice(before);
+      expect(after.filter((e) => e.name === 'member_removed').sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)))).toEqual([
+        { name: 'member_removed', channel: 'presence-only-c', user_id: 'cid' },
+        { name: 'member_removed', channel: 'presence-shared', user_id: 'cid' },
+      ]);
+      expect(after.filter((e) => e.name === 'channel_vacated')).toEqual([{ name: 'channel_vacated', channel: 'presence-only-c' }]);
+      expect(after).toHaveLength(3);
+    },
+    40_000,
+  );
 });

@@ -8,7 +8,10 @@ import { APP, appWith, eventually, occupied, Pipelines, validBySdk, webhookConfi
 const pipelines = new Pipelines();
 afterEach(() => pipelines.dispose());
 
-async function counter(c: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> }, labels: Record<string, string> = {}): Promise<number> {
+async function counter(
+  c: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> },
+  labels: Record<string, string> = {},
+): Promise<number> {
   const { values } = await c.get();
   return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
 }
@@ -24,7 +27,9 @@ describe('webhook delivery and retries', () => {
     };
     const retriesBefore = await counter(metrics.webhookRetries);
     const failuresBefore = await counter(metrics.webhookAttemptFailures, { reason: '5xx' });
-    const webhooks = await pipelines.start(webhookConfig({ webhookBatchSize: 1, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }));
+    const webhooks = await pipelines.start(
+      webhookConfig({ webhookBatchSize: 1, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }),
+    );
     for (let i = 0; i < 4; i++) webhooks.emit(APP.id, occupied(`c${i}`));
     const requests = await receiver.waitFor(8);
     // The first batch took the five attempts; nothing overtook it.
@@ -47,7 +52,9 @@ describe('webhook delivery and retries', () => {
         res.end();
       } else res.end();
     };
-    const webhooks = await pipelines.start(webhookConfig({ webhookBatchSize: 1, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }));
+    const webhooks = await pipelines.start(
+      webhookConfig({ webhookBatchSize: 1, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }),
+    );
     webhooks.emit(APP.id, occupied('a'));
     const [first, second] = await receiver.waitFor(2);
     // The backoff alone would retry within 100 ms (webhookRetryMaxMs).
@@ -61,13 +68,19 @@ describe('webhook delivery and retries', () => {
       res.writeHead(503, { 'retry-after': '60' });
       res.end();
     };
-    const webhooks = await pipelines.start(webhookConfig({ webhookBatchSize: 1, webhookRetryFor: 5, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }));
+    const webhooks = await pipelines.start(
+      webhookConfig({ webhookBatchSize: 1, webhookRetryFor: 5, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }),
+    );
     const t0 = Date.now();
     webhooks.emit(APP.id, occupied('later'));
-    const [dead] = await eventually(async () => {
-      const d = await webhooks.listDead(10);
-      return d.length > 0 ? d : undefined;
-    }, 3000, 'a dead letter');
+    const [dead] = await eventually(
+      async () => {
+        const d = await webhooks.listDead(10);
+        return d.length > 0 ? d : undefined;
+      },
+      3000,
+      'a dead letter',
+    );
     expect(dead!.reason).toContain('exhausted');
     expect(receiver.requests).toHaveLength(1);
     expect(Date.now() - t0).toBeLessThan(2000);
@@ -79,7 +92,9 @@ describe('webhook delivery and retries', () => {
       res.statusCode = i === 0 ? 400 : 200;
       res.end('{"error":"no"}');
     };
-    const webhooks = await pipelines.start(webhookConfig({ webhookBatchSize: 1, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }));
+    const webhooks = await pipelines.start(
+      webhookConfig({ webhookBatchSize: 1, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }),
+    );
     webhooks.emit(APP.id, occupied('refused'));
     webhooks.emit(APP.id, occupied('next'));
     const requests = await receiver.waitFor(2);
@@ -98,13 +113,19 @@ describe('webhook delivery and retries', () => {
       res.end();
     };
     const before = await counter(metrics.webhookDeadLettered, { reason: 'expired' });
-    const webhooks = await pipelines.start(webhookConfig({ webhookBatchSize: 1, webhookRetryFor: 0.5, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }));
+    const webhooks = await pipelines.start(
+      webhookConfig({ webhookBatchSize: 1, webhookRetryFor: 0.5, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }),
+    );
     const t0 = Date.now();
     webhooks.emit(APP.id, occupied('doomed'));
-    const [dead] = await eventually(async () => {
-      const d = await webhooks.listDead(10);
-      return d.length > 0 ? d : undefined;
-    }, 5000, 'a dead letter');
+    const [dead] = await eventually(
+      async () => {
+        const d = await webhooks.listDead(10);
+        return d.length > 0 ? d : undefined;
+      },
+      5000,
+      'a dead letter',
+    );
     expect(dead!.reason).toMatch(/^retry budget of 0.5 s exhausted \(last: HTTP 503\)$/);
     // Retried within the budget, and not much longer than it.
     expect(receiver.requests.length).toBeGreaterThan(2);
@@ -120,12 +141,22 @@ describe('webhook delivery and retries', () => {
     probe.close();
     await once(probe, 'close');
     const before = await counter(metrics.webhookAttemptFailures, { reason: 'network' });
-    const webhooks = await pipelines.start(webhookConfig({ webhookBatchSize: 1, webhookRetryFor: 0.4, apps: [appWith([{ url: `http://127.0.0.1:${port}/hook`, eventTypes: ['channel_occupied'] }])] }));
+    const webhooks = await pipelines.start(
+      webhookConfig({
+        webhookBatchSize: 1,
+        webhookRetryFor: 0.4,
+        apps: [appWith([{ url: `http://127.0.0.1:${port}/hook`, eventTypes: ['channel_occupied'] }])],
+      }),
+    );
     webhooks.emit(APP.id, occupied('nowhere'));
-    const [dead] = await eventually(async () => {
-      const d = await webhooks.listDead(10);
-      return d.length > 0 ? d : undefined;
-    }, 5000, 'a dead letter');
+    const [dead] = await eventually(
+      async () => {
+        const d = await webhooks.listDead(10);
+        return d.length > 0 ? d : undefined;
+      },
+      5000,
+      'a dead letter',
+    );
     expect(dead!.reason).toContain('ECONNREFUSED');
     expect((await counter(metrics.webhookAttemptFailures, { reason: 'network' })) - before).toBeGreaterThan(1);
   });
@@ -137,7 +168,9 @@ describe('webhook delivery and retries', () => {
       // The first request is never answered.
     };
     const before = await counter(metrics.webhookAttemptFailures, { reason: 'timeout' });
-    const webhooks = await pipelines.start(webhookConfig({ webhookBatchSize: 1, webhookAttemptTimeout: 0.3, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }));
+    const webhooks = await pipelines.start(
+      webhookConfig({ webhookBatchSize: 1, webhookAttemptTimeout: 0.3, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }),
+    );
     webhooks.emit(APP.id, occupied('slow'));
     const [first, second] = await receiver.waitFor(2);
     const waited = second!.at - first!.at;
@@ -169,7 +202,9 @@ describe('webhook delivery and retries', () => {
         closedAfterMs = Date.now() - received.at;
       });
     };
-    const webhooks = await pipelines.start(webhookConfig({ webhookBatchSize: 1, webhookAttemptTimeout: 5, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }));
+    const webhooks = await pipelines.start(
+      webhookConfig({ webhookBatchSize: 1, webhookAttemptTimeout: 5, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }),
+    );
     webhooks.emit(APP.id, occupied('trickle'));
     webhooks.emit(APP.id, occupied('after'));
     const requests = await receiver.waitFor(2);

@@ -10,7 +10,7 @@ const pipelines = new Pipelines();
 afterEach(() => pipelines.dispose());
 
 describe('webhook requests', () => {
-  it('POSTs Pusher\'s body with the four headers exactly, signed over the body bytes, custom headers added but never overriding', async () => {
+  it("POSTs Pusher's body with the four headers exactly, signed over the body bytes, custom headers added but never overriding", async () => {
     const receiver = await pipelines.receiver();
     const config = webhookConfig({
       webhookBatchMs: 20,
@@ -19,7 +19,13 @@ describe('webhook requests', () => {
           {
             url: receiver.url(),
             eventTypes: ['channel_occupied', 'member_added', 'client_event'],
-            headers: { 'X-Custom': 'yes', 'content-type': 'text/plain', 'X-PUSHER-KEY': 'forged', 'x-pusher-signature': 'forged', 'X-Switchboard-Webhook-Id': 'forged' },
+            headers: {
+              'X-Custom': 'yes',
+              'content-type': 'text/plain',
+              'X-PUSHER-KEY': 'forged',
+              'x-pusher-signature': 'forged',
+              'X-Switchboard-Webhook-Id': 'forged',
+            },
           },
         ]),
       ],
@@ -53,7 +59,9 @@ describe('webhook requests', () => {
 
   it('closes a batch at webhookBatchSize events and otherwise webhookBatchMs after its first event', async () => {
     const receiver = await pipelines.receiver();
-    const webhooks = await pipelines.start(webhookConfig({ webhookBatchSize: 3, webhookBatchMs: 400, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }));
+    const webhooks = await pipelines.start(
+      webhookConfig({ webhookBatchSize: 3, webhookBatchMs: 400, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }),
+    );
     const t0 = Date.now();
     for (let i = 0; i < 7; i++) webhooks.emit(APP.id, occupied(`c${i}`));
     const full = await receiver.waitFor(2);
@@ -84,7 +92,12 @@ describe('webhook requests', () => {
         ],
       }),
     );
-    const events: WebhookEvent[] = [occupied('presence-room-vip'), occupied('presence-room'), occupied('private-x-vip'), { name: 'channel_vacated', channel: 'presence-room' }];
+    const events: WebhookEvent[] = [
+      occupied('presence-room-vip'),
+      occupied('presence-room'),
+      occupied('private-x-vip'),
+      { name: 'channel_vacated', channel: 'presence-room' },
+    ];
     for (const e of events) webhooks.emit(APP.id, e);
     await receiver.waitFor(1, '/all');
     await receiver.waitFor(1, '/presence');
@@ -120,7 +133,15 @@ describe('webhook requests', () => {
 
   it('answers wants() from the configured event types per app', async () => {
     const webhooks = createWebhooks(
-      webhookConfig({ apps: [appWith([{ url: 'http://127.0.0.1:9/a', eventTypes: ['member_added'] }, { url: 'http://127.0.0.1:9/b', eventTypes: ['cache_miss'] }]), { ...OTHER_APP }] }),
+      webhookConfig({
+        apps: [
+          appWith([
+            { url: 'http://127.0.0.1:9/a', eventTypes: ['member_added'] },
+            { url: 'http://127.0.0.1:9/b', eventTypes: ['cache_miss'] },
+          ]),
+          { ...OTHER_APP },
+        ],
+      }),
       testLogger,
     );
     expect(webhooks.enabled).toBe(true);
@@ -168,12 +189,23 @@ describe('webhook configuration', () => {
 
   it('refuses a non-http(s) URL and names its path', () => {
     expect(issues([appWith([{ url: 'ftp://example.com/hook', eventTypes: ['channel_occupied'] }])])).toContain('apps.0.webhooks.0.url');
-    expect(issues([appWith([{ url: 'http://ok.example/h', eventTypes: ['channel_occupied'] }, { url: 'not a url', eventTypes: ['channel_occupied'] }])])).toContain('apps.0.webhooks.1.url');
+    expect(
+      issues([
+        appWith([
+          { url: 'http://ok.example/h', eventTypes: ['channel_occupied'] },
+          { url: 'not a url', eventTypes: ['channel_occupied'] },
+        ]),
+      ]),
+    ).toContain('apps.0.webhooks.1.url');
     expect(issues([appWith([{ url: 'https://ok.example/h', eventTypes: ['channel_occupied'] }])])).toEqual([]);
   });
 
   it("accepts Soketi's field names as they are", () => {
-    const config = load([appWith([{ url: 'https://ok.example/h', event_types: ['member_added'], filter: { channel_name_starts_with: 'presence-', channel_name_ends_with: '-x' } }])]);
+    const config = load([
+      appWith([
+        { url: 'https://ok.example/h', event_types: ['member_added'], filter: { channel_name_starts_with: 'presence-', channel_name_ends_with: '-x' } },
+      ]),
+    ]);
     const endpoint = config.apps[0]!.webhooks[0]!;
     expect(endpoint.eventTypes).toEqual(['member_added']);
     expect(endpoint.filter).toEqual({ channelNameStartsWith: 'presence-', channelNameEndsWith: '-x' });

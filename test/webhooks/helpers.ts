@@ -48,7 +48,15 @@ export class Receiver {
         } catch {
           body = { time_ms: Number.NaN, events: [] };
         }
-        const received: Received = { path: req.url ?? '', method: req.method ?? '', headers: req.headers, rawHeaders: req.rawHeaders, rawBody, body, at: Date.now() };
+        const received: Received = {
+          path: req.url ?? '',
+          method: req.method ?? '',
+          headers: req.headers,
+          rawHeaders: req.rawHeaders,
+          rawBody,
+          body,
+          at: Date.now(),
+        };
         const index = this.requests.length;
         this.requests.push(received);
         for (const wake of this.waiters.splice(0)) wake();
@@ -128,7 +136,10 @@ export function webhookConfig(overrides: Partial<ConfigInput> = {}): Config {
 }
 
 /** An app entry with the given webhook endpoints. */
-export function appWith(webhooks: unknown[], app: { id: string; key: string; secret: string } = APP): { id: string; key: string; secret: string; webhooks: unknown[] } {
+export function appWith(
+  webhooks: unknown[],
+  app: { id: string; key: string; secret: string } = APP,
+): { id: string; key: string; secret: string; webhooks: unknown[] } {
   return { ...app, webhooks };
 }
 

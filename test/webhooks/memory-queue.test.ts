@@ -151,13 +151,22 @@ describe('memory webhook queue', () => {
       // Never answers: the first batch stays in flight.
     };
     const webhooks = await pipelines.start(
-      webhookConfig({ webhookBatchSize: 1, webhookAttemptTimeout: 10, webhookMemoryQueueMax: 2, apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])] }),
+      webhookConfig({
+        webhookBatchSize: 1,
+        webhookAttemptTimeout: 10,
+        webhookMemoryQueueMax: 2,
+        apps: [appWith([{ url: receiver.url(), eventTypes: ['channel_occupied'] }])],
+      }),
     );
     for (let i = 0; i < 4; i++) webhooks.emit(APP.id, occupied(`c${i}`));
-    const dead = await eventually(async () => {
-      const d = await webhooks.listDead(10);
-      return d.length === 2 ? d : undefined;
-    }, 3000, 'two dead letters');
+    const dead = await eventually(
+      async () => {
+        const d = await webhooks.listDead(10);
+        return d.length === 2 ? d : undefined;
+      },
+      3000,
+      'two dead letters',
+    );
     expect(dead.map((d) => d.reason)).toEqual(['queue full', 'queue full']);
     expect(dead.map((d) => JSON.parse(d.batch.body).events[0].channel)).toEqual(['c3', 'c2']);
     expect(await registry.getSingleMetricAsString('switchboard_webhook_queue_depth')).toMatch(/^switchboard_webhook_queue_depth 2$/m);

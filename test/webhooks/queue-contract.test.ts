@@ -19,7 +19,7 @@ const drivers: QueueDriver[] = [
 describe.each(drivers.map((d) => [d.name, d] as const))('webhook queue contract: %s', (_name, driver) => {
   let setup: DriverSetup | null = null;
   let ns: Namespace | undefined;
-  let opened: WebhookQueue[] = [];
+  const opened: WebhookQueue[] = [];
 
   beforeAll(async () => {
     if (driver.available) setup = await driver.setup();
@@ -90,7 +90,11 @@ describe.each(drivers.map((d) => [d.name, d] as const))('webhook queue contract:
       const order: string[] = [];
       await queue.start(
         [failing, other],
-        recorder.deliver(0, (batch, attempt) => batch.id === `${failing}#1` && attempt <= 2, (b) => void order.push(b.id)),
+        recorder.deliver(
+          0,
+          (batch, attempt) => batch.id === `${failing}#1` && attempt <= 2,
+          (b) => void order.push(b.id),
+        ),
       );
       await eventually(() => recorder.count() === 5, 15_000);
       expect(recorder.completed.get(failing)).toEqual([1, 2, 3]);
@@ -108,9 +112,13 @@ describe.each(drivers.map((d) => [d.name, d] as const))('webhook queue contract:
       let giveUp = true;
       await queue.start(
         [endpoint],
-        recorder.deliver(0, () => false, async (batch) => {
-          if (giveUp && batch.id !== `${endpoint}#3`) await queue.deadLetter(batch, `gave up on ${batch.id}`);
-        }),
+        recorder.deliver(
+          0,
+          () => false,
+          async (batch) => {
+            if (giveUp && batch.id !== `${endpoint}#3`) await queue.deadLetter(batch, `gave up on ${batch.id}`);
+          },
+        ),
       );
       await enqueueAll(queue, endpoint, [1, 2, 3]);
       await eventually(() => recorder.count() === 3);
@@ -142,7 +150,14 @@ describe.each(drivers.map((d) => [d.name, d] as const))('webhook queue contract:
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
       const recorder = new DeliveryRecorder();
-      await queue.start([a, b], recorder.deliver(0, () => false, () => gate));
+      await queue.start(
+        [a, b],
+        recorder.deliver(
+          0,
+          () => false,
+          () => gate,
+        ),
+      );
       await eventually(() => recorder.attempts.size === 2);
       // Two in flight (one per endpoint), three waiting.
       expect(await queue.depth()).toBe(5);
@@ -194,4 +209,3 @@ function makeBatchLike(batch: QueuedBatch, endpoint: string, seq: number): Queue
   const made = makeBatch(endpoint, seq);
   return { ...made, createdAt: batch.createdAt, body: batch.body };
 }
-

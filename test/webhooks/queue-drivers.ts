@@ -55,7 +55,7 @@ export function memoryDriver(): QueueDriver {
 }
 
 /** Lease length the Redis contract uses: short, so hand-overs fit the test budget, yet renewed (every 1 s) through a loaded CI machine's event-loop lag. */
-export const TEST_LEASE_MS = 3000;
+const TEST_LEASE_MS = 3000;
 
 /** Redis on a redis-server of its own (free port, no persistence), removed at the end. */
 export function redisDriver(): QueueDriver {
@@ -99,7 +99,7 @@ async function deleteRedisKeys(url: string, keyPrefix: string): Promise<void> {
 }
 
 /** The machine's RabbitMQ (shared: every test in a namespace of its own, its queues deleted after). */
-export const AMQP_URL = process.env.SWITCHBOARD_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const AMQP_URL = process.env.SWITCHBOARD_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 export async function rabbitDriver(): Promise<QueueDriver> {
   const available = await brokerReachable(AMQP_URL, 'RabbitMQ');
@@ -144,7 +144,7 @@ export async function deleteRabbitQueues(url: string, keyPrefix: string, endpoin
 }
 
 /** Whether something listens at the URL's host:port; when services are required, a refusal fails the suite. */
-export async function brokerReachable(url: string, what: string): Promise<boolean> {
+async function brokerReachable(url: string, what: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
   const reachable = await new Promise<boolean>((resolve) => {
     const socket = new Socket();

@@ -23,7 +23,7 @@ export function makeBatch(endpoint: string, seq: number): QueuedBatch {
   };
 }
 
-export function seqOf(batch: QueuedBatch): number {
+function seqOf(batch: QueuedBatch): number {
   return Number(batch.id.slice(batch.id.lastIndexOf('#') + 1));
 }
 

@@ -52,7 +52,8 @@ export class QueueNodeProcess {
       const found = this.lines.find(predicate);
       if (found !== undefined) return found;
       if (!this.alive()) throw new Error(`queue node exited: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`queue node: no such line after ${ms} ms; lines ${JSON.stringify(this.lines.slice(-5))}; stderr ${this.stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`queue node: no such line after ${ms} ms; lines ${JSON.stringify(this.lines.slice(-5))}; stderr ${this.stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }

@@ -50,7 +50,14 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
       }
     }
     const recorder = new DeliveryRecorder();
-    await queue.start(endpoints, recorder.deliver(60, () => false, (b) => (b.id === held && recorder.attempts.get(held) === 1 ? gate : undefined)));
+    await queue.start(
+      endpoints,
+      recorder.deliver(
+        60,
+        () => false,
+        (b) => (b.id === held && recorder.attempts.get(held) === 1 ? gate : undefined),
+      ),
+    );
     await eventually(() => recorder.count() >= 4 && recorder.attempts.has(held), 10_000);
 
     await broker.kill();
@@ -117,7 +124,9 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
     expect(child.lines.filter((l) => l.type === 'delivered').map((l) => l.id)).toEqual([`${endpoint}#1`]);
   });
 
-  it('a queue deleted under it: the enqueue that finds it gone rejects, the next declares it again; a cancelled consumer comes back', { timeout: 30_000 }, async () => {
+  it('a queue deleted under it: the enqueue that finds it gone rejects, the next declares it again; a cancelled consumer comes back', {
+    timeout: 30_000,
+  }, async () => {
     const keyPrefix = uniquePrefix('rabbit-deleted');
     const endpoint = `https://hooks.test/${keyPrefix}/d`;
     const queue = createRabbitQueue({ url: broker.url, keyPrefix, logger: silent });
@@ -134,10 +143,14 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
 
     // Deleted while consumed: the broker cancels the consumer; the driver rebuilds its session.
     await deleteRabbitQueues(broker.url, keyPrefix, [endpoint]);
-    await eventually(async () => {
-      await queue.enqueue(makeBatch(endpoint, 4));
-      return true;
-    }, 15_000, 200);
+    await eventually(
+      async () => {
+        await queue.enqueue(makeBatch(endpoint, 4));
+        return true;
+      },
+      15_000,
+      200,
+    );
     await eventually(() => recorder.distinct(endpoint).includes(4), 15_000);
   });
 });

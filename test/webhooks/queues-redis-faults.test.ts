@@ -62,7 +62,10 @@ describe.skipIf(!available)('webhook queue on redis: faults', () => {
       const [endpoint, seq] = line.id!.split('#') as [string, string];
       childDelivered.set(endpoint, [...(childDelivered.get(endpoint) ?? []), Number(seq)]);
     }
-    await eventually(() => endpoints.every((e) => new Set([...(childDelivered.get(e) ?? []), ...(recorder.completed.get(e) ?? [])]).size === perEndpoint), 15_000);
+    await eventually(
+      () => endpoints.every((e) => new Set([...(childDelivered.get(e) ?? []), ...(recorder.completed.get(e) ?? [])]).size === perEndpoint),
+      15_000,
+    );
     let duplicates = 0;
     for (const endpoint of endpoints) {
       // The child's deliveries came first (it held the lease), then the survivor's: in order, at least once.

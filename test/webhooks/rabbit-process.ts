@@ -14,7 +14,7 @@ import { freePort, SERVICES_REQUIRED } from '../cluster/services.js';
  * /var/log/rabbitmq. It registers with the machine's epmd, which is shared
  * by node name, so no second epmd is left behind.
  */
-export const RABBITMQ_SERVER = ['/usr/lib/rabbitmq/bin/rabbitmq-server', '/usr/local/sbin/rabbitmq-server'].find((p) => existsSync(p)) ?? null;
+const RABBITMQ_SERVER = ['/usr/lib/rabbitmq/bin/rabbitmq-server', '/usr/local/sbin/rabbitmq-server'].find((p) => existsSync(p)) ?? null;
 
 export function rabbitAvailable(): boolean {
   if (RABBITMQ_SERVER !== null) return true;

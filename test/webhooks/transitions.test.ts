@@ -52,7 +52,12 @@ function client(n: RunningNode, user?: string): PusherJs {
     {
       channelAuthorization: {
         customHandler: (params: { socketId: string; channelName: string }, callback: (e: Error | null, auth: unknown) => void) =>
-          callback(null, params.channelName.startsWith('presence-') ? sdk.authorizeChannel(params.socketId, params.channelName, { user_id: user ?? 'anon', user_info: { name: user } }) : sdk.authorizeChannel(params.socketId, params.channelName)),
+          callback(
+            null,
+            params.channelName.startsWith('presence-')
+              ? sdk.authorizeChannel(params.socketId, params.channelName, { user_id: user ?? 'anon', user_info: { name: user } })
+              : sdk.authorizeChannel(params.socketId, params.channelName),
+          ),
       } as never,
     },
     APP.key,

@@ -61,9 +61,19 @@ describe('webhook helpers', () => {
 describe('replayed dead letters', () => {
   it('start their time_ms and retry budget again, keeping id and events byte for byte', async () => {
     const { replayed } = await import('../../src/webhooks/batcher.js');
-    const batch = { id: 'b1', appId: 'a', endpoint: 'a#u', body: '{"time_ms":1000,"events":[{"name":"channel_occupied","channel":"c"},{"name":"x","data":"]}"}]}', createdAt: 1000 };
+    const batch = {
+      id: 'b1',
+      appId: 'a',
+      endpoint: 'a#u',
+      body: '{"time_ms":1000,"events":[{"name":"channel_occupied","channel":"c"},{"name":"x","data":"]}"}]}',
+      createdAt: 1000,
+    };
     const again = replayed(batch, 5000);
-    expect(again).toEqual({ ...batch, createdAt: 5000, body: '{"time_ms":5000,"events":[{"name":"channel_occupied","channel":"c"},{"name":"x","data":"]}"}]}' });
+    expect(again).toEqual({
+      ...batch,
+      createdAt: 5000,
+      body: '{"time_ms":5000,"events":[{"name":"channel_occupied","channel":"c"},{"name":"x","data":"]}"}]}',
+    });
     expect(JSON.parse(again.body)).toEqual({ ...JSON.parse(batch.body), time_ms: 5000 });
   });
 });

@@ -13,7 +13,7 @@ export interface UserAuthenticationData {
 }
 
 export type ChannelAuthorizationCallback = (error: Error | null, data: ChannelAuthorizationData | null) => void;
-export type UserAuthenticationCallback = (error: Error | null, data: UserAuthenticationData | null) => void;
+type UserAuthenticationCallback = (error: Error | null, data: UserAuthenticationData | null) => void;
 export type ChannelAuthorizationHandler = (params: { socketId: string; channelName: string }, callback: ChannelAuthorizationCallback) => void;
 export type UserAuthenticationHandler = (params: { socketId: string }, callback: UserAuthenticationCallback) => void;
 
@@ -64,14 +64,15 @@ async function postForm(options: AuthRequestOptions, fields: Record<string, unkn
   if (typeof endpoint !== 'string' || endpoint === '') throw new AuthError(`no ${what} endpoint`, 0);
   const params = { ...(options.params ?? {}), ...(options.paramsProvider?.() ?? {}) };
   const headers = { 'Content-Type': 'application/x-www-form-urlencoded', ...(options.headers ?? {}), ...(options.headersProvider?.() ?? {}) };
-  let response;
+  let response: Awaited<ReturnType<NonNullable<typeof host.fetch>>>;
   try {
     response = await host.fetch(endpoint, { method: 'POST', headers, body: formEncode({ ...fields, ...params }), credentials: 'same-origin' });
   } catch (error) {
     throw new AuthError(`${what} request to ${endpoint} failed: ${(error as Error)?.message ?? String(error)}`, 0);
   }
   const text = await response.text().catch(() => '');
-  if (!response.ok) throw new AuthError(`${what} endpoint ${endpoint} answered HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`, response.status);
+  if (!response.ok)
+    throw new AuthError(`${what} endpoint ${endpoint} answered HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`, response.status);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -111,7 +112,9 @@ export function userAuthenticator(options: UserAuthenticationOptions): UserAuthe
 }
 
 /** A handler of the application's that throws, or calls back twice, must not break the subscription. */
-function guard<P, D>(handler: (params: P, callback: (error: Error | null, data: D | null) => void) => void): (params: P, callback: (error: Error | null, data: D | null) => void) => void {
+function guard<P, D>(
+  handler: (params: P, callback: (error: Error | null, data: D | null) => void) => void,
+): (params: P, callback: (error: Error | null, data: D | null) => void) => void {
   return (params, callback) => {
     let answered = false;
     const once = (error: Error | null, data: D | null): void => {

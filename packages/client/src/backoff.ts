@@ -12,8 +12,8 @@ export interface BackoffOptions {
   random?: () => number;
 }
 
-export const DEFAULT_BACKOFF_MIN_MS = 500;
-export const DEFAULT_BACKOFF_MAX_MS = 20_000;
+const DEFAULT_BACKOFF_MIN_MS = 500;
+const DEFAULT_BACKOFF_MAX_MS = 20_000;
 
 /** The ceiling of the `attempt`-th delay (attempt 0 first). */
 export function backoffCeiling(attempt: number, minMs = DEFAULT_BACKOFF_MIN_MS, maxMs = DEFAULT_BACKOFF_MAX_MS): number {

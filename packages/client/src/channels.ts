@@ -95,7 +95,11 @@ export class Channel extends Dispatcher {
       if (this.host.socketId !== socketId || !this.subscriptionPending) return;
       if (error !== null || data === null) {
         this.subscriptionPending = false;
-        this.emit('pusher:subscription_error', { type: 'AuthError', error: error?.message ?? 'no auth data', status: (error as { status?: number } | null)?.status ?? 0 });
+        this.emit('pusher:subscription_error', {
+          type: 'AuthError',
+          error: error?.message ?? 'no auth data',
+          status: (error as { status?: number } | null)?.status ?? 0,
+        });
         return;
       }
       if (this.subscriptionCancelled) {
@@ -227,7 +231,12 @@ export class Channel extends Dispatcher {
     const target = this.catchUpTo;
     this.catchUpTo = null;
     if (target === null || this.position === null) return;
-    const event: RecoveryEvent = { channel: this.name, missed: Math.max(0, target.offset - this.recoveringFrom), offset: this.position.offset, epoch: this.position.epoch };
+    const event: RecoveryEvent = {
+      channel: this.name,
+      missed: Math.max(0, target.offset - this.recoveringFrom),
+      offset: this.position.offset,
+      epoch: this.position.epoch,
+    };
     this.emit('switchboard:recovered', event);
     this.host.notify('recovered', event);
   }

@@ -22,7 +22,7 @@ export class Channels {
   }
 
   find(name: string): Channel | undefined {
-    return Object.prototype.hasOwnProperty.call(this.channels, name) ? this.channels[name] : undefined;
+    return Object.hasOwn(this.channels, name) ? this.channels[name] : undefined;
   }
 
   remove(name: string): Channel | undefined {

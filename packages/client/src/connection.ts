@@ -161,7 +161,10 @@ export class Connection extends Dispatcher {
     const WebSocketImpl = await resolveWebSocket(this.config.WebSocket);
     if (generation !== this.generation) return;
     if (WebSocketImpl === null) {
-      this.emit('error', { type: 'WebSocketUnavailable', error: 'no WebSocket implementation: pass options.WebSocket, or install the `ws` package in Node < 22' });
+      this.emit('error', {
+        type: 'WebSocketUnavailable',
+        error: 'no WebSocket implementation: pass options.WebSocket, or install the `ws` package in Node < 22',
+      });
       this.wanted = false;
       this.setState('failed');
       return;

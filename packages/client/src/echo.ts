@@ -140,7 +140,10 @@ export class SwitchboardEchoPresenceChannel extends SwitchboardEchoPrivateChanne
 }
 
 function csrfToken(options: SwitchboardEchoOptions): string | null {
-  const page = globalThis as unknown as { Laravel?: { csrfToken?: string }; document?: { querySelector?: (s: string) => { getAttribute(n: string): string | null } | null } };
+  const page = globalThis as unknown as {
+    Laravel?: { csrfToken?: string };
+    document?: { querySelector?: (s: string) => { getAttribute(n: string): string | null } | null };
+  };
   if (page.Laravel?.csrfToken) return page.Laravel.csrfToken;
   if (options.csrfToken) return options.csrfToken;
   return page.document?.querySelector?.('meta[name="csrf-token"]')?.getAttribute('content') ?? null;
@@ -159,7 +162,11 @@ export class SwitchboardConnector {
   /** Echo's defaults: `/broadcasting/auth`, `/broadcasting/user-auth`, the `App.Events` namespace, the CSRF and bearer headers. */
   setOptions(options: SwitchboardEchoOptions): void {
     const auth = { ...(options.auth ?? {}), headers: { ...(options.auth?.headers ?? {}) } };
-    const userAuthentication = { endpoint: '/broadcasting/user-auth', ...(options.userAuthentication ?? {}), headers: { ...((options.userAuthentication as { headers?: Record<string, string> } | undefined)?.headers ?? {}) } };
+    const userAuthentication = {
+      endpoint: '/broadcasting/user-auth',
+      ...(options.userAuthentication ?? {}),
+      headers: { ...((options.userAuthentication as { headers?: Record<string, string> } | undefined)?.headers ?? {}) },
+    };
     this.options = { authEndpoint: '/broadcasting/auth', namespace: 'App.Events', ...options, auth, userAuthentication };
     const token = csrfToken(options);
     if (token) auth.headers['X-CSRF-TOKEN'] = userAuthentication.headers['X-CSRF-TOKEN'] = token;
@@ -193,15 +200,27 @@ export class SwitchboardConnector {
   }
 
   privateChannel(name: string): SwitchboardEchoPrivateChannel {
-    return (this.channels[`private-${name}`] ??= new SwitchboardEchoPrivateChannel(this.client, `private-${name}`, this.options)) as SwitchboardEchoPrivateChannel;
+    return (this.channels[`private-${name}`] ??= new SwitchboardEchoPrivateChannel(
+      this.client,
+      `private-${name}`,
+      this.options,
+    )) as SwitchboardEchoPrivateChannel;
   }
 
   encryptedPrivateChannel(name: string): SwitchboardEchoPrivateChannel {
-    return (this.channels[`private-encrypted-${name}`] ??= new SwitchboardEchoPrivateChannel(this.client, `private-encrypted-${name}`, this.options)) as SwitchboardEchoPrivateChannel;
+    return (this.channels[`private-encrypted-${name}`] ??= new SwitchboardEchoPrivateChannel(
+      this.client,
+      `private-encrypted-${name}`,
+      this.options,
+    )) as SwitchboardEchoPrivateChannel;
   }
 
   presenceChannel(name: string): SwitchboardEchoPresenceChannel {
-    return (this.channels[`presence-${name}`] ??= new SwitchboardEchoPresenceChannel(this.client, `presence-${name}`, this.options)) as SwitchboardEchoPresenceChannel;
+    return (this.channels[`presence-${name}`] ??= new SwitchboardEchoPresenceChannel(
+      this.client,
+      `presence-${name}`,
+      this.options,
+    )) as SwitchboardEchoPresenceChannel;
   }
 
   leave(name: string): void {

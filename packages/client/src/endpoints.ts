@@ -156,7 +156,12 @@ export function parseEndpoints(body: string, forceTLS?: boolean): DiscoveredEndp
 }
 
 /** Fetch the balancer's endpoint list, bounded in time. */
-export async function fetchEndpoints(url: string, timeoutMs: number, forceTLS?: boolean, fetchImpl: FetchLike | undefined = host.fetch): Promise<DiscoveredEndpoint[]> {
+export async function fetchEndpoints(
+  url: string,
+  timeoutMs: number,
+  forceTLS?: boolean,
+  fetchImpl: FetchLike | undefined = host.fetch,
+): Promise<DiscoveredEndpoint[]> {
   if (fetchImpl === undefined) throw new Error('no fetch() to read the endpoint list');
   let timer: unknown = null;
   const timeout = new Promise<never>((_, reject) => {

@@ -16,13 +16,16 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
-export interface FetchResponse {
+interface FetchResponse {
   readonly ok: boolean;
   readonly status: number;
   text(): Promise<string>;
 }
 
-export type FetchLike = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string; credentials?: string; cache?: string }) => Promise<FetchResponse>;
+export type FetchLike = (
+  url: string,
+  init?: { method?: string; headers?: Record<string, string>; body?: string; credentials?: string; cache?: string },
+) => Promise<FetchResponse>;
 
 interface EventSource {
   addEventListener(type: string, listener: () => void): void;

@@ -13,7 +13,7 @@ export class Members {
   me: Member | null = null;
 
   get(id: string): Member | null {
-    return Object.prototype.hasOwnProperty.call(this.members, id) ? { id, info: this.members[id] } : null;
+    return Object.hasOwn(this.members, id) ? { id, info: this.members[id] } : null;
   }
 
   each(callback: (member: Member) => void): void {

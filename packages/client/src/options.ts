@@ -77,7 +77,7 @@ export function useTLS(options: SwitchboardOptions): boolean {
 }
 
 /** The endpoints from `endpoints`, or the one pusher-js would use from wsHost / cluster. */
-export function staticEndpoints(options: SwitchboardOptions): string[] {
+function staticEndpoints(options: SwitchboardOptions): string[] {
   const tls = options.forceTLS === true || transports(options).tlsOnly ? true : undefined;
   if (Array.isArray(options.endpoints) && options.endpoints.length > 0) {
     const urls = options.endpoints.map((e) => normaliseEndpoint(e, tls)).filter((e): e is string => e !== null);
@@ -86,10 +86,15 @@ export function staticEndpoints(options: SwitchboardOptions): string[] {
   }
   if (typeof options.endpointsUrl === 'string') return [];
   const secure = useTLS(options);
-  const hostName = typeof options.wsHost === 'string' && options.wsHost !== '' ? options.wsHost : `ws-${typeof options.cluster === 'string' && options.cluster !== '' ? options.cluster : 'mt1'}.pusher.com`;
+  const hostName =
+    typeof options.wsHost === 'string' && options.wsHost !== ''
+      ? options.wsHost
+      : `ws-${typeof options.cluster === 'string' && options.cluster !== '' ? options.cluster : 'mt1'}.pusher.com`;
   const port = secure ? positive(options.wssPort, 443) : positive(options.wsPort, 80);
   const path = typeof options.wsPath === 'string' ? options.wsPath : '';
-  const url = normaliseEndpoint(`${secure ? 'wss' : 'ws'}://${hostName.includes(':') && !hostName.startsWith('[') ? `[${hostName}]` : hostName}:${port}${path}`);
+  const url = normaliseEndpoint(
+    `${secure ? 'wss' : 'ws'}://${hostName.includes(':') && !hostName.startsWith('[') ? `[${hostName}]` : hostName}:${port}${path}`,
+  );
   if (url === null) throw new Error(`cannot build an endpoint from wsHost ${String(options.wsHost)}`);
   return [url];
 }
@@ -128,7 +133,8 @@ export function channelAuthorizationOptions(options: SwitchboardOptions, channel
   const authorizer = options.authorizer;
   if (typeof authorizer === 'function') {
     return {
-      customHandler: ({ socketId, channelName }, callback) => authorizer(channelOf(channelName), { ...request, authEndpoint: request.endpoint, auth: options.auth ?? {} }).authorize(socketId, callback),
+      customHandler: ({ socketId, channelName }, callback) =>
+        authorizer(channelOf(channelName), { ...request, authEndpoint: request.endpoint, auth: options.auth ?? {} }).authorize(socketId, callback),
     };
   }
   return request;

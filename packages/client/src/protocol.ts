@@ -1,8 +1,8 @@
 /** The Pusher wire protocol as the client reads it: frame decoding, close codes, history positions. */
 
-export const PROTOCOL_VERSION = 7;
-export const CLIENT_NAME = 'switchboard-js';
-export const CLIENT_VERSION = '0.1.0';
+const PROTOCOL_VERSION = 7;
+const CLIENT_NAME = 'switchboard-js';
+const CLIENT_VERSION = '0.1.0';
 
 /** One decoded server frame. `data` is JSON-decoded when it was a JSON string (pusher-js does the same). */
 export interface Frame {
@@ -62,13 +62,13 @@ function decodeData(data: unknown): unknown {
 }
 
 /** An offset the client will remember: a safe non-negative integer. */
-export function isOffset(value: unknown): value is number {
+function isOffset(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 const EPOCH = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function isEpoch(value: unknown): value is string {
+function isEpoch(value: unknown): value is string {
   return typeof value === 'string' && EPOCH.test(value);
 }
 

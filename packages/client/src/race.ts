@@ -2,7 +2,7 @@ import { clearTimer, now, setTimer, type Timer, type WebSocketConstructor, type 
 import { closeAction, decodeFrame, FrameError, socketUrl } from './protocol.js';
 
 /** A socket that completed the Pusher handshake (`pusher:connection_established`). */
-export interface Established {
+interface Established {
   url: string;
   socket: WebSocketLike;
   socketId: string;
@@ -19,7 +19,9 @@ export interface AttemptFailure {
   reason: string;
 }
 
-export type RaceResult = { ok: true; winner: Established; failures: AttemptFailure[] } | { ok: false; failures: AttemptFailure[]; refused: AttemptFailure | null };
+export type RaceResult =
+  | { ok: true; winner: Established; failures: AttemptFailure[] }
+  | { ok: false; failures: AttemptFailure[]; refused: AttemptFailure | null };
 
 export interface RaceOptions {
   /** Start the next candidate when the current one has not finished within this (RFC 8305: 250 ms). */
@@ -107,7 +109,12 @@ export class ConnectionRace {
     // `ws` throws on an 'error' event nobody listens to: keep a listener for the socket's whole life here.
     socket.onerror = noop;
     socket.onmessage = (event) => this.onMessage(attempt, event.data);
-    socket.onclose = (event) => this.fail(attempt, typeof event?.code === 'number' ? event.code : 1006, attempt.errorCode !== null ? `pusher:error ${attempt.errorCode}` : `closed (${event?.code})`);
+    socket.onclose = (event) =>
+      this.fail(
+        attempt,
+        typeof event?.code === 'number' ? event.code : 1006,
+        attempt.errorCode !== null ? `pusher:error ${attempt.errorCode}` : `closed (${event?.code})`,
+      );
   }
 
   private onMessage(attempt: Attempt, raw: unknown): void {
@@ -132,7 +139,11 @@ export class ConnectionRace {
     socket.onclose = null;
     this.done = true;
     this.closeAll();
-    this.onDone({ ok: true, winner: { url: attempt.url, socket, socketId: data.socket_id, activityTimeoutSec: activity, elapsedMs: now() - attempt.startedAt }, failures: this.failures });
+    this.onDone({
+      ok: true,
+      winner: { url: attempt.url, socket, socketId: data.socket_id, activityTimeoutSec: activity, elapsedMs: now() - attempt.startedAt },
+      failures: this.failures,
+    });
   }
 
   private fail(attempt: Attempt, code: number | null, reason: string): void {

@@ -11,7 +11,7 @@ export interface UserData {
 }
 
 /** `user.watchlist`: `online` / `offline` events `{name, user_ids}` for the users on the watchlist. */
-export class Watchlist extends Dispatcher {
+class Watchlist extends Dispatcher {
   handle(data: unknown): void {
     const events = (data as { events?: unknown } | null)?.events;
     if (!Array.isArray(events)) return;

@@ -17,7 +17,7 @@ import {
 } from './types.js';
 
 /** The event name of every benchmark publish. */
-export const BENCH_EVENT = 'bench';
+const BENCH_EVENT = 'bench';
 const CLIENT_EVENT = 'client-bench';
 
 interface PendingSubscription {
@@ -78,7 +78,8 @@ class PusherClient implements BenchClient {
         return;
       case 'pusher:subscription_error':
       case 'pusher:error':
-        if (channel !== undefined) this.settle(channel, new ConnectError(`subscription_error`, `subscription to ${channel} refused: ${JSON.stringify(frame.data)}`));
+        if (channel !== undefined)
+          this.settle(channel, new ConnectError(`subscription_error`, `subscription to ${channel} refused: ${JSON.stringify(frame.data)}`));
         else for (const name of [...this.pending.keys()]) this.settle(name, new ConnectError('pusher_error', `pusher:error ${JSON.stringify(frame.data)}`));
         return;
       default:
@@ -125,7 +126,11 @@ class PusherClient implements BenchClient {
  */
 export function openSocket(url: string, options: ConnectOptions, attach?: (ws: WebSocket) => void): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: options.timeoutMs, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      handshakeTimeout: options.timeoutMs,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    });
     attach?.(ws);
     let opened = false;
     ws.on('error', (err) => {
@@ -162,11 +167,16 @@ class PusherHttpPublisher implements Publisher {
   private readonly path: string;
   private readonly request: typeof http.request;
 
-  constructor(private readonly target: TargetSpec, readonly connections: number) {
+  constructor(
+    private readonly target: TargetSpec,
+    readonly connections: number,
+  ) {
     this.base = new URL(httpBaseOf(target));
     const tls = this.base.protocol === 'https:';
     this.request = tls ? https.request : http.request;
-    this.agents = Array.from({ length: connections }, () => (tls ? new https.Agent({ keepAlive: true, maxSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1 })));
+    this.agents = Array.from({ length: connections }, () =>
+      tls ? new https.Agent({ keepAlive: true, maxSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1 }),
+    );
     this.pending = new Array<number>(connections).fill(0);
     this.path = `/apps/${target.appId}/events`;
   }
@@ -238,10 +248,17 @@ export function createPusherDriver(target: TargetSpec, options: { maxSockets?: n
       if (client === undefined) throw new ConnectError('internal', 'client not attached');
       // A refusal (unknown app key, over capacity) arrives as a close before connection_established.
       const closedFirst = new Promise<never>((_, reject) =>
-        ws.once('close', (code) => reject(new ConnectError(String(code), `the server closed the connection before pusher:connection_established (code ${code})`))),
+        ws.once('close', (code) =>
+          reject(new ConnectError(String(code), `the server closed the connection before pusher:connection_established (code ${code})`)),
+        ),
       );
       try {
-        await withDeadline(Promise.race([(client as PusherClient).waitEstablished(), closedFirst]), connectOptions.timeoutMs, 'connect_timeout', 'no pusher:connection_established');
+        await withDeadline(
+          Promise.race([(client as PusherClient).waitEstablished(), closedFirst]),
+          connectOptions.timeoutMs,
+          'connect_timeout',
+          'no pusher:connection_established',
+        );
       } catch (err) {
         ws.terminate();
         throw err;

@@ -1,6 +1,15 @@
 import type { Socket } from 'socket.io-client';
 import { importOptional, requireInstalled } from '../optional-packages.js';
-import { ConnectError, withDeadline, type BenchClient, type ClientHandlers, type Driver, type Publisher, type SubscribeOptions, type TargetSpec } from './types.js';
+import {
+  ConnectError,
+  withDeadline,
+  type BenchClient,
+  type ClientHandlers,
+  type Driver,
+  type Publisher,
+  type SubscribeOptions,
+  type TargetSpec,
+} from './types.js';
 
 /**
  * The Socket.IO protocol of `bench/reference/socketio.mjs`, with the official client over the

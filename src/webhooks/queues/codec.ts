@@ -31,7 +31,8 @@ export function decodeDeadLetter(text: string): DeadLetter | null {
 function asBatch(value: unknown): QueuedBatch | null {
   if (!isRecord(value)) return null;
   const { id, appId, endpoint, body, createdAt } = value;
-  if (typeof id !== 'string' || typeof appId !== 'string' || typeof endpoint !== 'string' || typeof body !== 'string' || typeof createdAt !== 'number') return null;
+  if (typeof id !== 'string' || typeof appId !== 'string' || typeof endpoint !== 'string' || typeof body !== 'string' || typeof createdAt !== 'number')
+    return null;
   return { id, appId, endpoint, body, createdAt };
 }
 

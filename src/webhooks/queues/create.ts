@@ -4,7 +4,7 @@ import type { WebhookQueue } from '../types.js';
 import { MemoryQueue } from './memory.js';
 
 /** What the durable drivers take (their modules export createRedisQueue / createRabbitQueue with it). */
-export interface DurableQueueOptions {
+interface DurableQueueOptions {
   readonly url: string;
   readonly keyPrefix: string;
   readonly logger: Logger;

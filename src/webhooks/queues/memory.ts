@@ -42,7 +42,10 @@ export class MemoryQueue implements WebhookQueue {
       countLimitTrip('webhookMemoryQueueMax');
       metrics.webhookDeadLettered.inc({ reason: 'queue_full' });
       this.warnings.maybe('full', (suppressed) =>
-        this.logger.warn({ limit: 'webhookMemoryQueueMax', max: this.maxBatches, droppedSinceLast: suppressed }, 'webhook memory queue full: new batch dead-lettered'),
+        this.logger.warn(
+          { limit: 'webhookMemoryQueueMax', max: this.maxBatches, droppedSinceLast: suppressed },
+          'webhook memory queue full: new batch dead-lettered',
+        ),
       );
       await this.deadLetter(batch, 'queue full');
       return;

@@ -359,7 +359,10 @@ class RabbitQueue implements WebhookQueue {
     // not send again a batch that it did deliver meanwhile.
     const previous = this.running.get(endpoint);
     if (previous !== undefined) {
-      this.options.logger.debug({ endpoint, batch: batch.id, running: previous.id }, 'webhook queue: redelivered while a delivery of its endpoint still runs here: waiting for it');
+      this.options.logger.debug(
+        { endpoint, batch: batch.id, running: previous.id },
+        'webhook queue: redelivered while a delivery of its endpoint still runs here: waiting for it',
+      );
       const delivered = await previous.done;
       if (delivered && previous.id === batch.id) {
         this.settle(session, message, 'ack');

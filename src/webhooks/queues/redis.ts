@@ -102,7 +102,8 @@ class RedisQueue implements WebhookQueue {
 
   constructor(private readonly options: RedisQueueOptions) {
     // One server: the adapter's shard lists, Sentinel and Cluster URLs would need keys placed per slot.
-    if (!/^rediss?:\/\/[^,]+$/.test(options.url)) throw new Error(`webhook redis queue: unsupported URL ${redactUrl(options.url)} (one redis:// or rediss:// server)`);
+    if (!/^rediss?:\/\/[^,]+$/.test(options.url))
+      throw new Error(`webhook redis queue: unsupported URL ${redactUrl(options.url)} (one redis:// or rediss:// server)`);
     this.prefix = options.keyPrefix === '' ? 'webhooks' : `${options.keyPrefix}:webhooks`;
     this.leaseMs = Math.max(300, options.leaseMs ?? 10_000);
     this.link = new LinkLog(options.logger, 'redis', redactUrl(options.url));
@@ -119,7 +120,11 @@ class RedisQueue implements WebhookQueue {
     });
     // Connected on first use: a queue that only enqueues (or a CLI listing dead letters) never opens it.
     const doorbellClient = this.redis.duplicate({ maxRetriesPerRequest: 1, lazyConnect: true });
-    this.doorbell = new StreamDoorbell(doorbellClient, () => this.lanes.values(), (err) => this.linkFailed(err));
+    this.doorbell = new StreamDoorbell(
+      doorbellClient,
+      () => this.lanes.values(),
+      (err) => this.linkFailed(err),
+    );
     this.redis.on('ready', () => {
       backoff.reset();
       this.link.back();
@@ -402,7 +407,10 @@ class RedisQueue implements WebhookQueue {
     const batch = decodeBatch(fieldOf(entry, BATCH_FIELD) ?? '');
     if (batch === null) {
       // Not something this code wrote: nothing could deliver it, so it must not hold the endpoint back.
-      this.options.logger.error({ endpoint: lane.endpoint, entry: entry.id, fields: entry.fields.join(' ').slice(0, 200) }, 'webhook queue: dropping an undecodable entry');
+      this.options.logger.error(
+        { endpoint: lane.endpoint, entry: entry.id, fields: entry.fields.join(' ').slice(0, 200) },
+        'webhook queue: dropping an undecodable entry',
+      );
       await this.settle(lane, entry.id);
       return;
     }
@@ -434,7 +442,7 @@ class RedisQueue implements WebhookQueue {
     for (;;) {
       try {
         const result = await this.redis.multi().call('XACK', [lane.stream, GROUP, id]).call('XDEL', [lane.stream, id]).exec();
-        if (result !== null && result.every(([err]) => err === null)) return;
+        if (result?.every(([err]) => err === null)) return;
         throw new Error('XACK/XDEL transaction failed');
       } catch (err) {
         // Closed and disconnected: the entry stays pending and is delivered again (at least once).

@@ -94,7 +94,12 @@ describe('broker link batching', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     // heavy 1 measured the rate and left; 2 and 3 waited for each other across turns.
     expect(link.calls.length).toBeLessThanOrEqual(before + 1);
-    expect(link.replay().slice(-3).map(([, p]) => p)).toEqual(['heavy 1', 'heavy 2', 'heavy 3']);
+    expect(
+      link
+        .replay()
+        .slice(-3)
+        .map(([, p]) => p),
+    ).toEqual(['heavy 1', 'heavy 2', 'heavy 3']);
   });
 
   it('forgets old load: after a quiet spell the first payload leaves at once', async () => {

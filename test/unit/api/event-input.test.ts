@@ -28,14 +28,18 @@ describe('parseTriggerBody', () => {
       info: { userCount: true, subscriptionCount: false, cache: false },
     });
     expect(parseTriggerBody({ name: 'e', channel: '#server-to-user-42', data: '' }, app).channels.map((c) => c.name)).toEqual(['#server-to-user-42']);
-    expect(parseTriggerBody({ name: 'e', channel: 'private-encrypted-x', data: '' }, app).channels).toEqual([{ name: 'private-encrypted-x', kind: { type: 'encrypted', cache: false } }]);
+    expect(parseTriggerBody({ name: 'e', channel: 'private-encrypted-x', data: '' }, app).channels).toEqual([
+      { name: 'private-encrypted-x', kind: { type: 'encrypted', cache: false } },
+    ]);
   });
 
   it('refuses what breaks the app limits or the protocol, with 400 or 413', () => {
     expect(refusal(() => parseTriggerBody({ name: 'e', channels: ['a', 'b', 'c', 'd'], data: '' }, app))).toMatchObject({ status: 400 });
     expect(refusal(() => parseTriggerBody({ name: 'e', channels: [], data: '' }, app))).toMatchObject({ status: 400 });
     expect(refusal(() => parseTriggerBody({ name: 'e', channels: ['a'], channel: 'a', data: '' }, app))).toMatchObject({ status: 400 });
-    expect(refusal(() => parseTriggerBody({ name: 'e', channels: ['private-encrypted-x', 'private-encrypted-y'], data: '' }, app))).toMatchObject({ status: 400 });
+    expect(refusal(() => parseTriggerBody({ name: 'e', channels: ['private-encrypted-x', 'private-encrypted-y'], data: '' }, app))).toMatchObject({
+      status: 400,
+    });
     expect(refusal(() => parseTriggerBody({ name: 'e', channels: [1], data: '' }, app))).toMatchObject({ status: 400 });
     expect(refusal(() => parseTriggerBody({ name: 'e', channel: 'private-', data: '' }, app))).toMatchObject({ status: 400 });
     expect(refusal(() => parseTriggerBody({ name: '12345678901', channel: 'a', data: '' }, app))).toMatchObject({ status: 400 });
@@ -51,8 +55,30 @@ describe('parseTriggerBody', () => {
 
 describe('parseBatchBody', () => {
   it('returns every item, or refuses the whole batch naming the bad item', () => {
-    expect(parseBatchBody({ batch: [{ channel: 'a', name: 'e', data: '1' }, { channel: 'b', name: 'e', data: '2' }] }, app)).toHaveLength(2);
-    expect(refusal(() => parseBatchBody({ batch: [{ channel: 'a', name: 'e', data: '1' }, { channel: 'b', name: 'e' }] }, app))).toEqual({
+    expect(
+      parseBatchBody(
+        {
+          batch: [
+            { channel: 'a', name: 'e', data: '1' },
+            { channel: 'b', name: 'e', data: '2' },
+          ],
+        },
+        app,
+      ),
+    ).toHaveLength(2);
+    expect(
+      refusal(() =>
+        parseBatchBody(
+          {
+            batch: [
+              { channel: 'a', name: 'e', data: '1' },
+              { channel: 'b', name: 'e' },
+            ],
+          },
+          app,
+        ),
+      ),
+    ).toEqual({
       status: 400,
       message: expect.stringContaining('batch[1].data'),
     });

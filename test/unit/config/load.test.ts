@@ -99,9 +99,7 @@ describe('loadConfig errors name the field and the reason', () => {
   });
 
   it('bad number', () => {
-    expect(issuesOf({ env: { SWITCHBOARD_PORT: '12abc' } })).toEqual([
-      { path: 'port', message: 'expected a number, got "12abc" (from SWITCHBOARD_PORT)' },
-    ]);
+    expect(issuesOf({ env: { SWITCHBOARD_PORT: '12abc' } })).toEqual([{ path: 'port', message: 'expected a number, got "12abc" (from SWITCHBOARD_PORT)' }]);
     expect(issuesOf({ env: {}, argv: { port: '' } })).toEqual([{ path: 'port', message: 'expected a number, got "" (from --port)' }]);
   });
 
@@ -120,9 +118,7 @@ describe('loadConfig errors name the field and the reason', () => {
 
   it('unreadable or unparsable file', () => {
     const missing = join(dir, 'missing.yaml');
-    expect(issuesOf({ configPath: missing, env: {} })).toEqual([
-      { path: missing, message: expect.stringMatching(/^cannot read config file: ENOENT/) },
-    ]);
+    expect(issuesOf({ configPath: missing, env: {} })).toEqual([{ path: missing, message: expect.stringMatching(/^cannot read config file: ENOENT/) }]);
     const broken = writeTemp('broken.yaml', 'port: [1,\n');
     expect(issuesOf({ configPath: broken, env: {} })[0]).toMatchObject({ path: broken, message: expect.stringContaining('cannot parse config file') });
     const brokenJson = writeTemp('broken.json', '{"port": 1,}');
@@ -144,9 +140,7 @@ describe('loadConfig errors name the field and the reason', () => {
 
   it('duplicate app keys', () => {
     const file = writeTemp('dup.yaml', 'apps:\n  - { id: a, key: same, secret: s }\n  - { id: b, key: same, secret: s }\n');
-    expect(issuesOf({ configPath: file, env: {} })).toEqual([
-      { path: 'apps.1.key', message: `duplicate app key same (from file ${file})` },
-    ]);
+    expect(issuesOf({ configPath: file, env: {} })).toEqual([{ path: 'apps.1.key', message: `duplicate app key same (from file ${file})` }]);
   });
 
   it('SWITCHBOARD_APPS that is not a JSON array', () => {
@@ -180,7 +174,9 @@ describe('loadConfig errors name the field and the reason', () => {
 
 describe('webhook queue options', () => {
   it('refuses a redis webhook queue on a URL the queue cannot use, naming the field', () => {
-    expect(() => loadConfig({ env: {}, argv: { webhookQueue: 'redis', adapter: 'redis', redisUrl: 'redis://a:1,redis://b:2' } })).toThrow(/redisUrl: the redis webhook queue needs one redis/);
+    expect(() => loadConfig({ env: {}, argv: { webhookQueue: 'redis', adapter: 'redis', redisUrl: 'redis://a:1,redis://b:2' } })).toThrow(
+      /redisUrl: the redis webhook queue needs one redis/,
+    );
     expect(() => loadConfig({ env: {}, argv: { webhookQueue: 'redis', webhookQueueUrl: 'redis-cluster://a:1' } })).toThrow(/webhookQueueUrl/);
     expect(loadConfig({ env: {}, argv: { webhookQueue: 'redis', webhookQueueUrl: 'redis://127.0.0.1:6379' } }).webhookQueue).toBe('redis');
   });

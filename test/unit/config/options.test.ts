@@ -26,7 +26,8 @@ describe('config options derived from the schema', () => {
 
   it("carries each option's schema description and the default as help shows it", () => {
     expect(option('maxConnections')).toMatchObject({
-      description: 'Connections on this node across all apps; 0 = the open-file limit minus `fdHeadroom` (unlimited where that limit cannot be read). Over it: close 4100, and `/ready` answers 503.',
+      description:
+        'Connections on this node across all apps; 0 = the open-file limit minus `fdHeadroom` (unlimited where that limit cannot be read). Over it: close 4100, and `/ready` answers 503.',
       defaultText: '0',
     });
     expect(option('host').defaultText).toBe('"0.0.0.0"');

@@ -63,9 +63,21 @@ describe('AppMembership: one decision per cluster-wide transition', () => {
 
   it('replaces a node’s share with a full list, announcing only the differences', () => {
     const { model, log } = recorded();
-    model.replaceChannels('b', [{ channel: 'presence-x', subs: 1, members: [['ana', {}]] }, { channel: 'y', subs: 2 }]);
+    model.replaceChannels('b', [
+      { channel: 'presence-x', subs: 1, members: [['ana', {}]] },
+      { channel: 'y', subs: 2 },
+    ]);
     log.length = 0;
-    model.replaceChannels('b', [{ channel: 'presence-x', subs: 2, members: [['ana', {}], ['bob', {}]] }]);
+    model.replaceChannels('b', [
+      {
+        channel: 'presence-x',
+        subs: 2,
+        members: [
+          ['ana', {}],
+          ['bob', {}],
+        ],
+      },
+    ]);
     expect(log).toEqual(['vacated y', 'count y 0', 'added presence-x bob', 'count presence-x 2']);
   });
 
@@ -92,7 +104,15 @@ describe('AppMembership: one decision per cluster-wide transition', () => {
     model.signedIn(LOCAL_NODE, 'bob');
     model.memberLeft(LOCAL_NODE, 'presence-x', 'bob');
     model.setSubscribers(LOCAL_NODE, 'presence-x', 0, true);
-    expect(said).toEqual(['watch presence-x true', 'subs presence-x 1', 'join presence-x bob', 'in bob', 'leave presence-x bob', 'subs presence-x 0', 'unwatch presence-x']);
+    expect(said).toEqual([
+      'watch presence-x true',
+      'subs presence-x 1',
+      'join presence-x bob',
+      'in bob',
+      'leave presence-x bob',
+      'subs presence-x 0',
+      'unwatch presence-x',
+    ]);
   });
 
   it('forgets what others have of a channel it stopped receiving, without announcing transitions', () => {
@@ -185,7 +205,10 @@ describe('AppWebhooks: the leave delay and who sends', () => {
     hooks.cacheMiss('cache-x');
     hooks.cacheFilled('cache-x');
     hooks.cacheMiss('cache-x');
-    expect(events).toEqual([{ name: 'cache_miss', channel: 'cache-x' }, { name: 'cache_miss', channel: 'cache-x' }]);
+    expect(events).toEqual([
+      { name: 'cache_miss', channel: 'cache-x' },
+      { name: 'cache_miss', channel: 'cache-x' },
+    ]);
   });
 
   it('coalesces subscription counts: the latest count of a turn, at most once per 5 s above 100 subscribers', () => {

@@ -108,7 +108,7 @@ describe('NodeCore on an in-memory transport', () => {
     expect(core.connections.size).toBe(1);
   });
 
-  it('a socket on several channels gets each one\'s events, leaves one on unsubscribe and the rest when it goes away', () => {
+  it("a socket on several channels gets each one's events, leaves one on unsubscribe and the rest when it goes away", () => {
     const { conn, socket } = open();
     const watcher = open();
     for (const name of ['a', 'b', 'c']) {

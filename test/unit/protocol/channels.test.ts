@@ -1,10 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import {
-  classifyChannel,
-  MAX_CHANNEL_NAME_LENGTH,
-  userChannelName,
-  userIdFromUserChannel,
-} from '../../../src/protocol/channels.js';
+import { classifyChannel, MAX_CHANNEL_NAME_LENGTH, userChannelName, userIdFromUserChannel } from '../../../src/protocol/channels.js';
 
 describe('classifyChannel', () => {
   test.each([

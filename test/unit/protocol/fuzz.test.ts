@@ -25,8 +25,27 @@ const VALID_FRAMES: unknown[] = [
 ];
 
 const SPECIAL_VALUES: unknown[] = [
-  null, true, false, 0, -1, 1e308, -1e308, 2 ** 53 + 1, '', 'x'.repeat(300), '\u0000', '\ud800', [], {}, [[[]]],
-  { __proto__: 'x' }, { constructor: { prototype: {} } }, 'pusher:subscribe', 'client-x', 'private-', '#server-to-user-',
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1e308,
+  -1e308,
+  2 ** 53 + 1,
+  '',
+  'x'.repeat(300),
+  '\u0000',
+  '\ud800',
+  [],
+  {},
+  [[[]]],
+  { __proto__: 'x' },
+  { constructor: { prototype: {} } },
+  'pusher:subscribe',
+  'client-x',
+  'private-',
+  '#server-to-user-',
 ];
 
 /** Replace one value somewhere in a JSON tree with a value of another type, or nest it deeper. */

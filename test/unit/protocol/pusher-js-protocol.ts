@@ -3,7 +3,7 @@
  * against the client's real decoding. pusher-js does not export it from its builds; vitest can
  * load the source file. The path is a variable so that tsc does not type-check pusher-js itself.
  */
-export interface PusherJsEvent {
+interface PusherJsEvent {
   event: string;
   channel?: string;
   data?: unknown;

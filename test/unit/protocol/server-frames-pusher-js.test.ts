@@ -36,7 +36,15 @@ function answer(socket: WebSocket, text: string): void {
     send(frames.cacheMiss(channel));
     send(frames.subscriptionCount(channel, 3));
   } else if (channel === 'presence-room') {
-    send(frames.presenceSubscriptionSucceeded(channel, new Map<string, unknown>([['1', { name: 'Ann' }], ['2', undefined]])));
+    send(
+      frames.presenceSubscriptionSucceeded(
+        channel,
+        new Map<string, unknown>([
+          ['1', { name: 'Ann' }],
+          ['2', undefined],
+        ]),
+      ),
+    );
     send(frames.memberAdded(channel, '3', { name: 'Cy' }));
     send(frames.memberRemoved(channel, '2'));
   } else if (channel === 'private-denied') {
@@ -74,8 +82,7 @@ beforeAll(async () => {
         }),
     },
     userAuthentication: {
-      customHandler: (_params: unknown, callback: (e: Error | null, d: object | null) => void) =>
-        callback(null, { auth: 'key:sig', user_data: USER_DATA }),
+      customHandler: (_params: unknown, callback: (e: Error | null, d: object | null) => void) => callback(null, { auth: 'key:sig', user_data: USER_DATA }),
     },
   };
   client = new PusherJs('key', options);
@@ -106,20 +113,14 @@ test('connection_established gives pusher-js its socket id', () => {
 
 test('a public channel: subscription_succeeded, then an event with decoded data', async () => {
   const channel = client.subscribe('news');
-  const [, greeting] = await Promise.all([
-    next(channel, 'pusher:subscription_succeeded'),
-    next<{ text: string }>(channel, 'greeting'),
-  ]);
+  const [, greeting] = await Promise.all([next(channel, 'pusher:subscription_succeeded'), next<{ text: string }>(channel, 'greeting')]);
   expect(channel.subscribed).toBe(true);
   expect(greeting).toEqual({ text: 'hi' });
 });
 
 test('a cache channel: cache_miss and subscription_count reach the channel', async () => {
   const channel = client.subscribe('cache-news');
-  const [, count] = await Promise.all([
-    next(channel, 'pusher:cache_miss'),
-    next<{ subscription_count: number }>(channel, 'pusher:subscription_count'),
-  ]);
+  const [, count] = await Promise.all([next(channel, 'pusher:cache_miss'), next<{ subscription_count: number }>(channel, 'pusher:subscription_count')]);
   expect(count).toEqual({ subscription_count: 3 });
   expect(channel.subscriptionCount).toBe(3);
 });

@@ -22,9 +22,7 @@ const decode = (frame: string) => pusherJsProtocol.decodeMessage({ data: frame }
 
 describe('encodeEvent', () => {
   test('writes string data as a JSON string, in event/channel/data/user_id order', () => {
-    expect(encodeEvent('my-event', '{"a":1}', 'news', 'u1')).toBe(
-      '{"event":"my-event","channel":"news","data":"{\\"a\\":1}","user_id":"u1"}',
-    );
+    expect(encodeEvent('my-event', '{"a":1}', 'news', 'u1')).toBe('{"event":"my-event","channel":"news","data":"{\\"a\\":1}","user_id":"u1"}');
   });
 
   test('writes other data as its JSON value and leaves out absent parts', () => {
@@ -88,7 +86,13 @@ describe('builders decode in pusher-js to the shapes it reads', () => {
     const event = decode(presenceSubscriptionSucceeded('presence-room', members));
     expect(event.channel).toBe('presence-room');
     expect(event.data).toEqual({ presence: { ids: ['1', '2'], hash: { '1': { name: 'Ann' }, '2': null }, count: 2 } });
-    const fromPairs = decode(presenceSubscriptionSucceeded('presence-room', [['x', 1], ['x', 2], ['__proto__', 3]]));
+    const fromPairs = decode(
+      presenceSubscriptionSucceeded('presence-room', [
+        ['x', 1],
+        ['x', 2],
+        ['__proto__', 3],
+      ]),
+    );
     expect(fromPairs.data).toEqual({ presence: { ids: ['x', '__proto__'], hash: JSON.parse('{"x":2,"__proto__":3}'), count: 2 } });
   });
 
