@@ -143,7 +143,11 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
       core: joined?.api ?? core,
       apps: () => core.apps.values(),
       cluster: () =>
-        clusterView(cluster?.describe() ?? null, { id: config.nodeId ?? address, address, load: { ...load.report(core.connections.size, draining) } }),
+        clusterView(cluster?.describe() ?? null, {
+          id: config.nodeId ?? address,
+          address,
+          load: { ...loadControl.heartbeatLoad(), ...load.report(core.connections.size, draining) },
+        }),
       alerts: () => loadControl.monitor?.alerts().active ?? [],
       scaling: () => loadControl.api()?.scaling() ?? null,
     },

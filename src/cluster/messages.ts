@@ -13,6 +13,11 @@ export interface NodeLoad {
   /** Process CPU in cores over the last interval. */
   cpu?: number;
   connectionLimit?: number;
+  /** Memory and event-loop delay of the last monitor interval, and the broker round trip: for the dashboard's per-node charts. */
+  rssBytes?: number;
+  heapUsedBytes?: number;
+  loopDelayP99Ms?: number;
+  brokerRttMs?: number;
   state?: 'starting' | 'ready' | 'draining';
   /** The leader's scaling advice, so that every node can answer `GET /cluster/scaling`. */
   scaling?: ScalingSummary;
@@ -198,6 +203,10 @@ function isLoad(v: unknown): v is NodeLoad {
     optional(l.elu, isNumber) &&
     optional(l.cpu, isNumber) &&
     optional(l.connectionLimit, isNumber) &&
+    optional(l.rssBytes, isNumber) &&
+    optional(l.heapUsedBytes, isNumber) &&
+    optional(l.loopDelayP99Ms, isNumber) &&
+    optional(l.brokerRttMs, isNumber) &&
     optional(l.state, (s) => s === 'starting' || s === 'ready' || s === 'draining') &&
     optional(l.scaling, isScalingSummary)
   );

@@ -98,6 +98,10 @@ export class LoadControl {
     if (sample !== undefined) {
       load.elu = sample.elu;
       load.cpu = sample.cpuCores;
+      load.rssBytes = sample.rssBytes;
+      load.heapUsedBytes = sample.heapUsedBytes;
+      load.loopDelayP99Ms = sample.loopDelayP99Ms;
+      if (typeof sample.broker?.rttMs === 'number') load.brokerRttMs = sample.broker.rttMs;
     }
     const cluster = this.deps.cluster();
     if (this.advice !== null && cluster?.isLeader === true) load.scaling = summary(this.advice);

@@ -174,6 +174,10 @@ describe.skipIf(!serviceAvailable(REDIS_BINARY, 'redis-server') || !haveChromium
     const info = await serverSdk(a).get({ path: '/channels/dash-console', params: { info: 'subscription_count' } });
     expect(((await info.json()) as { subscription_count?: number }).subscription_count).toBe(1);
 
+    // The other node's CPU, event-loop delay and memory come with its heartbeats (its monitor's samples).
+    for (const column of [6, 8, 9]) {
+      await waitForText(page, `#nodes tr[data-node-id="node-b"] td:nth-child(${column})`, (t) => t !== '' && t !== '–');
+    }
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'dashboard.png'), fullPage: true });
     expect(problems).toEqual([]);
