@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AppManager } from '../apps/manage.js';
 import { AppStoreRefusal, type StoredApp } from '../apps/types.js';
 import { ErrorCode, SwitchboardError } from '../protocol/errors.js';
-import { readBody } from './body.js';
+import { parseJsonObject, readBody } from './body.js';
 import { errorReply, jsonReply, type ApiReply } from './reply.js';
 
 /** The actions of `POST /admin/apps/:appId/:action`, the same as `switchboard apps`. */
@@ -40,7 +40,7 @@ export async function changeApp(manager: AppManager, id: string, action: string,
   if (!(ACTIONS as readonly string[]).includes(action))
     throw new SwitchboardError(ErrorCode.ApiNotFound, `no app action ${action.slice(0, 50)}; one of ${ACTIONS.join(', ')}`);
   const body = await readBody(req, maxBodyBytes, 'maxHttpBodyBytes');
-  const fields = parseObject(body);
+  const fields = parseJsonObject(body);
   return run(async () => {
     switch (action as Action) {
       case 'create':
@@ -78,17 +78,4 @@ async function run(body: () => Promise<ApiReply>): Promise<ApiReply> {
     if (err instanceof AppStoreRefusal) return errorReply(REFUSAL_STATUS[err.reason], err.message);
     throw err;
   }
-}
-
-function parseObject(body: Buffer): Record<string, unknown> {
-  if (body.length === 0) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body is not valid JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body must be a JSON object');
-  return parsed as Record<string, unknown>;
 }

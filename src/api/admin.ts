@@ -5,7 +5,7 @@ import { safeEqual } from '../protocol/signatures.js';
 import { CloseCode } from '../protocol/codes.js';
 import type { Endpoint, NodeTransport } from '../transport/types.js';
 import type { DeadLetter } from '../webhooks/types.js';
-import { readBody } from './body.js';
+import { parseJsonObject, readBody } from './body.js';
 import { jsonReply, type ApiReply } from './reply.js';
 
 /** What the admin endpoints need from the webhook pipeline. */
@@ -67,22 +67,12 @@ export async function listFailedWebhooks(admin: WebhookAdmin, query: URLSearchPa
 export async function replayWebhooks(admin: WebhookAdmin, req: IncomingMessage, maxBodyBytes: number): Promise<ApiReply> {
   const body = await readBody(req, maxBodyBytes, 'maxHttpBodyBytes');
   let ids: string[] | undefined;
-  if (body.length > 0) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body is not valid JSON');
+  const given = parseJsonObject(body).ids;
+  if (given !== undefined) {
+    if (!Array.isArray(given) || given.length > MAX_REPLAY_IDS || !given.every((id) => typeof id === 'string')) {
+      throw new SwitchboardError(ErrorCode.ApiMalformedRequest, `ids must be an array of at most ${MAX_REPLAY_IDS} strings`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-      throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body must be an object');
-    const given = (parsed as Record<string, unknown>).ids;
-    if (given !== undefined) {
-      if (!Array.isArray(given) || given.length > MAX_REPLAY_IDS || !given.every((id) => typeof id === 'string')) {
-        throw new SwitchboardError(ErrorCode.ApiMalformedRequest, `ids must be an array of at most ${MAX_REPLAY_IDS} strings`);
-      }
-      ids = given as string[];
-    }
+    ids = given as string[];
   }
   return jsonReply({ replayed: await admin.replay(ids) });
 }

@@ -67,3 +67,17 @@ function tooLarge(maxBytes: number, limit: LimitName | undefined): SwitchboardEr
   if (limit !== undefined) countLimitTrip(limit);
   return new SwitchboardError(ErrorCode.ApiPayloadTooLarge, `the limit is ${maxBytes} bytes`);
 }
+
+/** A request body that must be a JSON object; an empty body is `{}`. Anything else is a 400 naming what was wrong. */
+export function parseJsonObject(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new SwitchboardError(ErrorCode.ApiMalformedRequest, 'the body must be a JSON object');
+  return parsed as Record<string, unknown>;
+}

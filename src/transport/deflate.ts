@@ -1,4 +1,5 @@
 import { constants, deflateRawSync } from 'node:zlib';
+import { allocateFrame } from './frame.js';
 
 /**
  * permessage-deflate (RFC 7692) frames built by us, once per broadcast. `ws`
@@ -19,20 +20,8 @@ export function frameCompressed(payload: Buffer, windowBits: number, level: numb
   const deflated = deflateRawSync(payload, { windowBits, level, finishFlush: constants.Z_SYNC_FLUSH });
   let length = deflated.length;
   if (length >= 4 && deflated.subarray(length - 4).equals(SYNC_TAIL)) length -= 4;
-  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(headerLength + length);
-  frame[0] = FIN_RSV1_TEXT;
-  if (headerLength === 2) {
-    frame[1] = length;
-  } else if (headerLength === 4) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    frame.writeUInt32BE(length >>> 0, 6);
-  }
-  deflated.copy(frame, headerLength, 0, length);
+  const frame = allocateFrame(FIN_RSV1_TEXT, length);
+  deflated.copy(frame, frame.length - length, 0, length);
   return frame;
 }
 

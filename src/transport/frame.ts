@@ -10,9 +10,16 @@ const FIN = 0x80;
 /** Frame a text message (a JSON string) into one ready-to-write Buffer. */
 export function frameText(payload: string): Buffer {
   const length = Buffer.byteLength(payload, 'utf8');
+  const frame = allocateFrame(FIN | OPCODE_TEXT, length);
+  frame.write(payload, frame.length - length, length, 'utf8');
+  return frame;
+}
+
+/** One Buffer for a frame of `length` payload bytes, its header (first byte, then the length) written; the payload goes at its end. */
+export function allocateFrame(firstByte: number, length: number): Buffer {
   const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(headerLength + length);
-  frame[0] = FIN | OPCODE_TEXT;
+  frame[0] = firstByte;
   if (headerLength === 2) {
     frame[1] = length;
   } else if (headerLength === 4) {
@@ -23,6 +30,5 @@ export function frameText(payload: string): Buffer {
     frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
-  frame.write(payload, headerLength, length, 'utf8');
   return frame;
 }

@@ -51,7 +51,8 @@ describe('HTML report', () => {
     const element = (id: string) => ({ id, dataset: {}, textContent: id === 'bench-data' ? dataJson : '' });
     const context = {
       document: { getElementById: element, body: { clientWidth: 1200 } },
-      uPlot: (options: (typeof drawn)[string], _data: unknown, el: { id: string }) => {
+      // biome-ignore lint/complexity/useArrowFunction: the page calls `new uPlot(...)`, and an arrow function cannot be constructed.
+      uPlot: function (options: (typeof drawn)[string], _data: unknown, el: { id: string }) {
         drawn[el.id] = options;
       },
     };
