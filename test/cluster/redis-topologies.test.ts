@@ -159,7 +159,7 @@ describe.skipIf(!available)('redis cluster failover', () => {
     console.log(
       `[redis cluster failover] sent ${sent}, arrived ${after.length}, reported ${refused + dropped}, lost unreported ${unreported}, out of order ${outOfOrder}`,
     );
-    // Payloads flow again, in order, once the failover is over.
+    // Payloads flow again once the failover is over.
     const marker = `settled ${Date.now()}`;
     sender.publish('ch.app.feed', marker);
     await eventually(() => got.includes(marker), 5000, 'a payload after the failover settled');
