@@ -81,6 +81,11 @@ export const metrics = {
     labelNames: ['reason'] as const,
     registers,
   }),
+  webhookQueuesLost: new Counter({
+    name: 'switchboard_webhook_queues_lost_total',
+    help: 'Webhook endpoint queues found missing at the broker after a reconnect (deleted, or lost in a broker crash), with the batches in them',
+    registers,
+  }),
   webhookCircuitOpens: new Counter({ name: 'switchboard_webhook_circuit_opens_total', help: 'Times a webhook endpoint circuit breaker opened', registers }),
   webhookQueueDepth: new Gauge({
     name: 'switchboard_webhook_queue_depth',

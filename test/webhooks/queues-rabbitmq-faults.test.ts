@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metrics } from '../../src/metrics/index.js';
 import { createRabbitQueue } from '../../src/webhooks/queues/rabbitmq.js';
 import type { WebhookQueue } from '../../src/webhooks/types.js';
 import { DeliveryRecorder, eventually, makeBatch, range, silent, sleep, uniquePrefix } from './queue-harness.js';
@@ -27,11 +28,7 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
     await broker?.stop();
   }, 30_000);
 
-  // Known open bug (see the stop note): about one run in eight, the endpoint whose delivery was held
-  // across the restart stays stuck after it (its later batches never come). Retried so that CI tells a
-  // regression from that intermittent case; the bug itself is to be found, not hidden: a run that
-  // fails three times still fails.
-  it('delivers every confirmed batch, in order, after the broker is killed and restarted mid-run', { timeout: 60_000, retry: 2 }, async () => {
+  it('delivers every confirmed batch, in order, after the broker is killed and restarted mid-run', { timeout: 60_000 }, async () => {
     const keyPrefix = uniquePrefix('rabbit-restart');
     const endpoints = ['r1', 'r2', 'r3'].map((n) => `https://hooks.test/${keyPrefix}/${n}`);
     // r3's first batch is still being delivered (a retry loop, say) when the broker dies, and
@@ -49,6 +46,13 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
         confirmed.get(endpoint)!.push(seq);
       }
     }
+    // RabbitMQ 3.x writes queue definitions through Mnesia's log, a delayed write of about 2 s: a
+    // queue declared just before a kill -9 can be missing after the restart, with its confirmed
+    // batches (seen here about one run in eight, always the last-declared queue). That loss is the
+    // broker's; the driver reports it (switchboard_webhook_queues_lost_total, the next test). Here
+    // the definitions are given time to reach the disk, so the test is about the driver.
+    await sleep(3000);
+    const lostBefore = await queuesLost();
     const recorder = new DeliveryRecorder();
     await queue.start(
       endpoints,
@@ -81,13 +85,14 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
     await sleep(300);
     release();
     const want = (endpoint: string): number[] => [...confirmed.get(endpoint)!].sort((a, b) => a - b);
-    await eventually(() => endpoints.every((e) => recorder.distinct(e).length === want(e).length), 30_000).catch((err: unknown) => {
-      throw new Error(`${String(err)}: ${endpoints.map((e) => `want ${JSON.stringify(want(e))} got ${JSON.stringify(recorder.completed.get(e))}`).join('; ')}`);
+    await eventually(() => endpoints.every((e) => recorder.distinct(e).length === want(e).length), 30_000).catch(async (err: unknown) => {
+      throw new Error(`${String(err)} (queues the broker lost: ${(await queuesLost()) - lostBefore}): ${endpoints.map((e) => `want ${JSON.stringify(want(e))} got ${JSON.stringify(recorder.completed.get(e))}`).join('; ')}`);
     });
     for (const endpoint of endpoints) {
       expect(recorder.distinct(endpoint)).toEqual(want(endpoint));
     }
     expect(recorder.maxPerEndpoint).toBe(1);
+    expect(await queuesLost()).toBe(lostBefore);
     // The redelivered copy of the held batch waited for the delivery still running, and was not sent again.
     expect(recorder.attempts.get(held)).toBe(1);
     // Redelivered after the crash: the one in flight per endpoint, plus acks the broker had not yet written.
@@ -141,7 +146,9 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
     await eventually(() => recorder.count() === 1);
     expect(recorder.completed.get(endpoint)).toEqual([3]);
 
-    // Deleted while consumed: the broker cancels the consumer; the driver rebuilds its session.
+    // Deleted while consumed: the broker cancels the consumer; the driver rebuilds its session,
+    // and reports the queue gone (with whatever it held) before declaring it again.
+    const lostBefore = await queuesLost();
     await deleteRabbitQueues(broker.url, keyPrefix, [endpoint]);
     await eventually(
       async () => {
@@ -152,5 +159,10 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
       200,
     );
     await eventually(() => recorder.distinct(endpoint).includes(4), 15_000);
+    expect(await queuesLost()).toBe(lostBefore + 1);
   });
 });
+
+async function queuesLost(): Promise<number> {
+  return (await metrics.webhookQueuesLost.get()).values[0]?.value ?? 0;
+}

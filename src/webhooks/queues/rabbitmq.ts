@@ -3,6 +3,7 @@ import { connect, type Channel, type ChannelModel, type ConfirmChannel, type Con
 import { Backoff } from '../../adapters/backoff.js';
 import { errorMessage } from '../../adapters/link.js';
 import { redactUrl } from '../../adapters/redis.js';
+import { metrics } from '../../metrics/index.js';
 import type { Logger } from '../../util/logger.js';
 import type { DeadLetter, QueuedBatch, WebhookQueue } from '../types.js';
 import { decodeBatch, decodeDeadLetter, encodeBatch, encodeDeadLetter } from './codec.js';
@@ -81,6 +82,8 @@ class RabbitQueue implements WebhookQueue {
   private readonly inFlight = new Set<Promise<void>>();
   /** Per endpoint, the delivery running on this node (any session) and whether it went through. */
   private readonly running = new Map<string, { readonly id: string; readonly done: Promise<boolean> }>();
+  /** Every queue this driver has declared, on any connection: each must still be there after a reconnect. */
+  private readonly everDeclared = new Set<string>();
   /** Messages the broker returned as unroutable (no such queue), by publish token. */
   private readonly returned = new Set<string>();
   private readonly link: LinkLog;
@@ -200,6 +203,7 @@ class RabbitQueue implements WebhookQueue {
   private async declare(session: Session, channel: Channel, queue: string, args: typeof ENDPOINT_QUEUE_ARGS | typeof DEAD_QUEUE_ARGS) {
     const reply = await channel.assertQueue(queue, args);
     session.declared.add(queue);
+    this.everDeclared.add(queue);
     return reply;
   }
 
@@ -321,8 +325,45 @@ class RabbitQueue implements WebhookQueue {
       const token = message.properties.headers?.['x-publish-token'];
       if (typeof token === 'string') this.returned.add(token);
     });
+    // Before anything here declares them again (which would create them empty).
+    await this.reportLostQueues(connection);
     for (const endpoint of this.endpoints) await this.consume(session, endpoint);
     return session;
+  }
+
+  /**
+   * A durable queue can be gone after a broker restart with every confirmed
+   * batch in it: RabbitMQ 3.x keeps queue definitions in Mnesia, whose log is
+   * written with a delayed write (about 2 s), so a queue declared just before
+   * a broker crash may not be recovered (its messages are then discarded),
+   * and an operator may delete one. Our next declare would create it again,
+   * empty, and the loss would go unseen: so each new connection first checks
+   * (passively) every queue this driver had declared, and reports the ones
+   * that are gone. A failed check closes its channel; the next gets a new one.
+   */
+  private async reportLostQueues(connection: ChannelModel): Promise<void> {
+    let channel: Channel | null = null;
+    try {
+      for (const queue of this.everDeclared) {
+        if (channel === null) {
+          channel = await connection.createChannel();
+          channel.on('error', ignore);
+        }
+        try {
+          await channel.checkQueue(queue);
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 404) throw err;
+          channel = null;
+          metrics.webhookQueuesLost.inc();
+          this.options.logger.error(
+            { queue },
+            'webhook queue: a rabbitmq queue this node had declared is gone after a reconnect (deleted, or lost by the broker in a crash), with any batches that were in it; declaring it again',
+          );
+        }
+      }
+    } finally {
+      if (channel !== null) await channel.close().catch(ignore);
+    }
   }
 
   private async consume(session: Session, endpoint: string): Promise<void> {
