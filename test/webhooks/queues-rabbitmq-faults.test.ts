@@ -86,7 +86,9 @@ describe.skipIf(!available)('webhook queue on rabbitmq: faults', () => {
     release();
     const want = (endpoint: string): number[] => [...confirmed.get(endpoint)!].sort((a, b) => a - b);
     await eventually(() => endpoints.every((e) => recorder.distinct(e).length === want(e).length), 30_000).catch(async (err: unknown) => {
-      throw new Error(`${String(err)} (queues the broker lost: ${(await queuesLost()) - lostBefore}): ${endpoints.map((e) => `want ${JSON.stringify(want(e))} got ${JSON.stringify(recorder.completed.get(e))}`).join('; ')}`);
+      throw new Error(
+        `${String(err)} (queues the broker lost: ${(await queuesLost()) - lostBefore}): ${endpoints.map((e) => `want ${JSON.stringify(want(e))} got ${JSON.stringify(recorder.completed.get(e))}`).join('; ')}`,
+      );
     });
     for (const endpoint of endpoints) {
       expect(recorder.distinct(endpoint)).toEqual(want(endpoint));
