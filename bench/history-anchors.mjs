@@ -89,9 +89,16 @@ async function historyState(port, store) {
   return { status: res.status, offset, appends: line === undefined ? 0 : Number(line.split(' ').pop()) };
 }
 
+/** The node's main thread: seconds on a CPU, and seconds runnable but waiting for one (/proc/<pid>/schedstat). */
+function schedSeconds(pid) {
+  const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { run: run / 1e9, wait: wait / 1e9 };
+}
+
 async function runOnce(variant, index) {
   const node = await startNode(variant, index);
   const redisCpu0 = cpuSeconds(redis.pid);
+  const sched0 = schedSeconds(node.child.pid);
   const out = join(outDir, `bench-history-anchors-${stamp}-${index}-${variant}.json`);
   const harness = run(
     process.execPath,
@@ -110,14 +117,17 @@ async function runOnce(variant, index) {
   const stepsDone = [fanout.warmup, ...fanout.steps].filter(Boolean);
   const published = stepsDone.reduce((n, s) => n + s.published - s.publishErrors, 0);
   const state = await historyState(node.port, variant);
+  const sched1 = schedSeconds(node.child.pid);
+  // How starved the node was by the rest of the (shared) machine: time it waited for CPU 0 per second it ran.
+  const waitShare = round((sched1.wait - sched0.wait) / (sched1.run - sched0.run));
   node.child.kill('SIGTERM');
   await new Promise((resolve) => node.child.once('exit', resolve));
   const active = variant === 'off' ? state.status === 404 : state.offset === published && state.appends === published;
   if (!active) throw new Error(`${variant}: history not as configured: ${JSON.stringify(state)}, ${published} publishes`);
-  // The machine is shared: the 1-minute load average says how contended this run was.
-  const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-  console.log(`[history-anchors] ${variant}: ${published} publishes, channel offset ${state.offset}, appends metric ${state.appends}: ok (load ${load})`);
-  return { variant, published, state, load, redisCpuSecs: variant === 'redis' ? round(cpuSeconds(redis.pid) - redisCpu0) : 0, steps: fanout.steps };
+  console.log(
+    `[history-anchors] ${variant}: ${published} publishes, channel offset ${state.offset}, appends metric ${state.appends}: ok; waited ${waitShare} s per CPU-s`,
+  );
+  return { variant, published, state, waitShare, redisCpuSecs: variant === 'redis' ? round(cpuSeconds(redis.pid) - redisCpu0) : 0, steps: fanout.steps };
 }
 
 const median = (xs) => {
@@ -166,15 +176,18 @@ const redisCpu = runs.filter((x) => x.variant === 'redis').map((x) => x.redisCpu
 writeFileSync(join(outDir, `bench-history-anchors-${stamp}.json`), JSON.stringify({ command, rule: RULE, runs, rows, redisCpu }, null, 2));
 
 const f = (xs) => xs.map((x) => (x === null ? 'n/a' : x.toFixed(2))).join(' / ');
-const fp = (xs) => xs.map((x) => (x === null ? 'n/a' : String(Math.round(x)))).join(' / ');
-console.log(`\n${command}\norder: ${runs.map((x) => `${x.variant} (load ${x.load})`).join(', ')}; redis-server CPU-s per redis run: ${redisCpu.join(' / ')}\n`);
-console.log('server CPU-s per 1M deliveries (each run) and p99 ms (each run); ratios: median ÷ median off, then per round');
-console.log('| deliveries/s | off | memory | Redis | memory ÷ off | Redis ÷ off | p99 off / memory / Redis | loss off / mem / Redis |');
+const p99 = (cell) => Math.round(median(cell.p99));
+console.log(
+  `\n${command}\norder (node's run-queue wait per CPU-s): ${runs.map((x) => `${x.variant} (${x.waitShare})`).join(', ')}; redis-server CPU-s per redis run: ${redisCpu.join(' / ')}\n`,
+);
+// 1,000 subscribers: CPU-s per million deliveries is also the node's CPU milliseconds per publish.
+console.log('server CPU-s per 1M deliveries: median (each run); ratios: median ÷ median off (each round); p99: median of the runs');
+console.log('| deliveries/s | off | memory | Redis | memory ÷ off | Redis ÷ off | p99 ms off / memory / Redis | loss off / mem / Redis |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
     `| ${r.deliveriesPerSec / 1000}k | ${median(r.off.cpu).toFixed(2)} (${f(r.off.cpu)}) | ${median(r.memory.cpu).toFixed(2)} (${f(r.memory.cpu)}) | ` +
       `${median(r.redis.cpu).toFixed(2)} (${f(r.redis.cpu)}) | **${r.memoryRatio.toFixed(2)}** (${f(r.memoryPairs)}) | **${r.redisRatio.toFixed(2)}** (${f(r.redisPairs)}) | ` +
-      `${fp(r.off.p99)} / ${fp(r.memory.p99)} / ${fp(r.redis.p99)} | ${r.off.loss} / ${r.memory.loss} / ${r.redis.loss} |`,
+      `${p99(r.off)} / ${p99(r.memory)} / ${p99(r.redis)} | ${r.off.loss} / ${r.memory.loss} / ${r.redis.loss} |`,
   );
 }
