@@ -89,8 +89,13 @@ async function historyState(port, store) {
   const res = await fetch(`http://127.0.0.1:${port}${path}?${query}`);
   const offset = res.status === 404 ? null : (await res.json()).offset;
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = metrics.split('\n').find((l) => l.startsWith(`switchboard_history_appends_total{store="${store}",outcome="ok"}`));
-  return { status: res.status, offset, appends: line === undefined ? 0 : Number(line.split(' ').pop()) };
+  const value = (prefix) => {
+    const line = metrics.split('\n').find((l) => l.startsWith(prefix));
+    return line === undefined ? 0 : Number(line.split(' ').pop());
+  };
+  // Socket writes per delivery over the run: how well the transport merged frames (fewer is cheaper).
+  const writesPerDelivery = round(value('switchboard_socket_writes_total ') / value('switchboard_ws_messages_sent_total '));
+  return { status: res.status, offset, appends: value(`switchboard_history_appends_total{store="${store}",outcome="ok"}`), writesPerDelivery };
 }
 
 /** The node's main thread: seconds on a CPU, and seconds runnable but waiting for one (/proc/<pid>/schedstat). */
@@ -130,7 +135,7 @@ async function runOnce(variant, index) {
   const active = variant === 'off' ? state.status === 404 : state.offset === published && state.appends === published;
   if (!active) throw new Error(`${variant}: history not as configured: ${JSON.stringify(state)}, ${published} publishes`);
   console.log(
-    `[history-anchors] ${variant}: ${published} publishes, channel offset ${state.offset}, appends metric ${state.appends}: ok; waited ${waitShare} s per CPU-s`,
+    `[history-anchors] ${variant}: ${published} publishes, channel offset ${state.offset}, appends metric ${state.appends}: ok; waited ${waitShare} s per CPU-s; ${state.writesPerDelivery} socket writes per delivery`,
   );
   return { variant, published, state, waitShare, redisCpuSecs: variant === 'redis' ? round(cpuSeconds(redis.pid) - redisCpu0) : 0, steps: fanout.steps };
 }
@@ -223,7 +228,7 @@ writeFileSync(join(outDir, `bench-history-anchors-${stamp}.json`), JSON.stringif
 const f = (xs) => xs.map((x) => (x === null ? 'n/a' : x.toFixed(2))).join(' / ');
 const p99 = (cell) => Math.round(median(cell.p99));
 console.log(
-  `\n${command}\norder (node's run-queue wait per CPU-s): ${runs.map((x) => `${x.variant} (${x.waitShare})`).join(', ')}; redis-server CPU-s per redis run: ${redisCpu.join(' / ')}\n`,
+  `\n${command}\norder (node's run-queue wait per CPU-s, socket writes per delivery): ${runs.map((x) => `${x.variant} (${x.waitShare}, ${x.state.writesPerDelivery})`).join(', ')}; redis-server CPU-s per redis run: ${redisCpu.join(' / ')}\n`,
 );
 console.log('server CPU-s per 1M deliveries: median (each run); ratios: median ÷ median off (each round); on − off in node CPU ms per publish; p99: median');
 console.log(
