@@ -15,7 +15,7 @@ export interface Advice {
 }
 
 /** Why a step was taken: the label of the events counter. */
-export type StepCause = 'advice' | 'min-nodes' | 'max-nodes';
+type StepCause = 'advice' | 'min-nodes' | 'max-nodes';
 
 export type Decision = { action: 'up' | 'down'; cause: StepCause; reason: string } | { action: 'hold'; reason: string };
 

@@ -1,8 +1,8 @@
 import type { Logger } from '../util/logger.js';
 import { supervisorMetrics } from '../metrics/supervisor.js';
 
-export type EventKind = 'scale-up' | 'scale-down' | 'crash' | 'restart';
-export type EventCause = 'advice' | 'min-nodes' | 'max-nodes' | 'crash' | 'ready-timeout';
+type EventKind = 'scale-up' | 'scale-down' | 'crash' | 'restart';
+type EventCause = 'advice' | 'min-nodes' | 'max-nodes' | 'crash' | 'ready-timeout';
 
 /** One entry of `GET /supervisor`'s event list. */
 export interface SupervisorEvent {

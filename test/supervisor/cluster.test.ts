@@ -94,7 +94,8 @@ describe.skipIf(!built)('switchboard cluster', () => {
     });
 
     // Subscribers through the balancer for the whole test, and a publisher through it too.
-    const subscribers = Array.from({ length: 4 }, () => new TrackedSubscriber(pusherClient({ port } as RunningNode), 'feed'));
+    const subscribe = (): TrackedSubscriber => new TrackedSubscriber(pusherClient({ port } as RunningNode), 'feed');
+    const subscribers = Array.from({ length: 4 }, subscribe);
     for (const s of subscribers) cleanups.push(() => s.client.disconnect());
     const sdk = new Pusher({ appId: DEV_APP.id, key: DEV_APP.key, secret: DEV_APP.secret, host: '127.0.0.1', port: String(port), useTLS: false });
     const deadline = Date.now() + 20_000;
@@ -162,6 +163,11 @@ describe.skipIf(!built)('switchboard cluster', () => {
 
     const two = await untilStatus(sup, (s) => s.running >= 2, 60_000, '2 nodes');
     const three = await untilStatus(sup, (s) => allReady(s, 3), 60_000, '3 ready nodes');
+    // A second group lands on the newer nodes (the first is all on node 0), so that a scale-down drain moves subscribers too.
+    const later = Array.from({ length: 4 }, subscribe);
+    for (const s of later) cleanups.push(() => s.client.disconnect());
+    subscribers.push(...later);
+    await untilStatus(sup, () => later.every((s) => s.subscribed), 20_000, 'the second group subscribed');
     const ups = three.events.filter((e) => e.event === 'scale-up');
     // One step at a time: 1 → 2, then 2 → 3, each for the advice's reason.
     expect(
