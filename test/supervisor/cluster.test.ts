@@ -235,8 +235,11 @@ describe.skipIf(!built)('switchboard cluster', () => {
     );
     for (const r of report) {
       // How long after the kill -9 a client on that node saw its connection end (then reconnected through the balancer).
-      const noticed = subscribers[r.i]!.periods.filter((w) => w.from < killedAt && w.to > killedAt).map((w) => w.to - killedAt);
+      const sub = subscribers[r.i]!;
+      const noticed = sub.periods.filter((w) => sub.lostAtKill(w, killedAt)).map((w) => w.to - killedAt);
       if (noticed.length > 0) console.log(`  #${r.i} noticed the kill after ${noticed.join(', ')} ms`);
+      for (const g of sub.gaps(published, killedAt))
+        console.log(`  #${r.i} reconnect after ${g.cause === 'kill' ? 'kill -9' : 'close (drain)'}: ${g.ms} ms without a subscription, ${g.missed} missed`);
       for (const n of r.missed) {
         const p = published.find((x) => x.n === n)!;
         console.log(`  #${r.i} missed ${n} while connected: sent ${p.sentAt - killedAt} ms, acked ${p.ackedAt - killedAt} ms after the kill`);

@@ -99,8 +99,8 @@ describe('readAdvice', () => {
 
 describe('nodeArguments', () => {
   it("passes the supervisor's own flags on to every node, except the public host and port", () => {
-    expect(
-      nodeArguments({ port: '6001', host: '0.0.0.0', adapter: 'redis', scalingMinNodes: '2', monitor: true, apps: '[{"id":"a"}]', x: undefined }),
-    ).toEqual(['--adapter', 'redis', '--scaling-min-nodes', '2', '--compression', '--apps', '[{"id":"a"}]']);
+    expect(nodeArguments({ port: '6001', host: '0.0.0.0', adapter: 'redis', scalingMinNodes: '2', monitor: true, apps: '[{"id":"a"}]', x: undefined })).toEqual(
+      ['--adapter', 'redis', '--scaling-min-nodes', '2', '--monitor', '--apps', '[{"id":"a"}]'],
+    );
   });
 });
