@@ -80,15 +80,14 @@ export class NodePool {
     return pending.length === 0 ? null : pending.map((n) => `node ${n.slot} ${n.state}`).join(', ');
   }
 
-  /** Start one more node; resolves once it is ready (true) or has failed its first start (false: it restarts on its own). */
+  /** Start one more node; resolves once it is ready or has failed its first start (then it restarts on its own). */
   async add(): Promise<SupervisedNode> {
     let slot = 0;
     while (this.nodes.has(slot)) slot++;
-    const port = await this.portFor(slot);
     const node: SupervisedNode = {
       slot,
       host: this.settings.host,
-      port,
+      port: 0,
       state: 'starting',
       run: null,
       restarts: 0,
@@ -98,7 +97,9 @@ export class NodePool {
         return `${this.host}:${this.port}`;
       },
     };
+    // The slot is taken before the first await: adds that run at once (the start-up's) get different slots.
     this.nodes.set(slot, node);
+    node.port = await this.portFor(slot);
     await this.launch(node);
     return node;
   }
