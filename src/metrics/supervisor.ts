@@ -11,7 +11,7 @@ const registers = [balancerRegistry];
 export const supervisorMetrics = {
   events: new Counter({
     name: 'switchboard_supervisor_events_total',
-    help: 'Scaling steps and restarts by event (scale-up, scale-down, crash, restart) and cause (advice, min-nodes, max-nodes, crash, ready-timeout)',
+    help: 'Scaling steps and restarts by event (scale-up, scale-down, crash, restart) and cause (advice, min-nodes, max-nodes, crash, start-failed)',
     labelNames: ['event', 'cause'] as const,
     registers,
   }),

@@ -2,7 +2,7 @@ import type { Logger } from '../util/logger.js';
 import { supervisorMetrics } from '../metrics/supervisor.js';
 
 type EventKind = 'scale-up' | 'scale-down' | 'crash' | 'restart';
-type EventCause = 'advice' | 'min-nodes' | 'max-nodes' | 'crash' | 'ready-timeout';
+type EventCause = 'advice' | 'min-nodes' | 'max-nodes' | 'crash' | 'start-failed';
 
 /** One entry of `GET /supervisor`'s event list. */
 export interface SupervisorEvent {

@@ -41,7 +41,7 @@ export interface PoolListener {
   /** The node must take no new traffic (draining, or its process died). */
   gone(node: SupervisedNode): void;
   /** The node's process exited unasked; it restarts after `delayMs`. */
-  crashed(node: SupervisedNode, detail: { code: number | null; signal: string | null; delayMs: number; why: string }): void;
+  crashed(node: SupervisedNode, detail: { code: number | null; signal: string | null; delayMs: number; beforeReady: boolean }): void;
   /** A crashed node is ready again. */
   restarted(node: SupervisedNode): void;
   /** A new process (first start or restart) is running: attach the IPC relay to it. */
@@ -165,8 +165,7 @@ export class NodePool {
     node.state = 'restarting';
     if (wasServing) this.listener.gone(node);
     const delayMs = node.backoff.crashed(run.startedAt, Date.now());
-    const why = wasServing ? 'exited while serving' : 'exited or timed out before it was ready';
-    this.listener.crashed(node, { code: exit.code, signal: exit.signal, delayMs, why });
+    this.listener.crashed(node, { code: exit.code, signal: exit.signal, delayMs, beforeReady: !wasServing });
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       void this.restart(node);

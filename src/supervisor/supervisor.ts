@@ -69,10 +69,10 @@ export class Supervisor {
         crashed: (node, d) =>
           this.events.record({
             event: 'crash',
-            cause: d.why.includes('before') ? 'ready-timeout' : 'crash',
+            cause: d.beforeReady ? 'start-failed' : 'crash',
             nodes: this.pool.running,
             slot: node.slot,
-            reason: `node ${node.slot} (${node.address}) ${d.why} (code ${d.code ?? '-'}, signal ${d.signal ?? '-'}); restarting in ${d.delayMs} ms`,
+            reason: `node ${node.slot} (${node.address}) ${d.beforeReady ? 'exited or timed out before it was ready' : 'exited while serving'} (code ${d.code ?? '-'}, signal ${d.signal ?? '-'}); restarting in ${d.delayMs} ms`,
           }),
         restarted: (node) =>
           this.events.record({
