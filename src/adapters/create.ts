@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { IpcAdapter } from './ipc.js';
+import { IpcAdapter, relaysThroughParent } from './ipc.js';
 import { NatsAdapter } from './nats.js';
 import { RedisAdapter } from './redis.js';
 import type { ClusterTransport } from './types.js';
@@ -19,7 +19,7 @@ export interface TransportSettings {
 
 /**
  * The transport for a node's settings, or null when the node is alone (the
- * local adapter outside `--workers`): then the cluster layer is not started
+ * local adapter outside `--workers` and `switchboard cluster`): then the cluster layer is not started
  * and the hot path does no cluster work at all.
  */
 export function createTransport(settings: TransportSettings): ClusterTransport | null {
@@ -30,8 +30,8 @@ export function createTransport(settings: TransportSettings): ClusterTransport |
     case 'nats':
       return new NatsAdapter({ ...link, servers: splitUrls(settings.natsUrl), name: `switchboard ${settings.nodeId}` });
     case 'local':
-      // A node:cluster worker reaches its siblings through the primary.
-      return cluster.isWorker ? new IpcAdapter(link) : null;
+      // A node:cluster worker reaches its siblings through the primary; a supervised node through the supervisor.
+      return cluster.isWorker || relaysThroughParent() ? new IpcAdapter(link) : null;
   }
 }
 

@@ -1,13 +1,36 @@
-import type { Worker } from 'node:cluster';
 import { LocalBus } from './local.js';
 import { BrokerLink, type BrokerLinkOptions, type BrokerSession, type SessionSink } from './link.js';
 import type { LeaseHolder } from './types.js';
 
 /**
- * `--workers` without Redis or NATS: workers reach each other through the
- * node:cluster primary, which runs a LocalBus and relays. Messages on the IPC
- * channel carry `sb: 'ipc'` so they never mix with other uses of it.
+ * `--workers` (and `switchboard cluster`) without Redis or NATS: nodes reach
+ * each other through their parent process (the node:cluster primary, or the
+ * supervisor that forked them), which runs a LocalBus and relays. Messages on
+ * the IPC channel carry `sb: 'ipc'` so they never mix with other uses of it.
  */
+
+/**
+ * Env var that tells a forked (non-node:cluster) node to relay through its
+ * parent: set by the supervisor for `adapter: local` (not SWITCHBOARD_*: it is
+ * not a config option a user sets).
+ */
+export const IPC_RELAY_ENV = 'SB_IPC_RELAY';
+
+/** Whether this process should reach its siblings through its parent's IpcHub. */
+export function relaysThroughParent(): boolean {
+  return process.env[IPC_RELAY_ENV] === '1' && typeof process.send === 'function';
+}
+
+/**
+ * One child on the hub's side: a node:cluster Worker fits as is; a
+ * child_process.fork() child is wrapped (its `connected` is a property).
+ */
+export interface IpcPeer {
+  send(message: unknown): unknown;
+  isConnected(): boolean;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'exit', listener: () => void): unknown;
+}
 
 type WorkerToPrimary =
   | { sb: 'ipc'; op: 'pub'; batch: Array<[string, string]> }
@@ -22,11 +45,11 @@ function isIpcMessage(message: unknown): message is { sb: 'ipc'; op: string } {
   return typeof message === 'object' && message !== null && (message as { sb?: unknown }).sb === 'ipc';
 }
 
-/** The primary's side: one bus, one relay per worker. Call `attach` for each forked worker. */
+/** The parent's side: one bus, one relay per child. Call `attach` for each forked child. */
 export class IpcHub {
   private readonly bus = new LocalBus();
 
-  attach(worker: Worker): void {
+  attach(worker: IpcPeer): void {
     const outbox: Array<[string, string]> = [];
     let scheduled = false;
     const flush = (): void => {

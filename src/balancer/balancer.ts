@@ -61,6 +61,7 @@ export class Balancer {
   private readonly tunnels: TunnelHandler;
   private readonly http: HttpForwarder;
   private readonly sockets = new Set<Duplex>();
+  private readonly views = new Map<string, () => unknown>();
   port = 0;
 
   constructor(
@@ -115,12 +116,8 @@ export class Balancer {
         { redisUrl: this.config.redisUrl ?? '', keyPrefix: this.config.keyPrefix, nodeTimeoutMs: this.config.nodeTimeout * 1000 },
         {
           // Nodes found in the first seconds were there before us: no slow start for them.
-          added: (host, port) => this.checker.watch(this.set.add(host, port, 1, performance.now() - startedAt > 3000)),
-          removed: (address) => {
-            const b = this.set.get(address);
-            if (b !== undefined) this.checker.unwatch(b);
-            this.set.remove(address);
-          },
+          added: (host, port) => this.addBackend(host, port, performance.now() - startedAt > 3000),
+          removed: (address) => this.removeBackend(address),
         },
         this.logger,
       );
@@ -153,6 +150,26 @@ export class Balancer {
       'switchboard balancer listening',
     );
     return this.port;
+  }
+
+  /**
+   * A backend joins at runtime (discovery, or `switchboard cluster`'s supervisor): checked at
+   * once; `late` ramps it through slow start, as a node that joins a running cluster should.
+   */
+  addBackend(host: string, port: number, late: boolean): void {
+    this.checker.watch(this.set.add(host, port, 1, late));
+  }
+
+  /** A backend leaves at runtime: no new traffic from now; its open tunnels run until they close. */
+  removeBackend(address: string): void {
+    const b = this.set.get(address);
+    if (b !== undefined) this.checker.unwatch(b);
+    this.set.remove(address);
+  }
+
+  /** Answer `GET path` with `view()` as JSON next to `/balancer` (the supervisor's `/supervisor`). */
+  serveJson(path: string, view: () => unknown): void {
+    this.views.set(path, view);
   }
 
   async stop(): Promise<void> {
@@ -210,8 +227,8 @@ export class Balancer {
   }
 
   private request(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && (path === '/balancer' || path === '/endpoints' || path === '/metrics')) {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method === 'GET' && (path === '/balancer' || path === '/endpoints' || path === '/metrics' || this.views.has(path))) {
       void this.local(path, res);
       return;
     }
@@ -225,7 +242,8 @@ export class Balancer {
       res.end(text);
       return;
     }
-    const body = JSON.stringify(path === '/balancer' ? this.describe() : this.endpoints());
+    const view = this.views.get(path);
+    const body = JSON.stringify(view !== undefined ? view() : path === '/balancer' ? this.describe() : this.endpoints());
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
     res.end(body);
   }

@@ -12,6 +12,7 @@ import { addConfigOptions } from './start-options.js';
 import { registerWebhookCommands } from './webhooks.js';
 import { registerAppsCommands } from './apps.js';
 import { registerBenchCommands } from '../bench/cli.js';
+import { followSupervisor } from '../supervisor/child.js';
 
 /** Exit codes of the `switchboard` command. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
@@ -52,6 +53,8 @@ async function runStart(flags: Record<string, unknown>, io: CliIo): Promise<numb
     const { startNode, exitOnSignals } = await import('../node.js');
     const node = await startNode(config, logger);
     exitOnSignals(node, logger);
+    // Under `switchboard cluster`: exit with the supervisor.
+    followSupervisor(node, logger);
     return ExitCode.Ok;
   } catch (err) {
     logger.fatal({ err }, 'could not start the node');
@@ -97,6 +100,15 @@ export async function runCli(args: readonly string[], io: CliIo = processIo): Pr
     const { addBalancerOptions, runBalance } = await import('./balance.js');
     addBalancerOptions(balance).action(async (flags: Record<string, unknown>) => {
       exitCode = await runBalance(flags, io);
+    });
+  }
+
+  // The supervisor's modules load only for `cluster`.
+  const cluster = program.command('cluster').description("a supervisor on this host: node processes behind a balancer, scaled by the leader's advice");
+  if (args[0] === 'cluster') {
+    const { addClusterOptions, runCluster } = await import('./cluster.js');
+    addClusterOptions(cluster).action(async (flags: Record<string, unknown>) => {
+      exitCode = await runCluster(flags, io);
     });
   }
 

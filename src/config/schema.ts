@@ -588,6 +588,60 @@ export const configSchema = z
       .regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"')
       .default('1')
       .describe('Worker processes sharing the port: a number, or `auto` for one per core.'),
+    // ---- `switchboard cluster`: the supervisor (src/supervisor; docs/operations.md). Its min/max are scalingMinNodes/scalingMaxNodes. ----
+    supervisorInterval: z
+      .number()
+      .min(0.1)
+      .max(300)
+      .default(5)
+      .describe("`switchboard cluster`: seconds between reads of the leader's scaling advice (`GET /cluster/scaling`)."),
+    supervisorScaleUpCooldown: z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(30)
+      .describe('`switchboard cluster`: seconds after a scaling step completes before the next scale-up (one node per step).'),
+    supervisorScaleDownCooldown: z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(60)
+      .describe(
+        "`switchboard cluster`: seconds after a scaling step completes before the next scale-down (on top of the advice's scalingStabilizationSeconds).",
+      ),
+    supervisorReadyTimeout: z
+      .number()
+      .min(1)
+      .max(600)
+      .default(30)
+      .describe('`switchboard cluster`: seconds a started node has to answer `/ready` 200; slower counts as a crash (killed, restarted with backoff).'),
+    supervisorRestartMaxDelay: z
+      .number()
+      .min(0.1)
+      .max(3600)
+      .default(30)
+      .describe(
+        '`switchboard cluster`: longest wait before restarting a crashed node; the wait doubles from 0.5 s per crash and starts over after a minute up.',
+      ),
+    supervisorNodeHost: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('`switchboard cluster`: address the node processes listen on (the balancer listens on `host`:`port`).'),
+    supervisorNodePortBase: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(0)
+      .describe('`switchboard cluster`: node N listens on this port + N; 0 = a free port chosen by the OS.'),
+    supervisorBalancerConfig: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "`switchboard cluster`: JSON or YAML file of the balancer's options (`switchboard balance`; SWITCHBOARD_BALANCER_* env applies too); listen, host and backends are the supervisor's.",
+      ),
     appId: z
       .string()
       .min(1)

@@ -70,11 +70,19 @@ export class ScalingAdvisor {
     const current = counted.length;
     const result = desiredNodes(current, nodes, this.targets, tolerance);
     const recommended = result.desired;
-    const stabilized = this.window.push(recommended, now);
+    // As the HPA's behavior does (stabilizeRecommendationWithBehaviors): the count moves from `current`
+    // up to a higher recommendation at once, and down no further than the window's highest. The window
+    // only holds scale-downs back; it never raises the count above `current` by itself. (Taking the
+    // window's highest as the advice did that: right after a scale-down, or under a new leader whose
+    // window still held the busy minutes, it asked to scale up again with no load to justify it.)
+    const windowHighest = this.window.push(recommended, now);
+    const stabilized = recommended > current ? recommended : Math.min(current, windowHighest);
     const desired = Math.min(maxNodes, Math.max(minNodes, stabilized));
     const parts: string[] = [result.deciding === null ? 'no signal has data: keep the current count' : result.deciding.reason];
     if (stabilized > recommended)
-      parts.push(`scale-down held: the highest advice of the last ${Math.round(this.settings.stabilizationMs / 1000)} s is ${stabilized}`);
+      parts.push(
+        `scale-down held: the highest advice of the last ${Math.round(this.settings.stabilizationMs / 1000)} s is ${windowHighest}${windowHighest > stabilized ? `, so stay at ${stabilized}` : ''}`,
+      );
     if (desired > stabilized) parts.push(`raised to scalingMinNodes ${minNodes}`);
     if (desired < stabilized) parts.push(`capped at scalingMaxNodes ${maxNodes}`);
     const verdict = desired > current ? `scale up ${current} → ${desired}` : desired < current ? `scale down ${current} → ${desired}` : `stay at ${current}`;

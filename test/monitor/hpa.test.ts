@@ -83,6 +83,15 @@ describe('stabilization', () => {
 describe('ScalingAdvisor', () => {
   const settings = { targetConnections: 100, targetElu: 0, targetCpu: 0, tolerance: 0.1, stabilizationMs: 60_000, minNodes: 2, maxNodes: 3 };
 
+  it('never scales up on the window alone: after a scale-down (or under a new leader) the count stays', () => {
+    const advisor = new ScalingAdvisor({ ...settings, minNodes: 1 }, 'n1');
+    const busy = [1, 2, 3].map((i) => ({ id: `n${i}`, load: { connections: 150 } }));
+    expect(advisor.compute(busy, 0)).toMatchObject({ current: 3, desired: 3 });
+    // The supervisor (or an operator) went down to 1 on another node's advice; this one still remembers 3.
+    const after = advisor.compute([{ id: 'n1', load: { connections: 5 } }], 10_000);
+    expect(after).toMatchObject({ current: 1, desired: 1, recommended: 1 });
+  });
+
   it('clamps to min and max and says why', () => {
     const advisor = new ScalingAdvisor(settings, 'n1');
     const up = advisor.compute([{ id: 'a', load: { connections: 1000 } }], 0);
@@ -104,8 +113,12 @@ describe('ScalingAdvisor', () => {
       { id: 'b', load: { connections: 1 } },
     ];
     const held = advisor.compute(idle, 30_000);
-    expect(held.desired).toBe(3);
+    // The window holds the count at the current 2 (the HPA's rule): it does not raise it to the 3 it remembers.
+    expect(held).toMatchObject({ current: 2, desired: 2, recommended: 1 });
     expect(held.reason).toContain('scale-down held');
+    // After a scale-up to 3 that the load no longer needs: held at 3 for the window, then down.
+    const three = [...idle, { id: 'c', load: { connections: 1 } }];
+    expect(advisor.compute(three, 40_000)).toMatchObject({ current: 3, desired: 3, recommended: 1 });
     const after = advisor.compute(idle, 61_000);
     expect(after).toMatchObject({ desired: 2, recommended: 1 });
     expect(after.reason).toContain('raised to scalingMinNodes 2');

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { balancerRegistry } from '../../../src/metrics/balancer.js';
+// Registers the supervisor's metrics on the balancer's registry (one process: `switchboard cluster`).
+import '../../../src/metrics/supervisor.js';
 import { configSchema, appSchema } from '../../../src/config/schema.js';
 import { limitNames, registry } from '../../../src/metrics/index.js';
 
@@ -57,11 +59,19 @@ describe('docs/metrics.md', () => {
 
   it('lists every balancer metric, with its type and labels, and no other', async () => {
     const documented = sections.get('Balancer') ?? [];
-    expect(documented.sort(byName)).toEqual((await ownMetrics(balancerRegistry, 'switchboard_balancer_')).sort(byName));
+    const own = (await ownMetrics(balancerRegistry, 'switchboard_balancer_')).filter((m) => !m.name.startsWith('switchboard_supervisor_'));
+    expect(documented.sort(byName)).toEqual(own.sort(byName));
   });
 
-  it('has no metric row outside the node and balancer sections', () => {
-    expect([...sections.keys()].sort()).toEqual(['Balancer', 'Cluster', 'Monitor', 'Node', 'Webhooks']);
+  it("lists every supervisor metric (served with the balancer's), and no other", async () => {
+    const documented = sections.get('Supervisor') ?? [];
+    const own = (await ownMetrics(balancerRegistry, 'switchboard_balancer_')).filter((m) => m.name.startsWith('switchboard_supervisor_'));
+    expect(own.length).toBeGreaterThan(0);
+    expect(documented.sort(byName)).toEqual(own.sort(byName));
+  });
+
+  it('has no metric row outside the node, balancer and supervisor sections', () => {
+    expect([...sections.keys()].sort()).toEqual(['Balancer', 'Cluster', 'Monitor', 'Node', 'Supervisor', 'Webhooks']);
   });
 });
 
