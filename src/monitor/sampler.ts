@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
-import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
+import { EluMeter } from './loop.js';
 
 /** One interval's view of the node's resources. Rates and loop figures cover the interval only. */
 export interface ResourceSample {
@@ -56,7 +57,7 @@ const LOOP_DELAY_RESOLUTION_MS = 20;
  * it at once (a cumulative ELU would average it away).
  */
 export class ResourceSampler {
-  private lastElu: EventLoopUtilization = performance.eventLoopUtilization();
+  private readonly elu = new EluMeter();
   private lastCpu = process.cpuUsage();
   private lastHost = hostTimes();
   private lastAt = performance.now();
@@ -77,9 +78,7 @@ export class ResourceSampler {
     const seconds = Math.max(0.001, (now - this.lastAt) / 1000);
     this.lastAt = now;
 
-    const elu = performance.eventLoopUtilization();
-    const utilization = performance.eventLoopUtilization(elu, this.lastElu).utilization;
-    this.lastElu = elu;
+    const utilization = this.elu.read();
 
     const cpu = process.cpuUsage();
     const cpuMicros = cpu.user - this.lastCpu.user + (cpu.system - this.lastCpu.system);
