@@ -8,6 +8,7 @@ import { balancerOptions, loadBalancerConfig, parseBackendSpec } from '../../src
 import { LoadSampler } from '../../src/balancer/node-load.js';
 import { ConfigError } from '../../src/config/errors.js';
 import type { RunningNode } from '../../src/node.js';
+import { blockFor, busyRhythm } from '../helpers/busy-loop.js';
 import { startTestNode } from '../helpers/node.js';
 import { backendsUp, closeAll, openMany, sleep, startBalancer, until } from './helpers.js';
 
@@ -77,10 +78,7 @@ describe('node side: load report', () => {
   it('with the monitor off: utilization is a delta per interval, not the cumulative figure', async () => {
     const sampler = new LoadSampler(null, 100);
     cleanups.push(() => sampler.stop());
-    const spinUntil = Date.now() + 250;
-    while (Date.now() < spinUntil) {
-      /* keep the loop busy */
-    }
+    blockFor(250);
     // The overdue sampling timer runs before this one: its interval was the busy one.
     await sleep(5);
     const busy = sampler.report(0, false).elu;
@@ -102,16 +100,7 @@ describe('node side: load report', () => {
   it("a node's /ready utilization is its monitor's, and it is still measured with the monitor off", async () => {
     const on = await node({ monitorIntervalMs: 100 });
     // The loop shared with the node busy about half the time, so the figures are far from 0 and from each other's windows.
-    let busy = true;
-    const spin = (): void => {
-      if (!busy) return;
-      const until = Date.now() + 20;
-      while (Date.now() < until) {
-        /* load */
-      }
-      setTimeout(spin, 20);
-    };
-    spin();
+    const stopSpinning = busyRhythm(20, 20);
     try {
       const lastSample = async (): Promise<{ at: number; elu: number } | undefined> =>
         ((await (await fetch(`http://127.0.0.1:${on.port}/alerts?history=1`)).json()) as { history: Array<{ at: number; elu: number }> }).history.at(-1);
@@ -127,7 +116,7 @@ describe('node side: load report', () => {
       }
       expect(compared).toBe(true);
     } finally {
-      busy = false;
+      stopSpinning();
     }
     const off = await node({ monitor: false });
     await sleep(1100);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ResourceSampler, type SampleSources } from '../../src/monitor/sampler.js';
+import { blockFor } from '../helpers/busy-loop.js';
 
 const sources: SampleSources = {
   connections: () => 0,
@@ -11,13 +12,6 @@ const sources: SampleSources = {
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function blockFor(ms: number): void {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    // the overload
-  }
-}
 
 describe('resource sampler: event-loop delay', () => {
   // The case the monitor used to miss: with a histogram reset per sample, a block that started
