@@ -9,17 +9,11 @@
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { cpuSeconds, freePort, parseArgs, pinned, round, sleep, startProcess } from './lib.mjs';
+import { cpuSeconds, options, round, sleep, startNode, stopNode } from './lib.mjs';
 
-const args = parseArgs(process.argv.slice(2));
-const SUBS = Number(args.subs ?? 500);
-const RATE = Number(args.rate ?? 40);
-const SECS = Number(args.secs ?? 10);
-const ROUNDS = Number(args.rounds ?? 2);
+const { subs: SUBS, rate: RATE, secs: SECS, rounds: ROUNDS } = options({ subs: 500, rate: 40, secs: 10, rounds: 2 });
 const APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-const children = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 /** ~2 KB of JSON shaped like a real event: repeated keys, varied values. */
 function payload(seq) {
@@ -70,21 +64,9 @@ function publish(port, data) {
 }
 
 async function runMode(mode) {
-  const port = await freePort();
-  const argv = pinned('0', [
-    process.execPath,
-    'dist/cli/main.js',
-    'start',
-    '--port',
-    String(port),
-    '--host',
-    '127.0.0.1',
-    '--log-level',
-    'info',
-    '--compression',
-    mode,
-  ]);
-  const { child } = await startProcess(argv[0], argv.slice(1), /listening/, children);
+  // The node's default app is app-id / app-key / app-secret (APP).
+  const node = await startNode(['--compression', mode], { cpus: '0' });
+  const { port } = node;
   let received = 0;
   const sockets = [];
   for (let i = 0; i < SUBS; i += 50) {
@@ -112,7 +94,7 @@ async function runMode(mode) {
   await sleep(1000);
   const bytes0 = wireRead();
   const received0 = received;
-  const cpu0 = cpuSeconds(child.pid);
+  const cpu0 = cpuSeconds(node.pid);
   const start = performance.now();
   const total = RATE * SECS;
   const inflight = [];
@@ -126,11 +108,12 @@ async function runMode(mode) {
   const expected = received0 + total * SUBS;
   const deadline = performance.now() + 10_000;
   while (received < expected && performance.now() < deadline) await sleep(50);
-  const cpu = cpuSeconds(child.pid) - cpu0;
+  const cpu = cpuSeconds(node.pid) - cpu0;
   const deliveries = received - received0;
   const bytes = wireRead() - bytes0;
   for (const ws of sockets) ws.terminate();
-  child.kill();
+  // Gone before the next mode is measured.
+  await stopNode(node);
   return { mode, deliveries, lost: expected - received, cpuPerMillion: round((cpu / deliveries) * 1e6), wireBytesPerDelivery: round(bytes / deliveries) };
 }
 
