@@ -1,4 +1,4 @@
-import { createHistogram, performance, type EventLoopUtilization, type RecordableHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 
 /**
  * Event-loop utilization over the interval since the previous read. The
@@ -23,42 +23,59 @@ export class EluMeter {
 const LOOP_DELAY_RESOLUTION_MS = 20;
 
 /**
- * Event-loop delay over the interval since the previous read: a timer due
- * every 20 ms records how late it runs. Not `monitorEventLoopDelay()` with
- * a `reset()` per interval: a reset also forgets when that histogram's timer
- * last ran, so a block that starts after the reset and before the timer's
- * next run is never recorded (measured on Node 20: a 150 ms block right
- * after a reset read as 1 ms). A load whose rhythm matches the interval
- * (the admission test's 150 ms busy in every 200 ms, sampled every 200 ms)
- * can sit in that window sample after sample and never trip the signal.
- * Here the time of the last run outlives the reset, so every block is
- * counted, in the interval its end falls in.
+ * Event-loop delay over the interval since the previous read: the p99 of
+ * how late a 20 ms timer runs (`monitorEventLoopDelay()`, whose timer runs
+ * in C++, no JS per wake-up), reset per interval.
+ *
+ * A reset also forgets when that timer last ran, so its first run after a
+ * reset records nothing: a block that starts after the reset and before
+ * that run (up to 20 ms later) was never recorded (measured on Node 20: a
+ * 150 ms block right after a reset read as 1 ms). A load whose rhythm
+ * matches the interval (the admission test's 150 ms busy in every 200 ms,
+ * sampled every 200 ms) can sit in that window sample after sample. So each
+ * reset arms a one-shot JS timer over exactly that window; how late it ran
+ * counts as one more record. One JS wake-up per interval, not 50 a second.
  */
 export class LoopDelayMeter {
-  private readonly histogram: RecordableHistogram = createHistogram();
-  private last = performance.now();
-  private readonly timer: NodeJS.Timeout;
+  private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  private probe: NodeJS.Timeout | null = null;
+  private probeDue = 0;
+  /** How late the probe ran, ms; null while it has not run. */
+  private probeLateMs: number | null = null;
 
   constructor() {
-    this.timer = setInterval(() => this.tick(), LOOP_DELAY_RESOLUTION_MS);
-    this.timer.unref();
+    this.histogram.enable();
+    this.armProbe();
   }
 
-  private tick(): void {
-    const now = performance.now();
-    // Lateness in microseconds; a histogram records integers from 1.
-    this.histogram.record(Math.max(1, Math.round((now - this.last - LOOP_DELAY_RESOLUTION_MS) * 1000)));
-    this.last = now;
-  }
-
-  /** The p99 delay since the previous call, ms (0 when the timer has not run), and a fresh interval. */
+  /** The p99 delay since the previous call, ms (0 for an idle loop), and a fresh interval. */
   readP99Ms(): number {
-    const p99 = this.histogram.count === 0 ? 0 : this.histogram.percentile(99) / 1000;
-    this.histogram.reset();
+    const h = this.histogram;
+    // The histogram records whole intervals between its runs; less the resolution, that is the delay.
+    const recorded = h.count === 0 ? 0 : Math.max(0, h.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS);
+    // A probe still waiting is as late as it is now.
+    const probe = this.probeLateMs ?? Math.max(0, performance.now() - this.probeDue);
+    // The probe is one record more: with under 100 records the p99 is the highest, else one record does not move it.
+    const p99 = h.count < 100 ? Math.max(recorded, probe) : recorded;
+    h.reset();
+    this.armProbe();
     return p99;
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.histogram.disable();
+    if (this.probe !== null) clearTimeout(this.probe);
+    this.probe = null;
+  }
+
+  private armProbe(): void {
+    if (this.probe !== null) clearTimeout(this.probe);
+    this.probeLateMs = null;
+    this.probeDue = performance.now() + LOOP_DELAY_RESOLUTION_MS;
+    this.probe = setTimeout(() => {
+      this.probe = null;
+      this.probeLateMs = Math.max(0, performance.now() - this.probeDue);
+    }, LOOP_DELAY_RESOLUTION_MS);
+    this.probe.unref();
   }
 }
