@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-import { createHash, createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { cpuSeconds, freePort, options, requireBuild, round, sleep, startNode, startProcess, stopNode, summary } from './lib.mjs';
+import { cpuSeconds, freePort, options, publishEvent, requireBuild, round, sleep, startNode, startProcess, stopNode, summary } from './lib.mjs';
 
 const args = options({
   adapter: 'redis', // redis | nats
@@ -181,37 +180,7 @@ async function publishFor(node, channel, ms, { rate, inFlight }) {
 }
 
 function publish(node, channel) {
-  const body = JSON.stringify({ name: 'tick', channels: [channel], data: JSON.stringify({ t: performance.timeOrigin + performance.now() }) });
-  const path = `/apps/${APP.id}/events`;
-  const params = {
-    auth_key: APP.key,
-    auth_timestamp: String(Math.floor(Date.now() / 1000)),
-    auth_version: '1.0',
-    body_md5: createHash('md5').update(body).digest('hex'),
-  };
-  const query = Object.keys(params)
-    .sort()
-    .map((k) => `${k}=${params[k]}`)
-    .join('&');
-  const signature = createHmac('sha256', APP.secret).update(`POST\n${path}\n${query}`).digest('hex');
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port: node.port,
-        path: `${path}?${query}&auth_signature=${signature}`,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
+  return publishEvent(node.port, APP, { name: 'tick', channels: [channel], data: JSON.stringify({ t: performance.timeOrigin + performance.now() }) }, agent);
 }
 
 // ---- processes -----------------------------------------------------------------

@@ -6,10 +6,9 @@
 // subscribers' sockets read). The anchors harness cannot measure this: its
 // clients never offer permessage-deflate and it does not count wire bytes.
 //   npm run build && flock /tmp/bench.lock npm run bench:compression -- [--subs 500] [--rate 40] [--secs 10] [--rounds 2]
-import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { cpuSeconds, options, round, sleep, startNode, stopNode } from './lib.mjs';
+import { cpuSeconds, options, publishEvent, round, sleep, startNode, stopNode } from './lib.mjs';
 
 const { subs: SUBS, rate: RATE, secs: SECS, rounds: ROUNDS } = options({ subs: 500, rate: 40, secs: 10, rounds: 2 });
 const APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
@@ -30,37 +29,7 @@ function payload(seq) {
 }
 
 function publish(port, data) {
-  const body = JSON.stringify({ name: 'update', channels: ['orders'], data });
-  const path = `/apps/${APP.id}/events`;
-  const params = {
-    auth_key: APP.key,
-    auth_timestamp: String(Math.floor(Date.now() / 1000)),
-    auth_version: '1.0',
-    body_md5: createHash('md5').update(body).digest('hex'),
-  };
-  const query = Object.keys(params)
-    .sort()
-    .map((k) => `${k}=${params[k]}`)
-    .join('&');
-  const signature = createHmac('sha256', APP.secret).update(`POST\n${path}\n${query}`).digest('hex');
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: `${path}?${query}&auth_signature=${signature}`,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
+  return publishEvent(port, APP, { name: 'update', channels: ['orders'], data }, agent);
 }
 
 async function runMode(mode) {

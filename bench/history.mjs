@@ -20,7 +20,7 @@
 //    its missed events, and the node's CPU meanwhile.
 import http from 'node:http';
 import WebSocket from 'ws';
-import { cpuSeconds, hasTaskset, options, requireBuild, round, sleep, startNode } from './lib.mjs';
+import { cpuSeconds, hasTaskset, options, publishEvent, requireBuild, round, sleep, startNode } from './lib.mjs';
 
 const args = options({ rounds: 5, subscribers: 100, publishes: 2000, clients: 1000, missed: 100, 'redis-url': 'redis://127.0.0.1:6379' });
 const ROUNDS = args.rounds;
@@ -33,7 +33,6 @@ const IN_FLIGHT = 16;
 const STORM_CHANNELS = 10;
 const APP = { id: 'bench-app', key: 'bench-key', secret: 'bench-secret' };
 requireBuild();
-const { signApiRequest } = await import('../dist/protocol/signatures.js');
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
 
@@ -44,21 +43,9 @@ async function historyNode(variant) {
   return { variant, port, pid };
 }
 
-function publish(node, channel, data) {
-  const path = `/apps/${APP.id}/events`;
-  const body = JSON.stringify({ name: 'msg', channels: [channel], data });
-  const query = signApiRequest('POST', path, {}, body, APP, Date.now() / 1000);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port: node.port, method: 'POST', path: `${path}?${query}`, agent, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`publish answered ${res.statusCode}`))));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function publish(node, channel, data) {
+  const status = await publishEvent(node.port, APP, { name: 'msg', channels: [channel], data }, agent);
+  if (status !== 200) throw new Error(`publish answered ${status === 0 ? 'nothing (request failed)' : status}`);
 }
 
 async function publishMany(node, channel, count) {

@@ -3,6 +3,7 @@
 // from /proc, CPU pinning, and small statistics.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import { basename } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -124,6 +125,39 @@ export async function stopNode(node) {
   const exited = new Promise((r) => node.child.once('exit', r));
   node.child.kill('SIGTERM');
   await exited;
+}
+
+let signApiRequest = null;
+
+/**
+ * POST one event (`{ name, channels, data }`) to a node's HTTP API, signed
+ * for `app` ({ id, key, secret }) by the product's own signer, through
+ * `agent` (keep-alive: a bench publishes thousands). Resolves with the HTTP
+ * status, 0 when the request failed.
+ */
+export async function publishEvent(port, app, event, agent) {
+  signApiRequest ??= (requireBuild(), (await import('../dist/protocol/signatures.js')).signApiRequest);
+  const body = JSON.stringify(event);
+  const path = `/apps/${app.id}/events`;
+  const query = signApiRequest('POST', path, {}, body, app, Date.now() / 1000);
+  return new Promise((resolve) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: `${path}?${query}`,
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
 }
 
 /** p50, p99 and max of a list of numbers (null when empty). */
