@@ -16,27 +16,19 @@
 // many distinct unknown keys (expected one query per key), the same keys again
 // within the negative TTL (expected 0), and 10 concurrent attempts per key for
 // 1,000 fresh unknown keys (single-flight: expected one per key).
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { freePort, parseArgs, pinned, round, startProcess } from './lib.mjs';
+import { CLI, options, requireBuild, round, startNode, stopNode } from './lib.mjs';
 
-const args = parseArgs(process.argv.slice(2));
-const CONNECTIONS = Number(args.connections ?? 500);
-const CONCURRENCY = Number(args.concurrency ?? 50);
-const ROUNDS = Number(args.rounds ?? 20);
-const UNKNOWN = Number(args.unknown ?? 10_000);
-const PG_ROOT = args['pg-url'] ?? 'postgres://postgres@127.0.0.1:5432';
+const args = options({ connections: 500, concurrency: 50, rounds: 20, unknown: 10_000, 'pg-url': 'postgres://postgres@127.0.0.1:5432' });
+const CONNECTIONS = args.connections;
+const CONCURRENCY = args.concurrency;
+const ROUNDS = args.rounds;
+const UNKNOWN = args.unknown;
+const PG_ROOT = args['pg-url'];
 const APP = { id: 'bench-app', key: 'bench-key', secret: 'bench-secret' };
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const children = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-process.on('SIGINT', () => process.exit(130));
-if (!existsSync(CLI)) {
-  console.error('dist/cli/main.js not found: run `npm run build` first');
-  process.exit(2);
-}
+requireBuild();
 
 const dbName = `sb_bench_apps_${process.pid}`;
 const admin = new pg.Client({ connectionString: `${PG_ROOT}/postgres` });
@@ -44,17 +36,20 @@ await admin.connect();
 await admin.query(`CREATE DATABASE ${dbName}`);
 const dbUrl = `${PG_ROOT}/${dbName}`;
 
-async function cli(argv) {
-  const { child } = { child: (await import('node:child_process')).spawnSync('node', [CLI, ...argv], { encoding: 'utf8' }) };
-  if (child.status !== 0) throw new Error(`switchboard ${argv.join(' ')}: ${child.stderr}`);
+function cli(argv) {
+  try {
+    execFileSync(process.execPath, [CLI, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    throw new Error(`switchboard ${argv.join(' ')}: ${err.stderr}`);
+  }
 }
 
-async function startNode(extra) {
-  const port = await freePort();
+const nodes = [];
+async function nodePort(extra) {
   // Both nodes on the same core (they are measured in turn), the clients on the other.
-  const [cmd, ...argv] = pinned('1', ['node', CLI, 'start', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'info', ...extra]);
-  await startProcess(cmd, argv, /switchboard node listening/, children);
-  return port;
+  const node = await startNode(extra, { cpus: '1' });
+  nodes.push(node);
+  return node.port;
 }
 
 /** Open `total` connections, `concurrency` at a time; resolves with connections per second (all closed after). */
@@ -119,10 +114,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {
   const store = ['--app-store', 'postgres', '--app-store-url', dbUrl];
-  await cli(['apps', 'migrate', ...store]);
-  await cli(['apps', 'create', '--id', APP.id, '--key', APP.key, '--secret', APP.secret, ...store]);
-  const staticPort = await startNode(['--app-id', APP.id, '--app-key', APP.key, '--app-secret', APP.secret]);
-  const pgPort = await startNode([...store, '--app-cache-ttl', '3600', '--app-cache-negative-ttl', '600']);
+  cli(['apps', 'migrate', ...store]);
+  cli(['apps', 'create', '--id', APP.id, '--key', APP.key, '--secret', APP.secret, ...store]);
+  const staticPort = await nodePort(['--app-id', APP.id, '--app-key', APP.key, '--app-secret', APP.secret]);
+  const pgPort = await nodePort([...store, '--app-cache-ttl', '3600', '--app-cache-negative-ttl', '600']);
   await connectRate(pgPort, APP.key, 10, 1); // warm the cache
   await connectRate(staticPort, APP.key, 10, 1);
   // One uncounted round each: both JITs warm before the first measured one.
@@ -179,8 +174,8 @@ try {
   };
   console.log(JSON.stringify(result, null, 2));
 } finally {
-  children.forEach((c) => c.kill('SIGKILL'));
-  await new Promise((r) => setTimeout(r, 300));
+  // Gone before the database is dropped.
+  await Promise.all(nodes.map(stopNode));
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   await admin.end();
 }

@@ -1,45 +1,42 @@
 #!/usr/bin/env node
-import { createHash, createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { cpuSeconds, freePort, parseArgs, round, sleep, startProcess, summary } from './lib.mjs';
+import { cpuSeconds, freePort, options, publishEvent, requireBuild, round, sleep, startNode, startProcess, stopNode, summary } from './lib.mjs';
 
-const args = parseArgs(process.argv.slice(2));
-const SUBSCRIBERS = Number(args.subscribers ?? 200);
-const RATE = Number(args.rate ?? 200); // publishes/s in the latency phase
-const SECONDS = Number(args.seconds ?? 5);
-const IN_FLIGHT = Number(args['in-flight'] ?? 16); // concurrent publishes in the throughput phase
+const args = options({
+  adapter: 'redis', // redis | nats
+  subscribers: 200,
+  rate: 200, // publishes/s in the latency phase
+  'load-rate': 2000, // publishes/s in the same-load phase
+  seconds: 5,
+  'in-flight': 16, // concurrent publishes in the throughput phase
+  profile: undefined, // a directory: the nodes write CPU profiles there on exit
+});
+const SUBSCRIBERS = args.subscribers;
+const RATE = args.rate;
+const SECONDS = args.seconds;
+const IN_FLIGHT = args['in-flight'];
 const PROFILE_DIR = args.profile;
 const LATENCY_SAMPLE = 4; // one subscriber in this many records latencies
 const TICK = Buffer.from('"event":"tick"');
 const SENT_AT = Buffer.from('t\\":'); // the publish time inside the escaped data string
-const LOAD_RATE = Number(args['load-rate'] ?? 2000); // publishes/s in the same-load phase
+const LOAD_RATE = args['load-rate'];
 const APP = { id: 'bench-app', key: 'bench-key', secret: 'bench-secret' };
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p)) ?? 'redis-server';
 const NATS = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
-const BROKER = args.adapter ?? 'redis'; // redis | nats
+const BROKER = args.adapter;
 if (BROKER !== 'redis' && BROKER !== 'nats') {
   console.error('--adapter is redis or nats');
   process.exit(2);
 }
 const BROKER_NAME = BROKER === 'nats' ? 'NATS' : 'Redis';
 const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
-const children = [];
-
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-process.on('SIGINT', () => process.exit(130));
-
-if (!existsSync(CLI)) {
-  console.error('dist/cli/main.js not found: run `npm run build` first');
-  process.exit(2);
-}
+requireBuild();
 
 const results = {};
 {
-  const a = await startNode(['--adapter', 'local']);
+  const a = await benchNode(['--adapter', 'local']);
   results.single = await scenario([a], a);
   await stopNode(a);
 }
@@ -48,22 +45,17 @@ const results = {};
   let flags;
   let broker;
   if (BROKER === 'nats') {
-    broker = (await startProcess(NATS, ['-a', '127.0.0.1', '-p', String(brokerPort)], /Server is ready/, children)).child;
+    broker = (await startProcess(NATS, ['-a', '127.0.0.1', '-p', String(brokerPort)], /Server is ready/)).child;
     flags = ['--adapter', 'nats', '--nats-url', `nats://127.0.0.1:${brokerPort}`];
   } else {
     broker = (
-      await startProcess(
-        REDIS,
-        ['--port', String(brokerPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        /Ready to accept connections/,
-        children,
-      )
+      await startProcess(REDIS, ['--port', String(brokerPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/)
     ).child;
     flags = ['--adapter', 'redis', '--redis-url', `redis://127.0.0.1:${brokerPort}`];
   }
   flags.push('--key-prefix', `bench${process.pid}`);
-  const a = await startNode([...flags, '--node-id', 'bench-a']);
-  const b = await startNode([...flags, '--node-id', 'bench-b']);
+  const a = await benchNode([...flags, '--node-id', 'bench-a']);
+  const b = await benchNode([...flags, '--node-id', 'bench-b']);
   await waitForPeers(a, 2);
   results.cluster = await scenario([a, b], a, { child: broker });
   // A profile is written only on a clean exit.
@@ -188,57 +180,14 @@ async function publishFor(node, channel, ms, { rate, inFlight }) {
 }
 
 function publish(node, channel) {
-  const body = JSON.stringify({ name: 'tick', channels: [channel], data: JSON.stringify({ t: performance.timeOrigin + performance.now() }) });
-  const path = `/apps/${APP.id}/events`;
-  const params = {
-    auth_key: APP.key,
-    auth_timestamp: String(Math.floor(Date.now() / 1000)),
-    auth_version: '1.0',
-    body_md5: createHash('md5').update(body).digest('hex'),
-  };
-  const query = Object.keys(params)
-    .sort()
-    .map((k) => `${k}=${params[k]}`)
-    .join('&');
-  const signature = createHmac('sha256', APP.secret).update(`POST\n${path}\n${query}`).digest('hex');
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port: node.port,
-        path: `${path}?${query}&auth_signature=${signature}`,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
+  return publishEvent(node.port, APP, { name: 'tick', channels: [channel], data: JSON.stringify({ t: performance.timeOrigin + performance.now() }) }, agent);
 }
 
 // ---- processes -----------------------------------------------------------------
 
-async function startNode(extra) {
-  const appJson = JSON.stringify([{ ...APP, name: 'bench' }]);
-  const profiling = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
-  const { child, line } = await startProcess(
-    process.execPath,
-    [...profiling, CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--apps', appJson, '--log-level', 'info', ...extra],
-    /"msg":"switchboard node listening"/,
-    children,
-  );
-  return { child, port: JSON.parse(line).port };
-}
-
-async function stopNode(node) {
-  const exited = new Promise((r) => node.child.once('exit', r));
-  node.child.kill('SIGTERM');
-  await exited;
+function benchNode(extra) {
+  const nodeArgs = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+  return startNode(['--apps', JSON.stringify([{ ...APP, name: 'bench' }]), ...extra], { nodeArgs });
 }
 
 async function waitForPeers(node, count) {

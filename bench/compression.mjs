@@ -6,20 +6,13 @@
 // subscribers' sockets read). The anchors harness cannot measure this: its
 // clients never offer permessage-deflate and it does not count wire bytes.
 //   npm run build && flock /tmp/bench.lock npm run bench:compression -- [--subs 500] [--rate 40] [--secs 10] [--rounds 2]
-import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { cpuSeconds, freePort, parseArgs, pinned, round, sleep, startProcess } from './lib.mjs';
+import { cpuSeconds, options, publishEvent, round, sleep, startNode, stopNode } from './lib.mjs';
 
-const args = parseArgs(process.argv.slice(2));
-const SUBS = Number(args.subs ?? 500);
-const RATE = Number(args.rate ?? 40);
-const SECS = Number(args.secs ?? 10);
-const ROUNDS = Number(args.rounds ?? 2);
+const { subs: SUBS, rate: RATE, secs: SECS, rounds: ROUNDS } = options({ subs: 500, rate: 40, secs: 10, rounds: 2 });
 const APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-const children = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 /** ~2 KB of JSON shaped like a real event: repeated keys, varied values. */
 function payload(seq) {
@@ -36,55 +29,13 @@ function payload(seq) {
 }
 
 function publish(port, data) {
-  const body = JSON.stringify({ name: 'update', channels: ['orders'], data });
-  const path = `/apps/${APP.id}/events`;
-  const params = {
-    auth_key: APP.key,
-    auth_timestamp: String(Math.floor(Date.now() / 1000)),
-    auth_version: '1.0',
-    body_md5: createHash('md5').update(body).digest('hex'),
-  };
-  const query = Object.keys(params)
-    .sort()
-    .map((k) => `${k}=${params[k]}`)
-    .join('&');
-  const signature = createHmac('sha256', APP.secret).update(`POST\n${path}\n${query}`).digest('hex');
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: `${path}?${query}&auth_signature=${signature}`,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
+  return publishEvent(port, APP, { name: 'update', channels: ['orders'], data }, agent);
 }
 
 async function runMode(mode) {
-  const port = await freePort();
-  const argv = pinned('0', [
-    process.execPath,
-    'dist/cli/main.js',
-    'start',
-    '--port',
-    String(port),
-    '--host',
-    '127.0.0.1',
-    '--log-level',
-    'info',
-    '--compression',
-    mode,
-  ]);
-  const { child } = await startProcess(argv[0], argv.slice(1), /listening/, children);
+  // The node's default app is app-id / app-key / app-secret (APP).
+  const node = await startNode(['--compression', mode], { cpus: '0' });
+  const { port } = node;
   let received = 0;
   const sockets = [];
   for (let i = 0; i < SUBS; i += 50) {
@@ -112,7 +63,7 @@ async function runMode(mode) {
   await sleep(1000);
   const bytes0 = wireRead();
   const received0 = received;
-  const cpu0 = cpuSeconds(child.pid);
+  const cpu0 = cpuSeconds(node.pid);
   const start = performance.now();
   const total = RATE * SECS;
   const inflight = [];
@@ -126,11 +77,12 @@ async function runMode(mode) {
   const expected = received0 + total * SUBS;
   const deadline = performance.now() + 10_000;
   while (received < expected && performance.now() < deadline) await sleep(50);
-  const cpu = cpuSeconds(child.pid) - cpu0;
+  const cpu = cpuSeconds(node.pid) - cpu0;
   const deliveries = received - received0;
   const bytes = wireRead() - bytes0;
   for (const ws of sockets) ws.terminate();
-  child.kill();
+  // Gone before the next mode is measured.
+  await stopNode(node);
   return { mode, deliveries, lost: expected - received, cpuPerMillion: round((cpu / deliveries) * 1e6), wireBytesPerDelivery: round(bytes / deliveries) };
 }
 

@@ -18,71 +18,34 @@
 //    reconnect at once, each subscribing with `recover`. Reported: time from
 //    the first reconnect to the last client having `recovered: true` and all
 //    its missed events, and the node's CPU meanwhile.
-import { existsSync } from 'node:fs';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { cpuSeconds, parseArgs, pinned, round, sleep, startProcess } from './lib.mjs';
+import { cpuSeconds, hasTaskset, options, publishEvent, requireBuild, round, sleep, startNode } from './lib.mjs';
 
-const args = parseArgs(process.argv.slice(2));
-const ROUNDS = Number(args.rounds ?? 5);
-const SUBSCRIBERS = Number(args.subscribers ?? 100);
-const PUBLISHES = Number(args.publishes ?? 2000);
-const CLIENTS = Number(args.clients ?? 1000);
-const MISSED = Number(args.missed ?? 100);
-const REDIS_URL = args['redis-url'] ?? 'redis://127.0.0.1:6379';
+const args = options({ rounds: 5, subscribers: 100, publishes: 2000, clients: 1000, missed: 100, 'redis-url': 'redis://127.0.0.1:6379' });
+const ROUNDS = args.rounds;
+const SUBSCRIBERS = args.subscribers;
+const PUBLISHES = args.publishes;
+const CLIENTS = args.clients;
+const MISSED = args.missed;
+const REDIS_URL = args['redis-url'];
 const IN_FLIGHT = 16;
 const STORM_CHANNELS = 10;
 const APP = { id: 'bench-app', key: 'bench-key', secret: 'bench-secret' };
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const children = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-process.on('SIGINT', () => process.exit(130));
-if (!existsSync(CLI)) {
-  console.error('dist/cli/main.js not found: run `npm run build` first');
-  process.exit(2);
-}
-const { signApiRequest } = await import('../dist/protocol/signatures.js');
+requireBuild();
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
 
-async function startNode(variant) {
+async function historyNode(variant) {
   const history = variant === 'off' ? [] : [{ pattern: 'bench-*', size: Math.max(1000, MISSED * 2), ttlSeconds: 600 }];
   const extra = variant === 'redis' ? ['--history-redis-url', REDIS_URL, '--key-prefix', `histbench${process.pid}`] : [];
-  const argv = pinned('0', [
-    process.execPath,
-    CLI,
-    'start',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--log-level',
-    'info',
-    '--apps',
-    JSON.stringify([{ ...APP, history }]),
-    ...extra,
-  ]);
-  const { child, line } = await startProcess(argv[0], argv.slice(1), /"msg":"switchboard node listening"/, children);
-  const port = JSON.parse(line).port;
-  return { variant, port, pid: child.pid };
+  const { port, pid } = await startNode(['--apps', JSON.stringify([{ ...APP, history }]), ...extra], { cpus: '0' });
+  return { variant, port, pid };
 }
 
-function publish(node, channel, data) {
-  const path = `/apps/${APP.id}/events`;
-  const body = JSON.stringify({ name: 'msg', channels: [channel], data });
-  const query = signApiRequest('POST', path, {}, body, APP, Date.now() / 1000);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port: node.port, method: 'POST', path: `${path}?${query}`, agent, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`publish answered ${res.statusCode}`))));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function publish(node, channel, data) {
+  const status = await publishEvent(node.port, APP, { name: 'msg', channels: [channel], data }, agent);
+  if (status !== 200) throw new Error(`publish answered ${status === 0 ? 'nothing (request failed)' : status}`);
 }
 
 async function publishMany(node, channel, count) {
@@ -123,7 +86,7 @@ function median(values) {
 // ---- 1. publish cost ----------------------------------------------------------------
 const variants = ['off', 'memory', 'redis'];
 const nodes = [];
-for (const v of variants) nodes.push(await startNode(v));
+for (const v of variants) nodes.push(await historyNode(v));
 const received = new Map(nodes.map((n) => [n.variant, 0]));
 for (const node of nodes) {
   for (let i = 0; i < SUBSCRIBERS; i++) {
@@ -206,5 +169,5 @@ for (const node of nodes.filter((n) => n.variant !== 'off')) {
   for (const ws of sockets) ws.close();
   await sleep(300);
 }
-console.log(`\n(taskset: ${pinned('0', ['x']).length > 1 ? 'node pinned to CPU 0' : 'not available'}; machine shared with other work)`);
+console.log(`\n(taskset: ${hasTaskset ? 'node pinned to CPU 0' : 'not available'}; machine shared with other work)`);
 process.exit(0);

@@ -12,21 +12,18 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { CLI, options, requireBuild } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}dist/cli/main.js`;
-const { values: opts } = parseArgs({
-  options: {
-    anchors: { type: 'string', default: existsSync('/tmp/anchors/bench.mjs') ? '/tmp/anchors' : join(root, '../shared/anchors') },
-    subs: { type: 'string', default: '10000' },
-    rates: { type: 'string', default: '1,5' },
-    'step-secs': { type: 'string', default: '10' },
-    repeats: { type: 'string', default: '2' },
-  },
+const opts = options({
+  anchors: existsSync('/tmp/anchors/bench.mjs') ? '/tmp/anchors' : join(root, '../shared/anchors'),
+  subs: 10_000,
+  rates: '1,5',
+  'step-secs': 10,
+  repeats: 2,
 });
 if (!existsSync(join(opts.anchors, 'bench.mjs'))) throw new Error(`no anchors harness at ${opts.anchors} (--anchors DIR)`);
-if (!existsSync(cli)) throw new Error('build first: npm run build');
+requireBuild();
 
 const outDir = join(root, 'results');
 mkdirSync(outDir, { recursive: true });
@@ -34,7 +31,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 
 function runOnce(monitor, index) {
   const out = join(outDir, `bench-monitor-${stamp}-${index}-${monitor ? 'on' : 'off'}.json`);
-  const serverCmd = `node ${cli} start --port $PORT --host 127.0.0.1 --log-level warn --monitor ${monitor}`;
+  const serverCmd = `node ${CLI} start --port $PORT --host 127.0.0.1 --log-level warn --monitor ${monitor}`;
   const args = [
     'bench.mjs',
     '--target',
@@ -42,11 +39,11 @@ function runOnce(monitor, index) {
     '--scenario',
     'fanout',
     '--subs',
-    opts.subs,
+    String(opts.subs),
     '--rates',
     opts.rates,
     '--step-secs',
-    opts['step-secs'],
+    String(opts['step-secs']),
     '--warmup-rate',
     '1',
     '--warmup-secs',
@@ -77,7 +74,7 @@ const median = (xs) => {
 };
 
 const runs = [];
-const repeats = Number(opts.repeats);
+const repeats = opts.repeats;
 for (let r = 0; r < repeats; r++) {
   for (const monitor of r % 2 === 0 ? [true, false] : [false, true]) {
     const result = await runOnce(monitor, runs.length);
@@ -98,7 +95,7 @@ const rows = rates.map((rate) => {
   const cpuOff = median(off.map((s) => s.srvCpuPct));
   return {
     rate,
-    deliveriesPerSec: rate * Number(opts.subs),
+    deliveriesPerSec: rate * opts.subs,
     cpuOnPct: cpuOn,
     cpuOffPct: cpuOff,
     costPctOfCore: cpuOn - cpuOff,

@@ -10,41 +10,17 @@
 // the other's core. Results: results/bench-node-<time>.json (+ the two raw runs).
 //
 //   node bench/node.mjs [--connections 10000] [--subscribers 1000] [--rates 20,50,100] [--step 10s]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { freePort, pinned } from './lib.mjs';
+import { CLI, hasTaskset, options, pinned, requireBuild, startNode } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}dist/cli/main.js`;
-const { values: opts } = parseArgs({
-  options: {
-    connections: { type: 'string', default: '10000' },
-    subscribers: { type: 'string', default: '1000' },
-    rates: { type: 'string', default: '20,50,100' },
-    step: { type: 'string', default: '10s' },
-  },
-});
-
-async function startNode() {
-  const port = await freePort();
-  const [cmd, ...args] = pinned('0', [process.execPath, cli, 'start', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn']);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) return { child, port };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('the node did not start');
-}
+const opts = options({ connections: 10_000, subscribers: 1000, rates: '20,50,100', step: '10s' });
+requireBuild();
 
 function bench(scenario, args, out) {
-  const [cmd, ...rest] = pinned('1', [process.execPath, cli, 'bench', scenario, ...args, '--workers', '1', '--out', out]);
+  const [cmd, ...rest] = pinned('1', [process.execPath, CLI, 'bench', scenario, ...args, '--workers', '1', '--out', out]);
   execFileSync(cmd, rest, { stdio: 'inherit' });
   return JSON.parse(readFileSync(out, 'utf8'));
 }
@@ -56,12 +32,12 @@ const summary = { command: `node bench/node.mjs ${process.argv.slice(2).join(' '
 
 // A fresh node per part, so the idle figure is not inflated by fan-out garbage and vice versa.
 {
-  const node = await startNode();
+  const node = await startNode([], { cpus: '0' });
   try {
-    const common = ['--url', `ws://127.0.0.1:${node.port}`, '--server-pid', String(node.child.pid)];
+    const common = ['--url', `ws://127.0.0.1:${node.port}`, '--server-pid', String(node.pid)];
     summary.idle = bench(
       'connections',
-      [...common, '--connections', opts.connections, '--rate', '5000', '--duration', '3s', '--quiet'],
+      [...common, '--connections', String(opts.connections), '--rate', '5000', '--duration', '3s', '--quiet'],
       `${dir}/bench-node-${stamp}-idle.json`,
     );
   } finally {
@@ -69,14 +45,14 @@ const summary = { command: `node bench/node.mjs ${process.argv.slice(2).join(' '
   }
 }
 {
-  const node = await startNode();
+  const node = await startNode([], { cpus: '0' });
   try {
-    const common = ['--url', `ws://127.0.0.1:${node.port}`, '--server-pid', String(node.child.pid)];
+    const common = ['--url', `ws://127.0.0.1:${node.port}`, '--server-pid', String(node.pid)];
     summary.fanout = [];
     for (const rate of opts.rates.split(',')) {
       const run = bench(
         'fanout',
-        [...common, '--subscribers', opts.subscribers, '--rate', rate, '--duration', opts.step, '--quiet'],
+        [...common, '--subscribers', String(opts.subscribers), '--rate', rate, '--duration', opts.step, '--quiet'],
         `${dir}/bench-node-${stamp}-fanout-${rate}.json`,
       );
       summary.fanout.push(run);

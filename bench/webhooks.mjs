@@ -13,29 +13,27 @@
 // batch's time_ms, the moment its first event was handed over, an upper bound
 // for the batch's later events), requests per second, and the node's CPU
 // (user + system, /proc) per 1,000 events. The 250 ms batch window is the default one.
-import { existsSync } from 'node:fs';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { cpuSeconds, parseArgs, round, sleep, startProcess, summary } from './lib.mjs';
+import { cpuSeconds, options, requireBuild, round, sleep, startNode, stopNode, summary } from './lib.mjs';
 
-const args = parseArgs(process.argv.slice(2));
-const DRIVERS = (args.drivers ?? 'memory,redis,rabbitmq').split(',');
-const RATE = Number(args.rate ?? 600); // subscribe/unsubscribe pairs per second
-const SECONDS = Number(args.seconds ?? 10);
-const SOCKETS = Number(args.sockets ?? 50);
-const REDIS_URL = args['redis-url'] ?? 'redis://127.0.0.1:6379';
-const AMQP_URL = args['amqp-url'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+const args = options({
+  drivers: 'memory,redis,rabbitmq',
+  rate: 600, // subscribe/unsubscribe pairs per second
+  seconds: 10,
+  sockets: 50,
+  'redis-url': 'redis://127.0.0.1:6379',
+  'amqp-url': 'amqp://guest:guest@127.0.0.1:5672',
+});
+const DRIVERS = args.drivers.split(',');
+const RATE = args.rate;
+const SECONDS = args.seconds;
+const SOCKETS = args.sockets;
+const REDIS_URL = args['redis-url'];
+const AMQP_URL = args['amqp-url'];
 const LEAVE_DELAY_S = 1;
 const APP = { id: 'bench-app', key: 'bench-key', secret: 'bench-secret' };
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const children = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-process.on('SIGINT', () => process.exit(130));
-if (!existsSync(CLI)) {
-  console.error('dist/cli/main.js not found: run `npm run build` first');
-  process.exit(2);
-}
+requireBuild();
 
 // ---- the receiver ------------------------------------------------------------------
 const received = { events: 0, requests: 0, sinceBatch: [], occupiedAt: new Map() };
@@ -98,7 +96,7 @@ async function churn(node) {
   received.sinceBatch = [];
   received.occupiedAt.clear();
   const subscribedAt = new Map();
-  const cpuBefore = cpuSeconds(node.child.pid);
+  const cpuBefore = cpuSeconds(node.pid);
   const started = Date.now();
   let sent = 0;
   let next = 0;
@@ -118,7 +116,7 @@ async function churn(node) {
   const drainDeadline = Date.now() + (LEAVE_DELAY_S + 10) * 1000;
   while (received.events < expected && Date.now() < drainDeadline) await sleep(50);
   const wall = (Date.now() - started) / 1000;
-  const cpu = cpuSeconds(node.child.pid) - cpuBefore;
+  const cpu = cpuSeconds(node.pid) - cpuBefore;
   const occupied = [];
   for (const [channel, at] of received.occupiedAt) if (subscribedAt.has(channel)) occupied.push(at - subscribedAt.get(channel));
   for (const ws of sockets) ws.terminate();
@@ -144,22 +142,6 @@ function openSocket(port) {
     ws.once('message', () => resolve(ws));
     ws.once('error', reject);
   });
-}
-
-async function startNode(extra) {
-  const { child, line } = await startProcess(
-    process.execPath,
-    [CLI, 'start', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra],
-    /"msg":"switchboard node listening"/,
-    children,
-  );
-  return { child, port: JSON.parse(line).port };
-}
-
-async function stopNode(node) {
-  const exited = new Promise((r) => node.child.once('exit', r));
-  node.child.kill('SIGTERM');
-  await exited;
 }
 
 function report(rows) {

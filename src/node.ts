@@ -43,8 +43,6 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   // occupied before the join would never be subscribed upstream, and its subscribers would miss remote events.
   let starting = true;
   let cluster: ClusterNode | null = null;
-  // Balancers read this node's load from the /ready body (src/balancer/node-load.ts).
-  const load = new LoadSampler();
   // The connection limit, the resource monitor and what they decide (src/monitor; docs/operations.md).
   const loadControl = new LoadControl(
     config,
@@ -58,6 +56,8 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
     logger,
   );
   core.setAdmissionGate(loadControl.gate);
+  // Balancers read this node's load from the /ready body (src/balancer/node-load.ts); its utilization is the monitor's when it runs.
+  const load = new LoadSampler(loadControl.monitor);
   const handlerDeps = {
     config,
     logger,
@@ -110,6 +110,7 @@ export async function startNode(config: Config, logger: Logger = createLogger(co
   try {
     port = await transport.listen();
   } catch (err) {
+    load.stop();
     await loadControl.stop();
     await webhooks.stop();
     await history.stop();

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { PoolSettings } from './postgres.js';
 import { rowMapping } from './rows.js';
+import { dialects } from './sql-dialect.js';
 import { SqlAppStore, type SqlDriver } from './sql-store.js';
 import { StaticAppStore } from './static-store.js';
 import type { AppStore } from './types.js';
@@ -18,8 +19,9 @@ export function createAppStore(settings: AppStoreSettings): AppStore {
 }
 
 /**
- * The dialect's spelling now, its driver on the first query: a node with the
- * static store, and every start, pays nothing for pg and mysql2.
+ * The dialect's spelling now (src/apps/sql-dialect.ts, the one the drivers
+ * use too), its driver on the first query: a node with the static store,
+ * and every start, pays nothing for pg and mysql2.
  */
 function lazyDriver(kind: 'postgres' | 'mysql', pool: PoolSettings): SqlDriver {
   let loaded: Promise<SqlDriver> | null = null;
@@ -27,11 +29,7 @@ function lazyDriver(kind: 'postgres' | 'mysql', pool: PoolSettings): SqlDriver {
   const driver = (): Promise<SqlDriver> =>
     (loaded ??= kind === 'postgres' ? import('./postgres.js').then((m) => m.postgresDriver(pool)) : import('./mysql.js').then((m) => m.mysqlDriver(pool)));
   return {
-    kind,
-    types: { bool: 'BOOLEAN', bigint: 'BIGINT', text: 'TEXT', json: 'JSON' },
-    quote: kind === 'postgres' ? (name) => `"${name.replace(/"/g, '""')}"` : (name) => `\`${name.replace(/`/g, '``')}\``,
-    param: kind === 'postgres' ? (i) => `$${i}` : () => '?',
-    isConflict: (err) => (err as { code?: string }).code === (kind === 'postgres' ? '23505' : 'ER_DUP_ENTRY'),
+    ...dialects[kind],
     async query(sql, params) {
       if (closed) throw new Error('app store closed');
       return (await driver()).query(sql, params);

@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import type { Row } from './rows.js';
 import type { PoolSettings } from './postgres.js';
+import { dialects } from './sql-dialect.js';
 import type { SqlDriver } from './sql-store.js';
 
 /** MySQL or MariaDB through `mysql2`'s pool. */
@@ -16,10 +17,7 @@ export function mysqlDriver(settings: PoolSettings): SqlDriver {
   });
   const timeout = settings.queryTimeoutMs;
   return {
-    kind: 'mysql',
-    types: { bool: 'BOOLEAN', bigint: 'BIGINT', text: 'TEXT', json: 'JSON' },
-    quote: (name) => `\`${name.replace(/`/g, '``')}\``,
-    param: () => '?',
+    ...dialects.mysql,
     async query(sql, params) {
       const [rows] = await pool.query({ sql, timeout }, params as unknown[]);
       return rows as Row[];
@@ -28,7 +26,6 @@ export function mysqlDriver(settings: PoolSettings): SqlDriver {
       const [result] = await pool.query({ sql, timeout }, params as unknown[]);
       return (result as { affectedRows?: number }).affectedRows ?? 0;
     },
-    isConflict: (err) => (err as { code?: string }).code === 'ER_DUP_ENTRY',
     close: () => pool.end(),
   };
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Row } from './rows.js';
+import { dialects } from './sql-dialect.js';
 import type { SqlDriver } from './sql-store.js';
 
 export interface PoolSettings {
@@ -22,17 +23,13 @@ export function postgresDriver(settings: PoolSettings): SqlDriver {
   });
   pool.on('error', () => undefined);
   return {
-    kind: 'postgres',
-    types: { bool: 'BOOLEAN', bigint: 'BIGINT', text: 'TEXT', json: 'JSON' },
-    quote: (name) => `"${name.replace(/"/g, '""')}"`,
-    param: (i) => `$${i}`,
+    ...dialects.postgres,
     async query(sql, params) {
       return (await pool.query(sql, params as unknown[])).rows as Row[];
     },
     async execute(sql, params) {
       return (await pool.query(sql, params as unknown[])).rowCount ?? 0;
     },
-    isConflict: (err) => (err as { code?: string }).code === '23505',
     close: () => pool.end(),
   };
 }

@@ -1,21 +1,14 @@
 import type { AppConfig } from '../config/schema.js';
 import { metrics } from '../metrics/index.js';
-import type { Row, RowMapping, SqlTypes } from './rows.js';
+import type { Row, RowMapping } from './rows.js';
+import type { SqlDialect } from './sql-dialect.js';
 import { AppStoreRefusal, type AppStore, type StoredApp } from './types.js';
 
-/** What the SQL store needs of a driver: parameterised queries and the dialect's spelling. */
-export interface SqlDriver {
-  readonly kind: 'postgres' | 'mysql';
-  readonly types: SqlTypes;
-  /** Quote an identifier. */
-  quote(name: string): string;
-  /** The placeholder of the i-th parameter (from 1). */
-  param(i: number): string;
+/** What the SQL store needs of a driver: its dialect's spelling (src/apps/sql-dialect.ts) and parameterised queries. */
+export interface SqlDriver extends SqlDialect {
   query(sql: string, params: readonly unknown[]): Promise<Row[]>;
   /** Rows changed by a write. */
   execute(sql: string, params: readonly unknown[]): Promise<number>;
-  /** Whether an error is a unique-key violation. */
-  isConflict(err: unknown): boolean;
   close(): Promise<void>;
 }
 

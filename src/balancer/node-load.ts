@@ -1,10 +1,12 @@
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { EluMeter } from '../monitor/loop.js';
 
 /**
  * The load a node reports in its `/ready` body for balancers. It lives with
  * the balancer because the balancer is its reader; the node only calls it.
- * Event-loop utilization is the delta over the last interval: the
- * cumulative figure since start would hide a node that just got busy.
+ * Event-loop utilization is that of the last interval: the resource
+ * monitor's latest sample when the monitor runs (one measurement, so
+ * `/ready`, the heartbeats and the dashboard agree), else this sampler's
+ * own, every second.
  */
 export interface NodeLoadReport {
   connections: number;
@@ -14,27 +16,36 @@ export interface NodeLoadReport {
   state: 'ready' | 'draining';
 }
 
+/** The resource monitor as the load report reads it (src/monitor/monitor.ts NodeMonitor). */
+export interface EluSource {
+  /** The latest sample; undefined before the first. */
+  latest(): { elu: number } | undefined;
+}
+
 export class LoadSampler {
-  private last: EventLoopUtilization = performance.eventLoopUtilization();
-  private elu = 0;
-  private readonly timer: NodeJS.Timeout;
+  private ownElu = 0;
+  private readonly timer: NodeJS.Timeout | null = null;
 
-  constructor(intervalMs = 1000) {
-    this.timer = setInterval(() => this.sample(), intervalMs);
+  /** `monitor`: the node's resource monitor, null when it is off (`--monitor false`). */
+  constructor(
+    private readonly monitor: EluSource | null,
+    intervalMs = 1000,
+  ) {
+    if (monitor !== null) return;
+    const meter = new EluMeter();
+    this.timer = setInterval(() => {
+      this.ownElu = meter.read();
+    }, intervalMs);
     this.timer.unref();
-  }
-
-  private sample(): void {
-    const now = performance.eventLoopUtilization();
-    this.elu = performance.eventLoopUtilization(now, this.last).utilization;
-    this.last = now;
   }
 
   report(connections: number, draining: boolean): NodeLoadReport {
     const memory = process.memoryUsage();
+    // Before the monitor's first sample (within monitorIntervalMs of the start): 0, as before this sampler's first.
+    const elu = this.monitor === null ? this.ownElu : (this.monitor.latest()?.elu ?? 0);
     return {
       connections,
-      elu: Math.round(this.elu * 1000) / 1000,
+      elu: Math.round(elu * 1000) / 1000,
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
       state: draining ? 'draining' : 'ready',
@@ -42,6 +53,6 @@ export class LoadSampler {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    if (this.timer !== null) clearInterval(this.timer);
   }
 }

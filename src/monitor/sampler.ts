@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
-import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
+import { EluMeter, LoopDelayMeter } from './loop.js';
 
 /** One interval's view of the node's resources. Rates and loop figures cover the interval only. */
 export interface ResourceSample {
@@ -47,26 +48,21 @@ export interface SampleSources {
   readonly memoryLimitBytes: number | null;
 }
 
-// 20 ms resolution: p99s of interest are tens to hundreds of ms, and a finer timer costs wake-ups.
-const LOOP_DELAY_RESOLUTION_MS = 20;
-
 /**
  * Takes one ResourceSample per call from cumulative readings: each figure is
  * the delta since the previous call, so a node that just became busy shows
  * it at once (a cumulative ELU would average it away).
  */
 export class ResourceSampler {
-  private lastElu: EventLoopUtilization = performance.eventLoopUtilization();
+  private readonly elu = new EluMeter();
   private lastCpu = process.cpuUsage();
   private lastHost = hostTimes();
   private lastAt = performance.now();
   private lastCounts: { messagesIn: number; messagesOut: number; slowConsumersClosed: number } | null = null;
-  private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  private readonly delay = new LoopDelayMeter();
   private readonly heapLimit = getHeapStatistics().heap_size_limit;
 
-  constructor(private readonly sources: SampleSources) {
-    this.delay.enable();
-  }
+  constructor(private readonly sources: SampleSources) {}
 
   async sample(): Promise<ResourceSample> {
     const s = this.sources;
@@ -77,9 +73,7 @@ export class ResourceSampler {
     const seconds = Math.max(0.001, (now - this.lastAt) / 1000);
     this.lastAt = now;
 
-    const elu = performance.eventLoopUtilization();
-    const utilization = performance.eventLoopUtilization(elu, this.lastElu).utilization;
-    this.lastElu = elu;
+    const utilization = this.elu.read();
 
     const cpu = process.cpuUsage();
     const cpuMicros = cpu.user - this.lastCpu.user + (cpu.system - this.lastCpu.system);
@@ -90,9 +84,7 @@ export class ResourceSampler {
     const hostCpu = hostTotal > 0 ? 1 - (host.idle - this.lastHost.idle) / hostTotal : 0;
     this.lastHost = host;
 
-    // The histogram only records delays past its resolution; an idle loop reads as 0 rather than 20 ms.
-    const p99 = this.delay.count === 0 ? 0 : Math.max(0, this.delay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS);
-    this.delay.reset();
+    const p99 = this.delay.readP99Ms();
 
     const memory = process.memoryUsage();
     const limit = s.memoryLimitBytes;
@@ -123,7 +115,7 @@ export class ResourceSampler {
   }
 
   stop(): void {
-    this.delay.disable();
+    this.delay.stop();
   }
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backendEventPoints } from '../../src/apps/rate-limits.js';
 import { soketiRows, switchboardRows } from '../../src/apps/rows.js';
+import { dialects } from '../../src/apps/sql-dialect.js';
 import { decodeMessage, encodeMessage } from '../../src/cluster/messages.js';
 import { appSchema } from '../../src/config/schema.js';
 import { signUserAuth, verifyingSecrets, verifyUserAuth } from '../../src/protocol/signatures.js';
@@ -87,5 +88,24 @@ describe('backend event points', () => {
     expect(backendEventPoints('events', { channel: 'a' })).toBe(1);
     expect(backendEventPoints('batchEvents', { batch: [{}, {}] })).toBe(2);
     expect(backendEventPoints('batchEvents', 'junk')).toBe(1);
+  });
+});
+
+describe('sql dialects', () => {
+  it('quote identifiers with the quote character doubled inside, and number placeholders only for postgres', () => {
+    expect(dialects.postgres.quote('key')).toBe('"key"');
+    expect(dialects.postgres.quote('a"b')).toBe('"a""b"');
+    expect(dialects.mysql.quote('key')).toBe('`key`');
+    expect(dialects.mysql.quote('a`b')).toBe('`a``b`');
+    expect([1, 2].map((i) => dialects.postgres.param(i))).toEqual(['$1', '$2']);
+    expect([1, 2].map((i) => dialects.mysql.param(i))).toEqual(['?', '?']);
+  });
+
+  it("know their driver's unique-key violation, and nothing else, as a conflict", () => {
+    expect(dialects.postgres.isConflict({ code: '23505' })).toBe(true);
+    expect(dialects.mysql.isConflict({ code: 'ER_DUP_ENTRY' })).toBe(true);
+    expect(dialects.postgres.isConflict({ code: 'ER_DUP_ENTRY' })).toBe(false);
+    expect(dialects.mysql.isConflict({ code: '23505' })).toBe(false);
+    for (const d of Object.values(dialects)) for (const err of [null, undefined, 'boom', new Error('x')]) expect(d.isConflict(err)).toBe(false);
   });
 });

@@ -8,6 +8,7 @@ import { balancerOptions, loadBalancerConfig, parseBackendSpec } from '../../src
 import { LoadSampler } from '../../src/balancer/node-load.js';
 import { ConfigError } from '../../src/config/errors.js';
 import type { RunningNode } from '../../src/node.js';
+import { blockFor, busyRhythm } from '../helpers/busy-loop.js';
 import { startTestNode } from '../helpers/node.js';
 import { backendsUp, closeAll, openMany, sleep, startBalancer, until } from './helpers.js';
 
@@ -74,13 +75,10 @@ describe('node side: load report', () => {
     expect(body.load.rssBytes).toBeGreaterThan(0);
   });
 
-  it('utilization is a delta per interval, not the cumulative figure', async () => {
-    const sampler = new LoadSampler(100);
+  it('with the monitor off: utilization is a delta per interval, not the cumulative figure', async () => {
+    const sampler = new LoadSampler(null, 100);
     cleanups.push(() => sampler.stop());
-    const spinUntil = Date.now() + 250;
-    while (Date.now() < spinUntil) {
-      /* keep the loop busy */
-    }
+    blockFor(250);
     // The overdue sampling timer runs before this one: its interval was the busy one.
     await sleep(5);
     const busy = sampler.report(0, false).elu;
@@ -88,6 +86,43 @@ describe('node side: load report', () => {
     const idle = sampler.report(0, false).elu;
     expect(busy).toBeGreaterThan(0.3);
     expect(idle).toBeLessThan(0.3);
+  });
+
+  it("with the monitor on: utilization is the monitor's latest sample (0 before the first)", () => {
+    let latest: { elu: number } | undefined;
+    const sampler = new LoadSampler({ latest: () => latest });
+    cleanups.push(() => sampler.stop());
+    expect(sampler.report(0, false).elu).toBe(0);
+    latest = { elu: 0.4242 };
+    expect(sampler.report(0, false).elu).toBe(0.424);
+  });
+
+  it("a node's /ready utilization is its monitor's, and it is still measured with the monitor off", async () => {
+    const on = await node({ monitorIntervalMs: 100 });
+    // The loop shared with the node busy about half the time, so the figures are far from 0 and from each other's windows.
+    const stopSpinning = busyRhythm(20, 20);
+    try {
+      const lastSample = async (): Promise<{ at: number; elu: number } | undefined> =>
+        ((await (await fetch(`http://127.0.0.1:${on.port}/alerts?history=1`)).json()) as { history: Array<{ at: number; elu: number }> }).history.at(-1);
+      let compared = false;
+      // Compared only when no sample landed between the reads around /ready.
+      for (let i = 0; i < 50 && !compared; i++) {
+        const before = await lastSample();
+        const ready = (await (await fetch(`http://127.0.0.1:${on.port}/ready`)).json()) as { load: { elu: number } };
+        const after = await lastSample();
+        if (before === undefined || before.at !== after?.at) continue;
+        expect(ready.load.elu).toBe(before.elu);
+        compared = true;
+      }
+      expect(compared).toBe(true);
+    } finally {
+      stopSpinning();
+    }
+    const off = await node({ monitor: false });
+    await sleep(1100);
+    const body = (await (await fetch(`http://127.0.0.1:${off.port}/ready`)).json()) as { load: { elu: number } };
+    expect(body.load.elu).toBeGreaterThan(0);
+    expect(body.load.elu).toBeLessThanOrEqual(1);
   });
 });
 
