@@ -9,7 +9,7 @@ import { countLimitTrip, metrics } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
 import type { WsFanout } from './outbound.js';
 import type { Endpoint, TransportHooks } from './types.js';
-import { negotiatedServerWindowBits, rawSocketOf } from './ws-internals.js';
+import { negotiatedServerWindowBits, rawSocketOf, socketOf } from './ws-internals.js';
 
 const kEndpoint = Symbol('switchboard.endpoint');
 interface TaggedWebSocket extends WebSocket {
@@ -21,8 +21,25 @@ interface TaggedWebSocket extends WebSocket {
  * socket or message) and reach their endpoint through a symbol on the
  * WebSocket, so a socket costs no closures.
  */
-function socketListeners(hooks: TransportHooks, log: Logger) {
+function socketListeners(hooks: TransportHooks, log: Logger, maxSendBufferBytes: number) {
   return {
+    /**
+     * A client's WebSocket ping gets its pong here rather than from ws's
+     * autoPong, which keeps a closure per socket (96 bytes with its context)
+     * to count the pongs not yet written. The bound is the socket's unsent
+     * bytes instead, the same limit as for our own frames: a client that
+     * pings without reading is cut once they pass maxSendBufferBytes.
+     */
+    ping(this: WebSocket, data: Buffer): void {
+      if (this.readyState !== 1) return;
+      if (socketOf(this).writableLength > maxSendBufferBytes) {
+        countLimitTrip('maxSendBufferBytes');
+        log.info({ socketId: (this as TaggedWebSocket)[kEndpoint]?.id }, 'pings unanswered past maxSendBufferBytes: socket cut');
+        this.terminate();
+        return;
+      }
+      this.pong(data, false);
+    },
     message(this: TaggedWebSocket, data: Buffer, isBinary: boolean): void {
       const endpoint = this[kEndpoint];
       if (endpoint !== undefined) hooks.message(endpoint, data, isBinary);
@@ -60,7 +77,7 @@ export class Transport {
     httpHandler: (req: IncomingMessage, res: ServerResponse) => void,
     private readonly log: Logger,
   ) {
-    this.listeners = socketListeners(hooks, log);
+    this.listeners = socketListeners(hooks, log, config.maxSendBufferBytes);
     // Node checks request deadlines every connectionsCheckingInterval (30 s by
     // default): at half the timeout, a 408 comes at most half a timeout late.
     const connectionsCheckingInterval = Math.min(config.httpRequestTimeout * 500, 30_000);
@@ -82,6 +99,8 @@ export class Transport {
         ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: Number.MAX_SAFE_INTEGER }
         : false,
       clientTracking: false,
+      // Pongs come from the ping listener below (no closure per socket).
+      autoPong: false,
       maxPayload: config.maxFrameBytes,
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
@@ -112,6 +131,7 @@ export class Transport {
       // Before admission: a refused socket can still send a bad frame, and an
       // 'error' event without a listener would take the process down.
       ws.on('error', this.listeners.error);
+      ws.on('ping', this.listeners.ping);
       let endpoint: Endpoint | null | Promise<Endpoint | null>;
       try {
         rawSocketOf(ws);
