@@ -9,7 +9,7 @@ import { countLimitTrip, metrics } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
 import type { WsFanout } from './outbound.js';
 import type { Endpoint, TransportHooks } from './types.js';
-import { negotiatedServerWindowBits, rawSocketOf, socketOf } from './ws-internals.js';
+import { LeanWebSocket, negotiatedServerWindowBits, rawSocketOf, socketOf } from './ws-internals.js';
 
 const kEndpoint = Symbol('switchboard.endpoint');
 interface TaggedWebSocket extends WebSocket {
@@ -99,6 +99,8 @@ export class Transport {
         ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: Number.MAX_SAFE_INTEGER }
         : false,
       clientTracking: false,
+      // Sockets without an extension share one empty extensions object.
+      WebSocket: LeanWebSocket as unknown as typeof WebSocket,
       // Pongs come from the ping listener below (no closure per socket).
       autoPong: false,
       maxPayload: config.maxFrameBytes,

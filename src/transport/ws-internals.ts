@@ -10,7 +10,7 @@
  * upgrade changes the shape this relies on.
  */
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 
 interface WebSocketInternals {
   _socket?: Socket | null;
@@ -41,4 +41,21 @@ export function negotiatedServerWindowBits(ws: WebSocket): number | null {
   if (params === undefined || params.server_no_context_takeover !== true) return null;
   const bits = params.server_max_window_bits;
   return typeof bits === 'number' ? bits : 15;
+}
+
+/**
+ * `ws` gives every WebSocket its own empty `_extensions` object (56 bytes),
+ * shared with its Receiver and Sender, which only read it. A server socket
+ * that negotiates no extension keeps this one shared frozen object instead;
+ * when permessage-deflate is negotiated, `ws` assigns its own object after
+ * construction, as before. Passed to WebSocketServer as its `WebSocket` class.
+ */
+const NO_EXTENSIONS: Readonly<Record<string, never>> = Object.freeze({});
+
+export class LeanWebSocket extends WebSocket {
+  // WebSocketServer constructs it as new WebSocket(null, undefined, options): null marks a server socket.
+  constructor(address: null, protocols?: undefined, options?: WebSocket.ClientOptions) {
+    super(address as unknown as string, protocols, options);
+    (this as unknown as WebSocketInternals)._extensions = NO_EXTENSIONS;
+  }
 }
