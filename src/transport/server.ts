@@ -9,7 +9,7 @@ import { countLimitTrip, metrics } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
 import type { WsFanout } from './outbound.js';
 import type { Endpoint, TransportHooks } from './types.js';
-import { LeanWebSocket, negotiatedServerWindowBits, rawSocketOf, socketOf } from './ws-internals.js';
+import { leanWebSocketClass, negotiatedServerWindowBits, rawSocketOf, type SocketEvents, socketOf } from './ws-internals.js';
 
 const kEndpoint = Symbol('switchboard.endpoint');
 interface TaggedWebSocket extends WebSocket {
@@ -17,11 +17,12 @@ interface TaggedWebSocket extends WebSocket {
 }
 
 /**
- * The WebSocket listeners of one node. They are made once per node (not per
- * socket or message) and reach their endpoint through a symbol on the
- * WebSocket, so a socket costs no closures.
+ * The WebSocket event handlers of one node. They are made once per node (not
+ * per socket or message), the node's WebSocket class calls them without
+ * listeners (ws-internals.ts), and they reach their endpoint through a
+ * symbol on the WebSocket, so a socket costs no closures.
  */
-function socketListeners(hooks: TransportHooks, log: Logger, maxSendBufferBytes: number) {
+function socketListeners(hooks: TransportHooks, log: Logger, maxSendBufferBytes: number): SocketEvents {
   return {
     /**
      * A client's WebSocket ping gets its pong here rather than from ws's
@@ -67,7 +68,6 @@ export class Transport {
   readonly server: Server;
   private readonly wss: WebSocketServer;
   private accepting = true;
-  private readonly listeners: ReturnType<typeof socketListeners>;
 
   constructor(
     private readonly config: Config,
@@ -77,7 +77,6 @@ export class Transport {
     httpHandler: (req: IncomingMessage, res: ServerResponse) => void,
     private readonly log: Logger,
   ) {
-    this.listeners = socketListeners(hooks, log, config.maxSendBufferBytes);
     // Node checks request deadlines every connectionsCheckingInterval (30 s by
     // default): at half the timeout, a 408 comes at most half a timeout late.
     const connectionsCheckingInterval = Math.min(config.httpRequestTimeout * 500, 30_000);
@@ -99,9 +98,9 @@ export class Transport {
         ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: Number.MAX_SAFE_INTEGER }
         : false,
       clientTracking: false,
-      // Sockets without an extension share one empty extensions object.
-      WebSocket: LeanWebSocket as unknown as typeof WebSocket,
-      // Pongs come from the ping listener below (no closure per socket).
+      // Events go to this node's handlers without listeners; sockets without an extension share one empty extensions object.
+      WebSocket: leanWebSocketClass(socketListeners(hooks, log, config.maxSendBufferBytes)),
+      // Pongs come from the ping handler (no closure per socket).
       autoPong: false,
       maxPayload: config.maxFrameBytes,
     });
@@ -130,10 +129,9 @@ export class Transport {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', ignoreSocketError);
-      // Before admission: a refused socket can still send a bad frame, and an
-      // 'error' event without a listener would take the process down.
-      ws.on('error', this.listeners.error);
-      ws.on('ping', this.listeners.ping);
+      // Errors and pings are handled from the start (the node's WebSocket
+      // class): a refused socket can still send a bad frame, and an 'error'
+      // event nobody handles would take the process down.
       let endpoint: Endpoint | null | Promise<Endpoint | null>;
       try {
         rawSocketOf(ws);
@@ -157,8 +155,6 @@ export class Transport {
     if (endpoint === null) return;
     (ws as TaggedWebSocket)[kEndpoint] = endpoint;
     this.fanout.bind(endpoint, negotiatedServerWindowBits(ws));
-    ws.on('message', this.listeners.message);
-    ws.on('close', this.listeners.close);
   }
 
   private admissionFault(ws: WebSocket, err: unknown): void {
