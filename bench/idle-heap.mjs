@@ -2,8 +2,13 @@
 // connections (each subscribed to its own channel, as the anchors idle
 // scenario does), take a heap snapshot in the server, and print the shallow
 // size per constructor divided by N, plus RSS and external memory per
-// connection. Usage (always under the bench lock):
+// connection, and where RSS goes beyond the live objects (each V8 space's
+// committed memory, and the rest: native memory, malloc and code). Usage
+// (always under the bench lock):
 //   flock /tmp/bench.lock node bench/idle-heap.mjs [--n 10000] [--dist dist] [--keep]
+//     [--node-args '--max-semi-space-size=1'] [--env MALLOC_ARENA_MAX=2] [--no-snapshot] [--no-gc]
+// --no-snapshot reads memory only (a snapshot's own allocations stay in RSS);
+// --no-gc reads it without forcing a collection first, as anchors does.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +23,10 @@ const { values: opts } = parseArgs({
     top: { type: 'string', default: '30' },
     keep: { type: 'boolean', default: false },
     retainers: { type: 'string' },
+    'node-args': { type: 'string', default: '' },
+    env: { type: 'string', multiple: true, default: [] },
+    'no-snapshot': { type: 'boolean', default: false },
+    'no-gc': { type: 'boolean', default: false },
   },
 });
 const N = Number(opts.n);
@@ -27,16 +36,22 @@ const main = resolve(opts.dist, 'cli/main.js');
 const probe = `
 const v8 = require('node:v8');
 process.on('SIGUSR2', () => {
-  global.gc?.(); global.gc?.();
+  ${opts['no-gc'] ? '' : 'global.gc(); global.gc();'}
   const m = process.memoryUsage();
+  m.spaces = {};
+  for (const s of v8.getHeapSpaceStatistics()) m.spaces[s.space_name] = s.physical_space_size;
   process.stdout.write('MEM ' + JSON.stringify(m) + '\\n');
-  const file = v8.writeHeapSnapshot(${JSON.stringify(dir)} + '/idle-' + Date.now() + '.heapsnapshot');
+  const file = ${opts['no-snapshot'] ? "'none'" : `v8.writeHeapSnapshot(${JSON.stringify(dir)} + '/idle-' + Date.now() + '.heapsnapshot')`};
   process.stdout.write('SNAPSHOT ' + file + '\\n');
 });`;
 const preload = join(dir, 'probe.cjs');
 writeFileSync(preload, probe);
-const proc = spawn(process.execPath, ['--expose-gc', '-r', preload, main, 'start', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info'], {
+const nodeArgs = opts['node-args'].split(' ').filter(Boolean);
+const env = { ...process.env };
+for (const pair of opts.env) env[pair.slice(0, pair.indexOf('='))] = pair.slice(pair.indexOf('=') + 1);
+const proc = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '-r', preload, main, 'start', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info'], {
   stdio: ['ignore', 'pipe', 'inherit'],
+  env,
 });
 let out = '';
 const waitFor = (re) =>
@@ -104,26 +119,39 @@ function perConstructor(file) {
   }
   return by;
 }
-const before = perConstructor(base.file);
-const later = perConstructor(after.file);
-const rows = [];
-for (const [name, e] of later) {
-  const b = before.get(name) ?? { count: 0, size: 0 };
-  const size = e.size - b.size;
-  if (size > 0) rows.push({ name, perConn: size / N, countPerConn: (e.count - b.count) / N });
-}
-rows.sort((a, b) => b.perConn - a.perConn);
 const kib = (x) => (x / 1024).toFixed(2);
 console.log(`connections: ${N}`);
 console.log(
   `RSS per connection: ${kib((after.mem.rss - base.mem.rss) / N)} KiB; V8 heap used: ${kib((after.mem.heapUsed - base.mem.heapUsed) / N)} KiB; external+arrayBuffers: ${kib((after.mem.external - base.mem.external) / N)} KiB`,
 );
-let total = 0;
-for (const r of rows) total += r.perConn;
-console.log(`heap snapshot, shallow bytes per connection: ${total.toFixed(0)} B`);
-console.log('| constructor | bytes/conn | objects/conn |\n|---|---|---|');
-for (const r of rows.slice(0, Number(opts.top))) console.log(`| ${r.name.slice(0, 60)} | ${r.perConn.toFixed(0)} | ${r.countPerConn.toFixed(2)} |`);
-if (opts.retainers) printRetainers(after.file, opts.retainers.split(','));
+// RSS growth split: what each V8 space committed (resident pages) and the rest.
+let spacesTotal = 0;
+const spaceRows = [];
+for (const [space, size] of Object.entries(after.mem.spaces)) {
+  const grew = size - (base.mem.spaces[space] ?? 0);
+  spacesTotal += grew;
+  if (Math.abs(grew) >= 1024) spaceRows.push(`${space} ${kib(grew / N)}`);
+}
+console.log(
+  `RSS growth per connection, KiB: V8 spaces ${kib(spacesTotal / N)} (${spaceRows.join(', ')}); outside V8 (native objects, malloc, code) ${kib((after.mem.rss - base.mem.rss - spacesTotal) / N)}`,
+);
+if (after.file !== 'none') {
+  const before = perConstructor(base.file);
+  const later = perConstructor(after.file);
+  const rows = [];
+  for (const [name, e] of later) {
+    const b = before.get(name) ?? { count: 0, size: 0 };
+    const size = e.size - b.size;
+    if (size > 0) rows.push({ name, perConn: size / N, countPerConn: (e.count - b.count) / N });
+  }
+  rows.sort((a, b) => b.perConn - a.perConn);
+  let total = 0;
+  for (const r of rows) total += r.perConn;
+  console.log(`heap snapshot, shallow bytes per connection: ${total.toFixed(0)} B`);
+  console.log('| constructor | bytes/conn | objects/conn |\n|---|---|---|');
+  for (const r of rows.slice(0, Number(opts.top))) console.log(`| ${r.name.slice(0, 60)} | ${r.perConn.toFixed(0)} | ${r.countPerConn.toFixed(2)} |`);
+  if (opts.retainers) printRetainers(after.file, opts.retainers.split(','));
+}
 
 /** Who holds the objects of these constructors: counts of (retainer constructor, edge name). */
 function printRetainers(file, names) {

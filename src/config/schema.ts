@@ -225,7 +225,9 @@ export const configSchema = z
       .int()
       .min(1024)
       .default(4 * 1024 * 1024)
-      .describe('Unsent bytes a socket may hold before it is closed with 4200 (slow consumer).'),
+      .describe(
+        'Unsent bytes a socket may hold before it is closed with 4200 (slow consumer); a client pinging without reading its pongs is cut at the same size.',
+      ),
     // Trades a few ms of latency under heavy fan-out for about a third less CPU per delivery (docs/benchmarks.md).
     writeCoalesceMs: z
       .number()

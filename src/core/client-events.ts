@@ -19,7 +19,7 @@ export function relayClientEvent(conn: Connection, req: ClientEventRequest, now:
   const config = app.config;
   if (!config.enableClientEvents) return new SwitchboardError(ErrorCode.ClientEventsDisabled);
   const channel = app.channels.get(req.channel);
-  if (channel === undefined || !channel.subscribers.has(conn)) return new SwitchboardError(ErrorCode.ClientEventNotSubscribed, req.channel);
+  if (channel === undefined || !channel.hasSubscriber(conn)) return new SwitchboardError(ErrorCode.ClientEventNotSubscribed, req.channel);
   const type = channel.kind.type;
   if (type === 'encrypted') return new SwitchboardError(ErrorCode.ClientEventOnEncryptedChannel);
   if (type !== 'private' && type !== 'presence') return new SwitchboardError(ErrorCode.ClientEventOnPublicChannel);

@@ -10,7 +10,7 @@ import type { AppState } from './app-state.js';
 export function deliverToChannel(app: AppState, channelName: string, json: string, isCacheChannel: boolean, excludeSocketId?: string): number {
   beforeBroadcast(app, channelName, json, isCacheChannel);
   const channel = app.channels.get(channelName);
-  if (channel === undefined || channel.subscribers.size === 0) return 0;
+  if (channel === undefined || channel.subscriberCount === 0) return 0;
   return broadcast(app, json, channel.subscribers, excludeSocketId);
 }
 

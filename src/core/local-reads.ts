@@ -78,6 +78,6 @@ export class LocalReads {
 
 function detail(channel: Channel): ChannelDetail {
   return channel.members !== null
-    ? { name: channel.name, subscriptionCount: channel.subscribers.size, userIds: [...channel.members.keys()] }
-    : { name: channel.name, subscriptionCount: channel.subscribers.size };
+    ? { name: channel.name, subscriptionCount: channel.subscriberCount, userIds: [...channel.members.keys()] }
+    : { name: channel.name, subscriptionCount: channel.subscriberCount };
 }

@@ -21,7 +21,7 @@ export function clientFrames(app: AppState): MembershipObserver {
     },
     memberRemoved(channelName, userId) {
       const channel = app.channels.get(channelName);
-      if (channel?.members == null || channel.subscribers.size === 0) return;
+      if (channel?.members == null || channel.subscriberCount === 0) return;
       broadcast(app, memberRemoved(channelName, userId), channel.subscribers);
     },
     userOnline(userId) {

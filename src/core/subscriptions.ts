@@ -91,11 +91,11 @@ function subscribeWith(conn: Connection, req: SubscribeRequest, remoteMembersKno
     app.channels.set(name, channel);
     app.gauges.channels.inc();
   }
-  channel.subscribers.add(conn);
+  channel.addSubscriber(conn);
   addChannel(conn, channel);
   conn.lastActionAt = conn.lastSeen;
   // The count first: a channel is occupied before anyone is a member of it.
-  app.membership.setSubscribers(LOCAL_NODE, name, channel.subscribers.size, channel.isPresence);
+  app.membership.setSubscribers(LOCAL_NODE, name, channel.subscriberCount, channel.isPresence);
 
   let newMember = false;
   if (presenceUserId !== undefined) {
@@ -147,7 +147,7 @@ async function welcomeWhenKnown(
   await members;
   let clusterCached: { json: string | undefined } | undefined;
   if (cached !== null) clusterCached = { json: await cached.catch(() => conn.app.cache.get(channel.name)) };
-  if (channel.subscribers.has(conn) && conn.app.channels.get(channel.name) === channel) welcome(conn, channel, clusterCached, recover);
+  if (channel.hasSubscriber(conn) && conn.app.channels.get(channel.name) === channel) welcome(conn, channel, clusterCached, recover);
 }
 
 /**
@@ -192,7 +192,7 @@ export function leaveAll(conn: Connection): void {
 
 function leave(conn: Connection, channel: Channel): void {
   const app = conn.app;
-  channel.subscribers.delete(conn);
+  channel.removeSubscriber(conn);
   removeChannel(conn, channel);
   const userId = conn.presence?.get(channel);
   if (userId !== undefined) {
@@ -205,14 +205,14 @@ function leave(conn: Connection, channel: Channel): void {
       app.membership.memberLeft(LOCAL_NODE, channel.name, userId);
     }
   }
-  if (channel.subscribers.size === 0) {
+  if (channel.subscriberCount === 0) {
     if (channel.countTimer !== null) clearTimeout(channel.countTimer);
     channel.countTimer = null;
     app.channels.delete(channel.name);
     app.gauges.channels.dec();
     app.history?.vacated(channel.name);
   }
-  app.membership.setSubscribers(LOCAL_NODE, channel.name, channel.subscribers.size, channel.isPresence);
+  app.membership.setSubscribers(LOCAL_NODE, channel.name, channel.subscriberCount, channel.isPresence);
 }
 
 /** subscription_succeeded for the channel; `notRecovered`: a `recover` on a channel without history gets `recovered: false`. */

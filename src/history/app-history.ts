@@ -197,7 +197,7 @@ export class AppHistory {
   }
 
   private stillSubscribed(conn: Connection, channel: Channel): boolean {
-    return conn.open && channel.subscribers.has(conn) && this.app.channels.get(channel.name) === channel;
+    return conn.open && channel.hasSubscriber(conn) && this.app.channels.get(channel.name) === channel;
   }
 
   private timedRead(channel: string, rule: HistoryRule, range: ReadRange): HistoryRead | Promise<HistoryRead> {

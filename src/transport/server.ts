@@ -9,7 +9,7 @@ import { countLimitTrip, metrics } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
 import type { WsFanout } from './outbound.js';
 import type { Endpoint, TransportHooks } from './types.js';
-import { negotiatedServerWindowBits, rawSocketOf } from './ws-internals.js';
+import { leanWebSocketClass, negotiatedServerWindowBits, rawSocketOf, type SocketEvents, socketOf } from './ws-internals.js';
 
 const kEndpoint = Symbol('switchboard.endpoint');
 interface TaggedWebSocket extends WebSocket {
@@ -17,12 +17,30 @@ interface TaggedWebSocket extends WebSocket {
 }
 
 /**
- * The WebSocket listeners of one node. They are made once per node (not per
- * socket or message) and reach their endpoint through a symbol on the
- * WebSocket, so a socket costs no closures.
+ * The WebSocket event handlers of one node. They are made once per node (not
+ * per socket or message), the node's WebSocket class calls them without
+ * listeners (ws-internals.ts), and they reach their endpoint through a
+ * symbol on the WebSocket, so a socket costs no closures.
  */
-function socketListeners(hooks: TransportHooks, log: Logger) {
+function socketListeners(hooks: TransportHooks, log: Logger, maxSendBufferBytes: number): SocketEvents {
   return {
+    /**
+     * A client's WebSocket ping gets its pong here rather than from ws's
+     * autoPong, which keeps a closure per socket (96 bytes with its context)
+     * to count the pongs not yet written. The bound is the socket's unsent
+     * bytes instead, the same limit as for our own frames: a client that
+     * pings without reading is cut once they pass maxSendBufferBytes.
+     */
+    ping(this: WebSocket, data: Buffer): void {
+      if (this.readyState !== 1) return;
+      if (socketOf(this).writableLength > maxSendBufferBytes) {
+        countLimitTrip('maxSendBufferBytes');
+        log.info({ socketId: (this as TaggedWebSocket)[kEndpoint]?.id }, 'pings unanswered past maxSendBufferBytes: socket cut');
+        this.terminate();
+        return;
+      }
+      this.pong(data, false);
+    },
     message(this: TaggedWebSocket, data: Buffer, isBinary: boolean): void {
       const endpoint = this[kEndpoint];
       if (endpoint !== undefined) hooks.message(endpoint, data, isBinary);
@@ -50,7 +68,6 @@ export class Transport {
   readonly server: Server;
   private readonly wss: WebSocketServer;
   private accepting = true;
-  private readonly listeners: ReturnType<typeof socketListeners>;
 
   constructor(
     private readonly config: Config,
@@ -60,7 +77,6 @@ export class Transport {
     httpHandler: (req: IncomingMessage, res: ServerResponse) => void,
     private readonly log: Logger,
   ) {
-    this.listeners = socketListeners(hooks, log);
     // Node checks request deadlines every connectionsCheckingInterval (30 s by
     // default): at half the timeout, a 408 comes at most half a timeout late.
     const connectionsCheckingInterval = Math.min(config.httpRequestTimeout * 500, 30_000);
@@ -82,6 +98,10 @@ export class Transport {
         ? { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: Number.MAX_SAFE_INTEGER }
         : false,
       clientTracking: false,
+      // Events go to this node's handlers without listeners; sockets without an extension share one empty extensions object.
+      WebSocket: leanWebSocketClass(socketListeners(hooks, log, config.maxSendBufferBytes)),
+      // Pongs come from the ping handler (no closure per socket).
+      autoPong: false,
       maxPayload: config.maxFrameBytes,
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
@@ -109,9 +129,9 @@ export class Transport {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', ignoreSocketError);
-      // Before admission: a refused socket can still send a bad frame, and an
-      // 'error' event without a listener would take the process down.
-      ws.on('error', this.listeners.error);
+      // Errors and pings are handled from the start (the node's WebSocket
+      // class): a refused socket can still send a bad frame, and an 'error'
+      // event nobody handles would take the process down.
       let endpoint: Endpoint | null | Promise<Endpoint | null>;
       try {
         rawSocketOf(ws);
@@ -135,8 +155,6 @@ export class Transport {
     if (endpoint === null) return;
     (ws as TaggedWebSocket)[kEndpoint] = endpoint;
     this.fanout.bind(endpoint, negotiatedServerWindowBits(ws));
-    ws.on('message', this.listeners.message);
-    ws.on('close', this.listeners.close);
   }
 
   private admissionFault(ws: WebSocket, err: unknown): void {

@@ -129,6 +129,35 @@ describe('NodeCore on an in-memory transport', () => {
     expect(core.reads.channelDetail(APP.id, 'a')?.subscriptionCount).toBe(1);
   });
 
+  it('a channel going from one subscriber to two and back keeps its count, its deliveries and its exclusions right', () => {
+    // A channel holds its one subscriber directly and a Set from the second: every step of that must look the same.
+    const a = open();
+    const b = open();
+    const app = core.apps.get(APP.id)!;
+    const publish = (data: string, excludeSocketId?: string): void =>
+      void core.publish({ app, channels: [{ name: 'solo', kind: classifyChannel('solo')! }], event: 'e', data, excludeSocketId });
+    const count = () => core.reads.channelDetail(APP.id, 'solo')?.subscriptionCount;
+    subscribe(a.conn, 'solo');
+    subscribe(a.conn, 'solo'); // again: still one subscriber
+    expect(count()).toBe(1);
+    publish('1');
+    publish('2', a.conn.id);
+    subscribe(b.conn, 'solo');
+    expect(count()).toBe(2);
+    publish('3', a.conn.id);
+    transport.receive(a.conn, { event: 'pusher:unsubscribe', data: { channel: 'solo' } });
+    expect(count()).toBe(1);
+    publish('4');
+    transport.hangUp(b.conn);
+    expect(count()).toBeUndefined();
+    expect(app.channels.has('solo')).toBe(false);
+    subscribe(a.conn, 'solo');
+    publish('5');
+    expect(events(a.socket, 'e').map((m) => m.data)).toEqual(['1', '5']);
+    expect(events(b.socket, 'e').map((m) => m.data)).toEqual(['3', '4']);
+    expect(transport.broadcasts.slice(-5).map((x) => x.count)).toEqual([1, 0, 1, 1, 1]);
+  });
+
   it('a closed socket gets nothing more, and a drain asks the rest to reconnect (4200)', async () => {
     const a = open();
     const b = open();
