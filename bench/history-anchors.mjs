@@ -25,17 +25,25 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, freePort, parseArgs, pinned, round, sleep } from './lib.mjs';
+import { cpuSeconds, freePort, options, pinned, round, sleep } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/cli/main.js');
-const args = parseArgs(process.argv.slice(2));
-const anchors = args.anchors ?? join(root, '../shared/anchors');
-const RATES = args.rates ?? '25,75,100';
-const STEP_SECS = args['step-secs'] ?? '8';
-const SUBS = Number(args.subs ?? 1000);
-const ROUNDS = Number(args.rounds ?? 2);
-const RULE = { pattern: 'bench-*', size: Number(args.size ?? 100), ttlSeconds: Number(args['ttl-seconds'] ?? 300) };
+const args = options({
+  anchors: join(root, '../shared/anchors'),
+  subs: 1000,
+  rates: '25,75,100',
+  'step-secs': 8,
+  rounds: 2,
+  size: 100,
+  'ttl-seconds': 300,
+});
+const anchors = args.anchors;
+const RATES = args.rates;
+const STEP_SECS = String(args['step-secs']);
+const SUBS = args.subs;
+const ROUNDS = args.rounds;
+const RULE = { pattern: 'bench-*', size: args.size, ttlSeconds: args['ttl-seconds'] };
 const APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
 const CHANNEL = 'bench-0';
 if (!existsSync(join(anchors, 'node_modules'))) throw new Error(`no installed anchors harness at ${anchors} (--anchors DIR, after npm install there)`);
