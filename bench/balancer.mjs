@@ -13,10 +13,15 @@
 // deliveries/s by default) → delivered/s, p50/p99 and what the proxy adds
 // to them against the direct row; the connections scenario → connect rate;
 // the proxy's CPU-seconds (from /proc) per million delivered messages.
-// The node is pinned to CPU 0, proxy and generator share CPU 1 (taskset, when present).
+// CPU layout (taskset, when present), --layout:
+//   shared   (default) — the node on CPU 0; the proxy and the load generator share CPU 1, so every
+//            microsecond the proxy spends is taken from the generator (the direct row's generator has
+//            CPU 1 to itself);
+//   own-core — the node and the generator share CPU 0, the proxy has CPU 1 to itself, as a proxy
+//            on its own machine or core would (the direct row uses the same CPU 0 for both).
 // Results: results/bench-balancer-<time>.json.
 //
-//   node bench/balancer.mjs [--subscribers 1000] [--rate 50] [--duration 10s] [--connections 2000]
+//   node bench/balancer.mjs [--subscribers 1000] [--rate 50] [--duration 10s] [--connections 2000] [--layout shared|own-core]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,8 +41,12 @@ const { values: opts } = parseArgs({
     // The hop alone: a fan-out small enough that no process queues a burst.
     'hop-subscribers': { type: 'string', default: '20' },
     'hop-rate': { type: 'string', default: '50' },
+    layout: { type: 'string', default: 'shared' },
   },
 });
+if (opts.layout !== 'shared' && opts.layout !== 'own-core') throw new Error(`--layout: shared or own-core, not ${opts.layout}`);
+/** CPUs of the node, the proxy and the load generator. */
+const cpus = opts.layout === 'shared' ? { node: '0', proxy: '1', generator: '1' } : { node: '0', proxy: '1', generator: '0' };
 
 const haproxyPath = (() => {
   try {
@@ -63,7 +72,7 @@ async function waitHttp(url, child, what) {
 
 async function startNode() {
   const port = await freePort();
-  const [cmd, ...args] = pinned('0', [process.execPath, cli, 'start', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn']);
+  const [cmd, ...args] = pinned(cpus.node, [process.execPath, cli, 'start', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn']);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitHttp(`http://127.0.0.1:${port}/health`, child, 'the node');
   return { child, port };
@@ -71,7 +80,7 @@ async function startNode() {
 
 async function startBalance(nodePort) {
   const port = await freePort();
-  const [cmd, ...args] = pinned('1', [
+  const [cmd, ...args] = pinned(cpus.proxy, [
     process.execPath,
     cli,
     'balance',
@@ -118,14 +127,14 @@ async function startHaproxy(nodePort) {
   );
   const file = join(tmpdir(), `sb-bench-haproxy-${process.pid}.cfg`);
   writeFileSync(file, cfg);
-  const [cmd, ...args] = pinned('1', [haproxyPath, '-db', '-f', file]);
+  const [cmd, ...args] = pinned(cpus.proxy, [haproxyPath, '-db', '-f', file]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitHttp(`http://127.0.0.1:${port}/ready`, child, 'haproxy');
   return { child, port };
 }
 
 function bench(scenario, args, out) {
-  const [cmd, ...rest] = pinned('1', [process.execPath, cli, 'bench', scenario, ...args, '--workers', '1', '--out', out]);
+  const [cmd, ...rest] = pinned(cpus.generator, [process.execPath, cli, 'bench', scenario, ...args, '--workers', '1', '--out', out]);
   execFileSync(cmd, rest, { stdio: 'inherit' });
   return JSON.parse(readFileSync(out, 'utf8'));
 }
@@ -137,6 +146,8 @@ const summary = {
   command: `node bench/balancer.mjs ${process.argv.slice(2).join(' ')}`.trim(),
   startedAt: new Date().toISOString(),
   pinned: hasTaskset,
+  layout: opts.layout,
+  cpus,
   rows: [],
 };
 
@@ -223,7 +234,7 @@ const lines = summary.rows.map((r) =>
     : `| ${r.name} | ${r.deliveriesPerSec} | ${r.loss} | ${r.p50Ms} (${r.name === 'direct' ? '—' : added(r.p50Ms, direct?.p50Ms)}) | ${r.p99Ms} (${r.name === 'direct' ? '—' : added(r.p99Ms, direct?.p99Ms)}) | ${r.hopP50Ms} (${r.name === 'direct' ? '—' : added(r.hopP50Ms, direct?.hopP50Ms)}) | ${r.hopP99Ms} (${r.name === 'direct' ? '—' : added(r.hopP99Ms, direct?.hopP99Ms)}) | ${r.connectsPerSec} | ${fmt(r.proxyCpuMsPerConnect)} | ${fmt(r.proxyCpuSeconds)} | ${fmt(r.proxyCpuSecondsPerMillion)} |`,
 );
 console.log(
-  `\nfan-out: ${opts.subscribers} subscribers × ${opts.rate} publishes/s for ${opts.duration}; hop: ${opts['hop-subscribers']} × ${opts['hop-rate']}/s; connect rate from ${opts.connections} connections\n`,
+  `\nfan-out: ${opts.subscribers} subscribers × ${opts.rate} publishes/s for ${opts.duration}; hop: ${opts['hop-subscribers']} × ${opts['hop-rate']}/s; connect rate from ${opts.connections} connections; layout ${opts.layout} (node CPU ${cpus.node}, proxy CPU ${cpus.proxy}, generator CPU ${cpus.generator}${hasTaskset ? '' : ', not pinned: no taskset'})\n`,
 );
 console.log(
   `| path | delivered/s | loss | fan-out p50 ms (added) | fan-out p99 ms (added) | hop p50 ms (added) | hop p99 ms (added) | connects/s | proxy CPU ms per connect | proxy CPU-s | proxy CPU-s per 1M delivered |\n|---|---|---|---|---|---|---|---|---|---|---|\n${lines.join('\n')}`,

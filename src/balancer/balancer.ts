@@ -175,6 +175,7 @@ export class Balancer {
   async stop(): Promise<void> {
     this.rebalancer?.stop();
     this.checker.stop();
+    this.tunnels.close();
     await this.discovery?.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());

@@ -28,6 +28,27 @@ export function forwardedFor(req: IncomingMessage, client: Socket): { forwardedF
   return { forwardedForValue: prior === undefined ? own : `${prior}, ${own}`, headers };
 }
 
+/**
+ * The upgrade request as the backend gets it, in one string: the client's
+ * request line and headers without its X-Forwarded-For/-Proto, then the
+ * X-Forwarded-For chain (as `forwardedFor`) and -Proto. One pass over
+ * rawHeaders, no intermediate list: this runs once per WebSocket connect.
+ */
+export function upgradeRequestHead(req: IncomingMessage, client: Socket): string {
+  let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
+  let prior: string | undefined;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (lower === 'x-forwarded-for') prior = prior === undefined ? value : `${prior}, ${value}`;
+    else if (lower !== 'x-forwarded-proto') text += `${name}: ${value}\r\n`;
+  }
+  const own = plainAddress(client.remoteAddress);
+  return `${text}X-Forwarded-For: ${prior === undefined ? own : `${prior}, ${own}`}\r\nX-Forwarded-Proto: http\r\n\r\n`;
+}
+
 /** A PROXY protocol v1 header line for a client socket (source: the client, destination: our listening side). */
 export function proxyProtocolLine(client: Socket): string {
   const src = plainAddress(client.remoteAddress);
