@@ -8,24 +8,37 @@ export function plainAddress(address: string | undefined): string {
 }
 
 /**
- * The client's headers without its X-Forwarded-For/-Proto, and the
- * X-Forwarded-For to send instead: what the client sent, then the client's
- * address (the chain a proxy in front of us started goes on). -Proto is ours to
- * say: the balancer speaks plain HTTP.
+ * One rule for both request paths (HTTP API and upgrade): the client's
+ * X-Forwarded-Proto is dropped (it is ours to say: the balancer speaks plain
+ * HTTP), its X-Forwarded-For values are collected (a chain a proxy in front
+ * of us started goes on), every other header passes. A header to drop or
+ * collect makes this return false.
  */
+function passedHeader(lower: string, value: string, chain: { prior: string | undefined }): boolean {
+  if (lower === 'x-forwarded-for') {
+    chain.prior = chain.prior === undefined ? value : `${chain.prior}, ${value}`;
+    return false;
+  }
+  return lower !== 'x-forwarded-proto';
+}
+
+/** The X-Forwarded-For to send: what the client sent, then the client's address. */
+function forwardedChain(prior: string | undefined, client: Socket): string {
+  const own = plainAddress(client.remoteAddress);
+  return prior === undefined ? own : `${prior}, ${own}`;
+}
+
+/** The client's headers without its X-Forwarded-For/-Proto, and the X-Forwarded-For to send instead (see passedHeader). */
 export function forwardedFor(req: IncomingMessage, client: Socket): { forwardedForValue: string; headers: Array<[string, string]> } {
   const headers: Array<[string, string]> = [];
-  let prior: string | undefined;
+  const chain = { prior: undefined as string | undefined };
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    const lower = name.toLowerCase();
-    if (lower === 'x-forwarded-for') prior = prior === undefined ? value : `${prior}, ${value}`;
-    else if (lower !== 'x-forwarded-proto') headers.push([name, value]);
+    if (passedHeader(name.toLowerCase(), value, chain)) headers.push([name, value]);
   }
-  const own = plainAddress(client.remoteAddress);
-  return { forwardedForValue: prior === undefined ? own : `${prior}, ${own}`, headers };
+  return { forwardedForValue: forwardedChain(chain.prior, client), headers };
 }
 
 /**
@@ -36,17 +49,14 @@ export function forwardedFor(req: IncomingMessage, client: Socket): { forwardedF
  */
 export function upgradeRequestHead(req: IncomingMessage, client: Socket): string {
   let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
-  let prior: string | undefined;
+  const chain = { prior: undefined as string | undefined };
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    const lower = name.toLowerCase();
-    if (lower === 'x-forwarded-for') prior = prior === undefined ? value : `${prior}, ${value}`;
-    else if (lower !== 'x-forwarded-proto') text += `${name}: ${value}\r\n`;
+    if (passedHeader(name.toLowerCase(), value, chain)) text += `${name}: ${value}\r\n`;
   }
-  const own = plainAddress(client.remoteAddress);
-  return `${text}X-Forwarded-For: ${prior === undefined ? own : `${prior}, ${own}`}\r\nX-Forwarded-Proto: http\r\n\r\n`;
+  return `${text}X-Forwarded-For: ${forwardedChain(chain.prior, client)}\r\nX-Forwarded-Proto: http\r\n\r\n`;
 }
 
 /** A PROXY protocol v1 header line for a client socket (source: the client, destination: our listening side). */
