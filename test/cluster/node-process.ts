@@ -64,8 +64,14 @@ export class NodeProcess {
   /** Start a node and wait for its "listening" line; returns it with its port. */
   static async start(args: string[], env?: NodeJS.ProcessEnv): Promise<{ proc: NodeProcess; port: number }> {
     const proc = NodeProcess.spawn(['--port', '0', ...args], env);
-    const line = await proc.waitFor((l) => l.msg === 'switchboard node listening');
-    return { proc, port: line.port! };
+    try {
+      const line = await proc.waitFor((l) => l.msg === 'switchboard node listening');
+      return { proc, port: line.port! };
+    } catch (err) {
+      // The caller never gets the process to clean up: a node that did not start in time must not outlive the test.
+      await proc.kill();
+      throw err;
+    }
   }
 
   async waitFor(predicate: (line: LogLine) => boolean, ms = 10_000, from = 0): Promise<LogLine> {
