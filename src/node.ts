@@ -198,27 +198,3 @@ function fanoutOptions(config: Config): FanoutOptions {
     compressionLevel: config.compressionLevel,
   };
 }
-
-/**
- * SIGTERM/SIGINT drain the node and exit 0; a second signal exits at once.
- */
-export function exitOnSignals(node: RunningNode, logger: Logger): void {
-  let received = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    received++;
-    if (received > 1) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    logger.info({ signal }, 'shutting down gracefully');
-    node.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'error while shutting down');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-}

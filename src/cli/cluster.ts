@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { toFlagName } from '../config/options.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../util/logger.js';
+import { exitOnSignals } from '../util/signals.js';
 import { addConfigOptions } from './start-options.js';
 
 export interface ClusterIo {
@@ -121,24 +122,8 @@ export async function runCluster(raw: Record<string, unknown>, io: ClusterIo): P
     },
     logger,
   );
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal: killing the nodes now');
-      supervisor.kill();
-      process.exit(1);
-    }
-    logger.info({ signal }, 'supervisor stopping: draining every node');
-    supervisor.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // A second signal kills the nodes rather than leave them draining without us.
+  exitOnSignals(supervisor, logger, () => supervisor.kill());
   try {
     const port = await supervisor.start();
     logger.info({ host: config.host, port, adapter: config.adapter }, 'switchboard cluster listening');

@@ -50,7 +50,8 @@ async function runStart(flags: Record<string, unknown>, io: CliIo): Promise<numb
       return await runPrimary({ count: workers, relay: config.adapter === 'local', drainSeconds: config.drainSeconds, logger });
     }
     // Imported here so `config check` and `--help` never load the server.
-    const { startNode, exitOnSignals } = await import('../node.js');
+    const { startNode } = await import('../node.js');
+    const { exitOnSignals } = await import('../util/signals.js');
     const node = await startNode(config, logger);
     exitOnSignals(node, logger);
     // Under `switchboard cluster`: exit with the supervisor.
