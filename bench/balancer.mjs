@@ -1,52 +1,63 @@
 #!/usr/bin/env node
 // npm run bench:balancer — what a proxy in front of a node costs, with the
-// product's own load tester (`switchboard bench`). Three rows, same node
-// (one `switchboard start`, local adapter):
+// product's own load tester (`switchboard bench`). Three paths, each against
+// a fresh node (`switchboard start`, local adapter):
 //   direct   — clients and publishes straight to the node;
 //   balance  — through `switchboard balance` (least-connections);
 //   haproxy  — through HAProxy with the config `balance --print-haproxy` renders
 //              (leastconn, checks on /ready, tunnel timeout); skipped, saying
 //              why, when `haproxy` is not on PATH.
-// Per row: the hop (--hop-subscribers × --hop-rate, small enough that nothing
-// queues: what one more hop adds to a message) and the fan-out scenario (--subscribers clients on one channel,
-// --rate publishes/s through the proxy's HTTP side: 1,000 × 50 = 50,000
-// deliveries/s by default) → delivered/s, p50/p99 and what the proxy adds
-// to them against the direct row; the connections scenario → connect rate;
-// the proxy's CPU-seconds (from /proc) per million delivered messages.
-// CPU layout (taskset, when present), --layout:
-//   shared   (default) — the node on CPU 0; the proxy and the load generator share CPU 1, so every
-//            microsecond the proxy spends is taken from the generator (the direct row's generator has
-//            CPU 1 to itself);
-//   own-core — the node and the generator share CPU 0, the proxy has CPU 1 to itself, as a proxy
-//            on its own machine or core would (the direct row uses the same CPU 0 for both).
+// Per path three tests:
+//   fan-out     — --subscribers clients on one channel, --rate publishes/s through the
+//                 path's HTTP side (1,000 × 50 = 50,000 deliveries/s by default):
+//                 delivered/s, p50/p99, the proxy's CPU-s per million deliveries;
+//   hop         — --hop-subscribers × --hop-rate, a fan-out small enough that no
+//                 process queues a burst: what one more hop adds to a message;
+//   connections — --connections WebSocket connects: the connect rate, and the
+//                 proxy's CPU per connect.
+// CPU layouts (taskset, when present), --layout:
+//   own-core — the node and the load generator share CPU 0, the proxy has CPU 1 to
+//              itself, as a proxy on its own machine or core would (the direct
+//              path uses the same CPU 0 for node and generator);
+//   shared   — the node on CPU 0, the proxy and the generator share CPU 1: every
+//              microsecond the proxy spends is taken from the generator, so the
+//              connect rate measures proxy + generator CPU, not the proxy alone;
+//   both     — (default) each round runs both.
+// A figure from one run is noisy on two cores: --rounds (default 3) repeats
+// every path in turn (direct, balance, haproxy, per layout) and the summary
+// gives medians over rounds, each "added" and "×" figure taken against the
+// same round's direct path (or HAProxy row) first. The summary ends with
+// the issue's targets met or not, per layout.
 // Results: results/bench-balancer-<time>.json.
 //
-//   node bench/balancer.mjs [--subscribers 1000] [--rate 50] [--duration 10s] [--connections 2000] [--layout shared|own-core]
-import { execFileSync, spawn } from 'node:child_process';
+//   node bench/balancer.mjs [--rounds 3] [--layout both|own-core|shared] [--subscribers 1000] [--rate 50]
+//                           [--duration 10s] [--connections 2000] [--hop-subscribers 20] [--hop-rate 50]
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { cpuSeconds, freePort, hasTaskset, pinned } from './lib.mjs';
+import { CLI, cpuSeconds, freePort, hasTaskset, options, pinned, requireBuild, startNode, startProcess } from './lib.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}dist/cli/main.js`;
-const { values: opts } = parseArgs({
-  options: {
-    subscribers: { type: 'string', default: '1000' },
-    rate: { type: 'string', default: '50' },
-    duration: { type: 'string', default: '10s' },
-    connections: { type: 'string', default: '2000' },
-    // The hop alone: a fan-out small enough that no process queues a burst.
-    'hop-subscribers': { type: 'string', default: '20' },
-    'hop-rate': { type: 'string', default: '50' },
-    layout: { type: 'string', default: 'shared' },
-  },
+const opts = options({
+  rounds: 3,
+  layout: 'both',
+  subscribers: 1000,
+  rate: 50,
+  duration: '10s',
+  connections: 2000,
+  'hop-subscribers': 20,
+  'hop-rate': 50,
 });
-if (opts.layout !== 'shared' && opts.layout !== 'own-core') throw new Error(`--layout: shared or own-core, not ${opts.layout}`);
-/** CPUs of the node, the proxy and the load generator. */
-const cpus = opts.layout === 'shared' ? { node: '0', proxy: '1', generator: '1' } : { node: '0', proxy: '1', generator: '0' };
+const LAYOUTS = {
+  'own-core': { node: '0', proxy: '1', generator: '0' },
+  shared: { node: '0', proxy: '1', generator: '1' },
+};
+const layouts = opts.layout === 'both' ? Object.keys(LAYOUTS) : [opts.layout];
+if (!layouts.every((l) => l in LAYOUTS)) {
+  console.error(`--layout: both, own-core or shared, not ${opts.layout}`);
+  process.exit(2);
+}
+requireBuild();
 
 const haproxyPath = (() => {
   try {
@@ -66,37 +77,27 @@ async function waitHttp(url, child, what) {
     if (up) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  child.kill('SIGKILL');
   throw new Error(`${what} did not start`);
 }
 
-async function startNode() {
-  const port = await freePort();
-  const [cmd, ...args] = pinned(cpus.node, [process.execPath, cli, 'start', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn']);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitHttp(`http://127.0.0.1:${port}/health`, child, 'the node');
-  return { child, port };
-}
-
-async function startBalance(nodePort) {
-  const port = await freePort();
+async function startBalance(nodePort, cpus) {
   const [cmd, ...args] = pinned(cpus.proxy, [
     process.execPath,
-    cli,
+    CLI,
     'balance',
     '--host',
     '127.0.0.1',
     '--listen',
-    String(port),
+    '0',
     '--backend',
     `127.0.0.1:${nodePort}`,
     '--algorithm',
     'least-connections',
     '--log-level',
-    'warn',
+    'info',
   ]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitHttp(`http://127.0.0.1:${port}/balancer`, child, 'switchboard balance');
+  const { child, line } = await startProcess(cmd, args, /"msg":"switchboard balancer listening"/);
+  const { port } = JSON.parse(line);
   // Until the first checks pass it routes in panic mode; wait for a clean state.
   for (let i = 0; i < 50; i++) {
     const body = await fetch(`http://127.0.0.1:${port}/balancer`).then((r) => r.json());
@@ -106,12 +107,12 @@ async function startBalance(nodePort) {
   return { child, port };
 }
 
-async function startHaproxy(nodePort) {
+async function startHaproxy(nodePort, cpus) {
   const port = await freePort();
   const cfg = execFileSync(
     process.execPath,
     [
-      cli,
+      CLI,
       'balance',
       '--host',
       '127.0.0.1',
@@ -128,44 +129,35 @@ async function startHaproxy(nodePort) {
   const file = join(tmpdir(), `sb-bench-haproxy-${process.pid}.cfg`);
   writeFileSync(file, cfg);
   const [cmd, ...args] = pinned(cpus.proxy, [haproxyPath, '-db', '-f', file]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  // HAProxy in the foreground prints nothing when it starts well: the ready signal is its /ready answering.
+  const { child } = await startProcess('sh', ['-c', 'echo started; exec "$@"', 'sh', cmd, ...args], /^started$/);
   await waitHttp(`http://127.0.0.1:${port}/ready`, child, 'haproxy');
   return { child, port };
 }
 
-function bench(scenario, args, out) {
-  const [cmd, ...rest] = pinned(cpus.generator, [process.execPath, cli, 'bench', scenario, ...args, '--workers', '1', '--out', out]);
-  execFileSync(cmd, rest, { stdio: 'inherit' });
+function bench(cpus, scenario, args, out) {
+  const [cmd, ...rest] = pinned(cpus.generator, [process.execPath, CLI, 'bench', scenario, ...args, '--workers', '1', '--quiet', '--out', out]);
+  execFileSync(cmd, rest, { stdio: ['ignore', 'ignore', 'inherit'] });
   return JSON.parse(readFileSync(out, 'utf8'));
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-const dir = `${root}results`;
+const dir = new URL('../results/', import.meta.url).pathname;
 mkdirSync(dir, { recursive: true });
-const summary = {
-  command: `node bench/balancer.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-  startedAt: new Date().toISOString(),
-  pinned: hasTaskset,
-  layout: opts.layout,
-  cpus,
-  rows: [],
-};
 
-const targets = [
+const paths = [
   { name: 'direct', start: null },
   { name: 'balance', start: startBalance },
   { name: 'haproxy', start: haproxyPath === null ? 'haproxy is not on PATH (apt-get install -y haproxy)' : startHaproxy },
 ];
 
-for (const target of targets) {
-  if (typeof target.start === 'string') {
-    summary.rows.push({ name: target.name, skipped: target.start });
-    continue;
-  }
-  const node = await startNode();
+/** One path's three tests in one layout: a fresh node (and proxy) for them. */
+async function measure(path, layout, round) {
+  const cpus = LAYOUTS[layout];
+  const node = await startNode([], { cpus: cpus.node });
   let proxy = null;
   try {
-    proxy = target.start === null ? null : await target.start(node.port);
+    proxy = path.start === null ? null : await path.start(node.port, cpus);
     const port = proxy?.port ?? node.port;
     const common = [
       '--url',
@@ -175,32 +167,43 @@ for (const target of targets) {
       '--metrics-url',
       `http://127.0.0.1:${node.port}/metrics`,
       '--server-pid',
-      String(node.child.pid),
-      '--quiet',
+      String(node.pid),
     ];
-    const cpuBefore = proxy === null ? 0 : cpuSeconds(proxy.child.pid);
+    const out = (test) => `${dir}bench-balancer-${stamp}-${layout}-${round}-${path.name}-${test}.json`;
+    // Warm-up, not recorded: a fresh Node proxy would spend the first seconds of the first test compiling (HAProxy has no JIT).
+    if (proxy !== null) {
+      bench(cpus, 'fanout', [...common, '--subscribers', '20', '--rate', '50', '--duration', '2s'], out('warm-up'));
+      bench(cpus, 'connections', [...common, '--connections', '300', '--rate', '1000', '--duration', '1s'], out('warm-up'));
+    }
+    const proxyCpu = () => (proxy === null ? 0 : cpuSeconds(proxy.child.pid));
+    const fanoutCpuBefore = proxyCpu();
     const fanout = bench(
+      cpus,
       'fanout',
-      [...common, '--subscribers', opts.subscribers, '--rate', opts.rate, '--duration', opts.duration],
-      `${dir}/bench-balancer-${stamp}-${target.name}-fanout.json`,
+      [...common, '--subscribers', String(opts.subscribers), '--rate', String(opts.rate), '--duration', opts.duration],
+      out('fanout'),
     );
-    const cpuAfter = proxy === null ? 0 : cpuSeconds(proxy.child.pid);
+    const fanoutCpu = proxyCpu() - fanoutCpuBefore;
     const hop = bench(
+      cpus,
       'fanout',
-      [...common, '--subscribers', opts['hop-subscribers'], '--rate', opts['hop-rate'], '--duration', opts.duration],
-      `${dir}/bench-balancer-${stamp}-${target.name}-hop.json`,
+      [...common, '--subscribers', String(opts['hop-subscribers']), '--rate', String(opts['hop-rate']), '--duration', opts.duration],
+      out('hop'),
     );
-    const connectCpuBefore = proxy === null ? 0 : cpuSeconds(proxy.child.pid);
+    const connectCpuBefore = proxyCpu();
     const connects = bench(
+      cpus,
       'connections',
-      [...common, '--connections', opts.connections, '--rate', '5000', '--duration', '2s'],
-      `${dir}/bench-balancer-${stamp}-${target.name}-connections.json`,
+      [...common, '--connections', String(opts.connections), '--rate', '5000', '--duration', '2s'],
+      out('connections'),
     );
-    const connectCpu = proxy === null ? 0 : cpuSeconds(proxy.child.pid) - connectCpuBefore;
+    const connectCpu = proxyCpu() - connectCpuBefore;
     const phase = fanout.phases.at(-1);
     const delivered = fanout.totals.delivered;
-    summary.rows.push({
-      name: target.name,
+    return {
+      layout,
+      round,
+      name: path.name,
       deliveriesPerSec: Math.round(phase.deliveriesPerSec),
       delivered,
       loss: fanout.totals.loss,
@@ -211,34 +214,132 @@ for (const target of targets) {
       connectsPerSec: connects.connections.connectsPerSec,
       connectFailed: connects.connections.failed,
       // Includes the 2 s hold (pings and health checks), which is small beside the connects.
-      proxyCpuMsPerConnect: proxy === null ? null : Math.round((connectCpu / Number(opts.connections)) * 1e6) / 1000,
-      proxyCpuSeconds: proxy === null ? null : Math.round((cpuAfter - cpuBefore) * 100) / 100,
-      proxyCpuSecondsPerMillion: proxy === null || delivered === 0 ? null : Math.round(((cpuAfter - cpuBefore) / (delivered / 1e6)) * 100) / 100,
-    });
+      proxyCpuMsPerConnect: proxy === null ? null : round3((connectCpu / opts.connections) * 1000),
+      proxyCpuSecondsPerMillion: proxy === null || delivered === 0 ? null : round3(fanoutCpu / (delivered / 1e6)),
+    };
   } finally {
     proxy?.child.kill('SIGKILL');
     node.child.kill('SIGKILL');
   }
 }
 
-const direct = summary.rows.find((r) => r.name === 'direct');
-const fmt = (v) => (v === null || v === undefined ? 'n/a' : String(v));
-const added = (v, base) => {
-  if (typeof v !== 'number' || typeof base !== 'number') return 'n/a';
-  const d = Math.round((v - base) * 100) / 100;
-  return d >= 0 ? `+${d}` : String(d);
-};
-const lines = summary.rows.map((r) =>
-  r.skipped !== undefined
-    ? `| ${r.name} | skipped: ${r.skipped} | | | | | | | | | |`
-    : `| ${r.name} | ${r.deliveriesPerSec} | ${r.loss} | ${r.p50Ms} (${r.name === 'direct' ? '—' : added(r.p50Ms, direct?.p50Ms)}) | ${r.p99Ms} (${r.name === 'direct' ? '—' : added(r.p99Ms, direct?.p99Ms)}) | ${r.hopP50Ms} (${r.name === 'direct' ? '—' : added(r.hopP50Ms, direct?.hopP50Ms)}) | ${r.hopP99Ms} (${r.name === 'direct' ? '—' : added(r.hopP99Ms, direct?.hopP99Ms)}) | ${r.connectsPerSec} | ${fmt(r.proxyCpuMsPerConnect)} | ${fmt(r.proxyCpuSeconds)} | ${fmt(r.proxyCpuSecondsPerMillion)} |`,
+const runs = [];
+const skipped = paths.filter((p) => typeof p.start === 'string').map((p) => ({ name: p.name, skipped: p.start }));
+for (let round = 1; round <= opts.rounds; round++) {
+  for (const layout of layouts) {
+    for (const path of paths) {
+      if (typeof path.start === 'string') continue;
+      const run = await measure(path, layout, round);
+      runs.push(run);
+      console.log(
+        `round ${round} ${layout} ${path.name}: ${run.deliveriesPerSec} deliveries/s (loss ${run.loss}), fan-out p50 ${run.p50Ms} ms, hop p50 ${run.hopP50Ms} ms, ${run.connectsPerSec} connects/s` +
+          (run.proxyCpuMsPerConnect === null ? '' : `, proxy ${run.proxyCpuMsPerConnect} ms CPU/connect, ${run.proxyCpuSecondsPerMillion} CPU-s/1M`),
+      );
+    }
+  }
+}
+
+function round3(v) {
+  return Math.round(v * 1000) / 1000;
+}
+function median(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = v.length >> 1;
+  return round3(v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2);
+}
+/** Median over rounds of f(run, the same round's run of path `other`). */
+function paired(layout, name, other, f) {
+  return median(
+    runs
+      .filter((r) => r.layout === layout && r.name === name)
+      .map((r) => {
+        const o = runs.find((x) => x.layout === layout && x.round === r.round && x.name === other);
+        return o === undefined ? null : f(r, o);
+      }),
+  );
+}
+
+const rows = [];
+const verdicts = [];
+for (const layout of layouts) {
+  for (const path of paths) {
+    const mine = runs.filter((r) => r.layout === layout && r.name === path.name);
+    if (mine.length === 0) continue;
+    const med = (k) => median(mine.map((r) => r[k]));
+    const vsDirect = (f) => (path.name === 'direct' ? null : paired(layout, path.name, 'direct', f));
+    rows.push({
+      layout,
+      name: path.name,
+      rounds: mine.length,
+      deliveriesPerSec: med('deliveriesPerSec'),
+      lossTotal: mine.reduce((a, r) => a + r.loss, 0),
+      p50Ms: med('p50Ms'),
+      p50AddedMs: vsDirect((r, d) => r.p50Ms - d.p50Ms),
+      p99Ms: med('p99Ms'),
+      p99AddedMs: vsDirect((r, d) => r.p99Ms - d.p99Ms),
+      hopP50Ms: med('hopP50Ms'),
+      hopP50AddedMs: vsDirect((r, d) => r.hopP50Ms - d.hopP50Ms),
+      hopP99Ms: med('hopP99Ms'),
+      connectsPerSec: med('connectsPerSec'),
+      connectRatio: vsDirect((r, d) => r.connectsPerSec / d.connectsPerSec),
+      proxyCpuMsPerConnect: med('proxyCpuMsPerConnect'),
+      proxyCpuSecondsPerMillion: med('proxyCpuSecondsPerMillion'),
+      cpuPerDeliveryVsHaproxy:
+        path.name === 'balance' ? paired(layout, 'balance', 'haproxy', (r, h) => r.proxyCpuSecondsPerMillion / h.proxyCpuSecondsPerMillion) : null,
+      // CPU per delivery compares only where both proxies kept up: one that falls behind reads fewer, larger chunks.
+      bothFullRate:
+        path.name === 'balance'
+          ? runs
+              .filter((r) => r.layout === layout && r.name !== 'direct')
+              .every((r) => r.loss === 0 && r.deliveriesPerSec >= 0.98 * opts.subscribers * opts.rate)
+          : null,
+    });
+  }
+  const balance = rows.find((r) => r.layout === layout && r.name === 'balance');
+  const haproxy = rows.find((r) => r.layout === layout && r.name === 'haproxy');
+  const met = (ok) => (ok ? 'met' : 'NOT met');
+  const ref = (v, unit = '') => (haproxy === undefined || v === null ? '' : ` (HAProxy ${v}${unit})`);
+  verdicts.push(
+    `${layout}: hop, added p50 under 1 ms: ${met(balance.hopP50AddedMs < 1)}, +${balance.hopP50AddedMs} ms${ref(haproxy?.hopP50AddedMs, ' ms')}`,
+    `${layout}: fan-out, added p50 under 1 ms: ${met(balance.p50AddedMs < 1)}, +${balance.p50AddedMs} ms${ref(haproxy?.p50AddedMs, ' ms')}`,
+    `${layout}: connect rate at least 0.8× direct: ${met(balance.connectRatio >= 0.8)}, ${balance.connectRatio}×${ref(haproxy?.connectRatio, '×')}`,
+    haproxy === undefined
+      ? `${layout}: CPU per delivery vs HAProxy: no HAProxy row`
+      : `${layout}: proxy CPU per delivery at most 2× HAProxy's (aim 1.5×): ${met(balance.cpuPerDeliveryVsHaproxy <= 2)}, ${balance.cpuPerDeliveryVsHaproxy}×${balance.bothFullRate ? '' : ' (a proxy fell behind the rate in some round: not comparable)'}`,
+  );
+}
+
+const fmt = (v, sign = false) => (v === null || v === undefined ? '—' : sign && v >= 0 ? `+${v}` : String(v));
+console.log(
+  `\nfan-out: ${opts.subscribers} subscribers × ${opts.rate} publishes/s for ${opts.duration}; hop: ${opts['hop-subscribers']} × ${opts['hop-rate']}/s; connect rate from ${opts.connections} connections; medians of ${opts.rounds} round(s)${hasTaskset ? '' : '; not pinned: no taskset'}\n`,
 );
 console.log(
-  `\nfan-out: ${opts.subscribers} subscribers × ${opts.rate} publishes/s for ${opts.duration}; hop: ${opts['hop-subscribers']} × ${opts['hop-rate']}/s; connect rate from ${opts.connections} connections; layout ${opts.layout} (node CPU ${cpus.node}, proxy CPU ${cpus.proxy}, generator CPU ${cpus.generator}${hasTaskset ? '' : ', not pinned: no taskset'})\n`,
+  `| layout | path | delivered/s | loss (all rounds) | fan-out p50 ms (added) | fan-out p99 ms (added) | hop p50 ms (added) | hop p99 ms | connects/s (× direct) | proxy CPU ms per connect | proxy CPU-s per 1M delivered (× HAProxy) |\n|---|---|---|---|---|---|---|---|---|---|---|\n${rows
+    .map(
+      (r) =>
+        `| ${r.layout} | ${r.name} | ${r.deliveriesPerSec} | ${r.lossTotal} | ${r.p50Ms} (${fmt(r.p50AddedMs, true)}) | ${r.p99Ms} (${fmt(r.p99AddedMs, true)}) | ${r.hopP50Ms} (${fmt(r.hopP50AddedMs, true)}) | ${r.hopP99Ms} | ${r.connectsPerSec} (${fmt(r.connectRatio)}) | ${fmt(r.proxyCpuMsPerConnect)} | ${fmt(r.proxyCpuSecondsPerMillion)} (${fmt(r.cpuPerDeliveryVsHaproxy)}) |`,
+    )
+    .join('\n')}${skipped.map((s) => `\n| | ${s.name} | skipped: ${s.skipped} | | | | | | | | |`).join('')}`,
 );
-console.log(
-  `| path | delivered/s | loss | fan-out p50 ms (added) | fan-out p99 ms (added) | hop p50 ms (added) | hop p99 ms (added) | connects/s | proxy CPU ms per connect | proxy CPU-s | proxy CPU-s per 1M delivered |\n|---|---|---|---|---|---|---|---|---|---|---|\n${lines.join('\n')}`,
+console.log(`\n${verdicts.join('\n')}`);
+const file = `${dir}bench-balancer-${stamp}.json`;
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      command: `node bench/balancer.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+      startedAt: stamp,
+      pinned: hasTaskset,
+      opts,
+      layouts: LAYOUTS,
+      rows,
+      verdicts,
+      skipped,
+      runs,
+    },
+    null,
+    2,
+  ),
 );
-const file = `${dir}/bench-balancer-${stamp}.json`;
-writeFileSync(file, JSON.stringify(summary, null, 2));
 console.log(`\nwrote ${file}`);
