@@ -19,7 +19,7 @@
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { CLI, options, requireBuild, round, startNode, stopNode } from './lib.mjs';
+import { CLI, median, options, requireBuild, round, startNode, stopNode } from './lib.mjs';
 
 const args = options({ connections: 500, concurrency: 50, rounds: 20, unknown: 10_000, 'pg-url': 'postgres://postgres@127.0.0.1:5432' });
 const CONNECTIONS = args.connections;
@@ -109,8 +109,6 @@ async function queries(port) {
   }
   return sum;
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {
   const store = ['--app-store', 'postgres', '--app-store-url', dbUrl];

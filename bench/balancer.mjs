@@ -36,7 +36,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, cpuSeconds, freePort, hasTaskset, options, pinned, requireBuild, startNode, startProcess } from './lib.mjs';
+import { CLI, cpuSeconds, freePort, hasTaskset, median as medianOf, options, pinned, requireBuild, round, startNode, startProcess } from './lib.mjs';
 
 const opts = options({
   rounds: 3,
@@ -152,7 +152,7 @@ const paths = [
 ];
 
 /** One path's three tests in one layout: a fresh node (and proxy) for them. */
-async function measure(path, layout, round) {
+async function measure(path, layout, roundNo) {
   const cpus = LAYOUTS[layout];
   const node = await startNode([], { cpus: cpus.node });
   let proxy = null;
@@ -169,7 +169,7 @@ async function measure(path, layout, round) {
       '--server-pid',
       String(node.pid),
     ];
-    const out = (test) => `${dir}bench-balancer-${stamp}-${layout}-${round}-${path.name}-${test}.json`;
+    const out = (test) => `${dir}bench-balancer-${stamp}-${layout}-${roundNo}-${path.name}-${test}.json`;
     // Warm-up, not recorded: a fresh Node proxy would spend the first seconds of the first test compiling (HAProxy has no JIT).
     if (proxy !== null) {
       bench(cpus, 'fanout', [...common, '--subscribers', '20', '--rate', '50', '--duration', '2s'], out('warm-up'));
@@ -202,7 +202,7 @@ async function measure(path, layout, round) {
     const delivered = fanout.totals.delivered;
     return {
       layout,
-      round,
+      round: roundNo,
       name: path.name,
       deliveriesPerSec: Math.round(phase.deliveriesPerSec),
       delivered,
@@ -214,8 +214,8 @@ async function measure(path, layout, round) {
       connectsPerSec: connects.connections.connectsPerSec,
       connectFailed: connects.connections.failed,
       // Includes the 2 s hold (pings and health checks), which is small beside the connects.
-      proxyCpuMsPerConnect: proxy === null ? null : round3((connectCpu / opts.connections) * 1000),
-      proxyCpuSecondsPerMillion: proxy === null || delivered === 0 ? null : round3(fanoutCpu / (delivered / 1e6)),
+      proxyCpuMsPerConnect: proxy === null ? null : round((connectCpu / opts.connections) * 1000),
+      proxyCpuSecondsPerMillion: proxy === null || delivered === 0 ? null : round(fanoutCpu / (delivered / 1e6)),
     };
   } finally {
     proxy?.child.kill('SIGKILL');
@@ -225,29 +225,22 @@ async function measure(path, layout, round) {
 
 const runs = [];
 const skipped = paths.filter((p) => typeof p.start === 'string').map((p) => ({ name: p.name, skipped: p.start }));
-for (let round = 1; round <= opts.rounds; round++) {
+for (let roundNo = 1; roundNo <= opts.rounds; roundNo++) {
   for (const layout of layouts) {
     for (const path of paths) {
       if (typeof path.start === 'string') continue;
-      const run = await measure(path, layout, round);
+      const run = await measure(path, layout, roundNo);
       runs.push(run);
       console.log(
-        `round ${round} ${layout} ${path.name}: ${run.deliveriesPerSec} deliveries/s (loss ${run.loss}), fan-out p50 ${run.p50Ms} ms, hop p50 ${run.hopP50Ms} ms, ${run.connectsPerSec} connects/s` +
+        `round ${roundNo} ${layout} ${path.name}: ${run.deliveriesPerSec} deliveries/s (loss ${run.loss}), fan-out p50 ${run.p50Ms} ms, hop p50 ${run.hopP50Ms} ms, ${run.connectsPerSec} connects/s` +
           (run.proxyCpuMsPerConnect === null ? '' : `, proxy ${run.proxyCpuMsPerConnect} ms CPU/connect, ${run.proxyCpuSecondsPerMillion} CPU-s/1M`),
       );
     }
   }
 }
 
-function round3(v) {
-  return Math.round(v * 1000) / 1000;
-}
-function median(values) {
-  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return null;
-  const mid = v.length >> 1;
-  return round3(v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2);
-}
+/** Median over rounds, rounded (NaN, shown as —, when no round has the figure). */
+const median = (values) => round(medianOf(values));
 /** Median over rounds of f(run, the same round's run of path `other`). */
 function paired(layout, name, other, f) {
   return median(
@@ -310,7 +303,7 @@ for (const layout of layouts) {
   );
 }
 
-const fmt = (v, sign = false) => (v === null || v === undefined ? '—' : sign && v >= 0 ? `+${v}` : String(v));
+const fmt = (v, sign = false) => (v === null || v === undefined || Number.isNaN(v) ? '—' : sign && v >= 0 ? `+${v}` : String(v));
 console.log(
   `\nfan-out: ${opts.subscribers} subscribers × ${opts.rate} publishes/s for ${opts.duration}; hop: ${opts['hop-subscribers']} × ${opts['hop-rate']}/s; connect rate from ${opts.connections} connections; medians of ${opts.rounds} round(s)${hasTaskset ? '' : '; not pinned: no taskset'}\n`,
 );

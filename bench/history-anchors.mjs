@@ -25,7 +25,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, freePort, options, pinned, round, sleep } from './lib.mjs';
+import { cpuSeconds, freePort, median, options, pinned, round, sleep } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/cli/main.js');
@@ -147,13 +147,6 @@ async function runOnce(variant, index) {
   );
   return { variant, published, state, waitShare, redisCpuSecs: variant === 'redis' ? round(cpuSeconds(redis.pid) - redisCpu0) : 0, steps: fanout.steps };
 }
-
-const median = (xs) => {
-  const s = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Least squares: the coefficients x of X·x ≈ y (normal equations, Gaussian elimination). */
 function leastSquares(X, y) {

@@ -20,7 +20,7 @@
 //    its missed events, and the node's CPU meanwhile.
 import http from 'node:http';
 import WebSocket from 'ws';
-import { cpuSeconds, hasTaskset, options, publishEvent, requireBuild, round, sleep, startNode } from './lib.mjs';
+import { cpuSeconds, hasTaskset, median, options, publishEvent, requireBuild, round, sleep, startNode } from './lib.mjs';
 
 const args = options({ rounds: 5, subscribers: 100, publishes: 2000, clients: 1000, missed: 100, 'redis-url': 'redis://127.0.0.1:6379' });
 const ROUNDS = args.rounds;
@@ -76,11 +76,6 @@ async function waitFor(check, ms, what) {
     if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
     await sleep(5);
   }
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 // ---- 1. publish cost ----------------------------------------------------------------

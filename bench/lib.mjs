@@ -168,6 +168,14 @@ export function summary(values) {
   return { p50: at(0.5), p99: at(0.99), max: round(sorted[sorted.length - 1]), samples: sorted.length };
 }
 
+/** The median of the numbers in `values` (others skipped; the mean of the middle two for an even count), NaN when there are none. */
+export function median(values) {
+  const s = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 export function round(v) {
   return Math.round(v * 1000) / 1000;
 }

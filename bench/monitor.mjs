@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, options, requireBuild } from './lib.mjs';
+import { CLI, median, options, requireBuild } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const opts = options({
@@ -66,12 +66,6 @@ function runOnce(monitor, index) {
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(readFileSync(out, 'utf8'))) : reject(new Error(`anchors bench exited with ${code}`))));
   });
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const runs = [];
 const repeats = opts.repeats;
