@@ -2,7 +2,9 @@ import { createAlgorithm, type Algorithm } from './algorithms.js';
 import { Backend } from './backend.js';
 import type { BalancerConfig } from './config.js';
 import type { HealthSettings } from './health.js';
+import type { HttpPoolSettings } from './http-pool.js';
 import { balancerMetrics } from '../metrics/balancer.js';
+import type { Logger } from '../util/logger.js';
 
 /** Why no backend could be chosen. */
 export type NoBackend = 'none' | 'full';
@@ -15,6 +17,7 @@ export class BackendSet {
   private readonly byAddress = new Map<string, Backend>();
   readonly algorithm: Algorithm;
   readonly healthSettings: HealthSettings;
+  private readonly httpSettings: HttpPoolSettings;
   panic = false;
   /** Tunnels and HTTP requests open through this process, all backends: what the limits count. */
   total = 0;
@@ -33,6 +36,11 @@ export class BackendSet {
       ejectMaxMs: config.ejectMaxSeconds * 1000,
       slowStartMs: config.slowStart * 1000,
     };
+    this.httpSettings = {
+      connections: config.httpPoolSize,
+      connectTimeoutMs: config.connectTimeout * 1000,
+      requestTimeoutMs: config.requestTimeout * 1000,
+    };
   }
 
   /** Add a backend (or return the one at that address). `late` = joined after start-up: it ramps through slow start. */
@@ -43,7 +51,7 @@ export class BackendSet {
       existing.removed = false;
       return existing;
     }
-    const backend = new Backend(address, host, port, weight, this.healthSettings, late, this.config.httpPoolSize);
+    const backend = new Backend(address, host, port, weight, this.healthSettings, late, this.httpSettings);
     this.byAddress.set(address, backend);
     return backend;
   }
@@ -99,6 +107,19 @@ export class BackendSet {
     const ejected = live.filter((b) => b.health.isEjected(now)).length;
     const allowed = Math.max(1, Math.floor((live.length * this.config.maxEjectedPercent) / 100));
     return ejected < allowed;
+  }
+
+  /**
+   * A proxied request or tunnel failed at `backend` before its answer: the
+   * error metric, and a strike on its passive health. Returns true when this
+   * ejected it. Every failure counts alike, connect, reset or timeout: each
+   * says the backend cannot take traffic now.
+   */
+  proxyFailed(backend: Backend, kind: 'connect' | 'reset' | 'timeout', logger: Logger): void {
+    balancerMetrics.proxyErrors.inc({ kind });
+    if (!backend.health.connectFailed(this.now(), this.mayEject())) return;
+    balancerMetrics.ejections.inc({ backend: backend.address });
+    logger.warn({ backend: backend.address, ejections: backend.health.consecutiveEjections }, 'backend ejected after failures');
   }
 
   /** Pick among eligible backends not in `exclude`, within the connection limits (WebSockets and HTTP requests count alike). */

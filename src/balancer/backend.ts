@@ -1,6 +1,6 @@
-import { Agent } from 'node:http';
 import type { Target } from './algorithms.js';
 import { BackendHealth, type HealthSettings } from './health.js';
+import { createBackendHttp, type BackendHttp, type HttpPoolSettings } from './http-pool.js';
 import { balancerMetrics } from '../metrics/balancer.js';
 
 /** What a node says about itself in its `/ready` body (see src/balancer/node-load.ts). */
@@ -16,7 +16,7 @@ export interface ReportedLoad {
 /** The smoothing of the latency EWMA: each sample moves it a fifth of the way. */
 const EWMA_ALPHA = 0.2;
 
-/** One node behind the balancer: its health, its load, its connections, its HTTP pool. */
+/** One node behind the balancer: its health, its load, its connections, its HTTP connections. */
 export class Backend implements Target {
   readonly health: BackendHealth;
   /** Open proxied WebSockets. */
@@ -27,8 +27,8 @@ export class Backend implements Target {
   latencyMs = 0;
   /** Where the balancer connects; for `/endpoints`, the URL clients can use directly. */
   readonly publicUrl: string;
-  /** Keep-alive sockets for HTTP API requests. */
-  readonly agent: Agent;
+  /** Keep-alive sockets for HTTP API requests, and one for the balancer's own. */
+  readonly http: BackendHttp;
   /** Set when discovery forgot the backend: no new traffic, existing tunnels stay. */
   removed = false;
   private factor = 1;
@@ -40,14 +40,15 @@ export class Backend implements Target {
     readonly baseWeight: number,
     settings: HealthSettings,
     rampOnFirstUp: boolean,
-    poolSize: number,
+    http: HttpPoolSettings,
   ) {
     this.health = new BackendHealth(settings, rampOnFirstUp);
     this.health.onTransition = (t) => balancerMetrics.healthTransitions.inc({ backend: address, to: t.to });
     this.publicUrl = `ws://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    // Idle pooled sockets close after 4 s, before the node's 5 s keep-alive timeout closes them
-    // under a request (a reused socket reset then is retried, but costs a round trip).
-    this.agent = new Agent({ keepAlive: true, maxSockets: poolSize, maxFreeSockets: poolSize, timeout: 4000 });
+    this.http = createBackendHttp(host, port, http, (ms) => {
+      this.observeLatency(ms);
+      this.health.connectSucceeded();
+    });
   }
 
   get id(): string {
@@ -86,6 +87,7 @@ export class Backend implements Target {
   }
 
   close(): void {
-    this.agent.destroy();
+    void this.http.api.destroy();
+    void this.http.control.destroy();
   }
 }

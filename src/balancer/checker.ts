@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import type { Logger } from '../util/logger.js';
 import type { Backend, ReportedLoad } from './backend.js';
 import type { BackendSet } from './backend-set.js';
@@ -11,41 +10,48 @@ export interface CheckSettings {
 
 type CheckResult = { result: 'ok' | 'draining' | 'failed'; reason: string; load: ReportedLoad | null; ms: number };
 
+/** A body read whole, but never more than `limit` bytes of it (a backend's answer is input from the network). */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    size += c.length;
+    if (size > limit) {
+      body.destroy();
+      break;
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** One `GET /ready`: 200 is ok, 503 saying it drains is draining, anything else (or no answer in time) failed. */
-function checkReady(backend: Backend, timeoutMs: number): Promise<CheckResult> {
+async function checkReady(backend: Backend, timeoutMs: number): Promise<CheckResult> {
   const started = performance.now();
-  return new Promise((resolve) => {
-    let settled = false;
-    const done = (result: CheckResult['result'], reason: string, load: ReportedLoad | null = null): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({ result, reason, load, ms: performance.now() - started });
-    };
-    const req = request({ host: backend.host, port: backend.port, path: '/ready', method: 'GET', agent: backend.agent }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= 64 * 1024) chunks.push(c);
-      });
-      res.on('end', () => {
-        const body = parseBody(Buffer.concat(chunks).toString('utf8'));
-        const load = readLoad(body?.load);
-        const draining = body?.draining === true || load?.state === 'draining';
-        if (res.statusCode === 200 && !draining) done('ok', 'ready 200', load);
-        else if (res.statusCode === 503 && draining) done('draining', 'ready 503 draining', load);
-        else done('failed', `ready ${res.statusCode ?? '?'}`, load);
-      });
-      res.on('error', () => done('failed', 'response error'));
-    });
-    const timer = setTimeout(() => {
-      done('failed', 'timeout');
-      req.destroy();
-    }, timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => done('failed', err.code ?? err.message));
-    req.end();
+  const outcome = (result: CheckResult['result'], reason: string, load: ReportedLoad | null = null): CheckResult => ({
+    result,
+    reason,
+    load,
+    ms: performance.now() - started,
   });
+  try {
+    const res = await backend.http.control.request({ path: '/ready', method: 'GET', signal: AbortSignal.timeout(timeoutMs) });
+    const body = parseBody(await readCapped(res.body, 64 * 1024));
+    const load = readLoad(body?.load);
+    const draining = body?.draining === true || load?.state === 'draining';
+    if (res.statusCode === 200 && !draining) return outcome('ok', 'ready 200', load);
+    if (res.statusCode === 503 && draining) return outcome('draining', 'ready 503 draining', load);
+    return outcome('failed', `ready ${res.statusCode}`, load);
+  } catch (err) {
+    return outcome('failed', failureReason(err));
+  }
+}
+
+/** What a failed request to a backend logs: its timeout, or its error code. */
+function failureReason(err: unknown): string {
+  const e = err as { name?: string; code?: string; message?: string };
+  if (e.name === 'TimeoutError') return 'timeout';
+  return e.code ?? e.message ?? String(err);
 }
 
 function parseBody(text: string): Record<string, unknown> | null {

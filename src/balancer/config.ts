@@ -101,6 +101,8 @@ const balancerSchema = z
       ctx.addIssue({ code: 'custom', path: ['backend'], message: 'at least one --backend (or --discover redis)' });
     if (c.discover === 'redis' && c.redisUrl === undefined) ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'discover redis needs redisUrl' });
     if (c.ejectMaxSeconds < c.ejectBaseSeconds) ctx.addIssue({ code: 'custom', path: ['ejectMaxSeconds'], message: 'at least ejectBaseSeconds' });
+    // node:http refuses a headers timeout longer than the whole request's.
+    if (c.headersTimeout > c.requestTimeout) ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'at most requestTimeout' });
   });
 
 export type BalancerConfigInput = z.input<typeof balancerSchema>;

@@ -1,5 +1,7 @@
-import { request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { pipeline } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { Logger } from '../util/logger.js';
 import type { Backend } from './backend.js';
 import type { BackendSet } from './backend-set.js';
@@ -7,16 +9,26 @@ import type { BalancerConfig } from './config.js';
 import { forwardedFor } from './forwarding.js';
 import { balancerMetrics } from '../metrics/balancer.js';
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length']);
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never
+ * forwarded. Content-Length is ours to set (the body is read whole), and
+ * Expect was answered here: node:http sent the client its 100 Continue.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'content-length', 'expect']);
+/** The answer's hop-by-hop headers; its Content-Length stays (the body is relayed byte for byte, and a HEAD answer has no other). */
+const HOP_BY_HOP_ANSWER = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'trailer', 'upgrade']);
 
 /** Errors that mean the request never reached the backend, so trying another cannot duplicate it. */
-const NOT_DELIVERED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ETIMEDOUT', 'CONNECT_TIMEOUT']);
+const NOT_DELIVERED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Methods without side effects (RFC 9110 §9.2.1): repeating one on another backend after a reset is harmless. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const UPSTREAM_BYTES = { direction: 'upstream' } as const;
+const DOWNSTREAM_BYTES = { direction: 'downstream' } as const;
 
 /**
- * HTTP API requests through keep-alive pools (node:http's Agent, one per
- * backend). The body is read whole first (it is small: the node caps it at
- * `maxHttpBodyBytes`), so a backend that fails to connect is replaced by
+ * HTTP API requests through keep-alive pools (undici, one per backend: see
+ * http-pool.ts). The body is read whole first (it is small: the node caps it
+ * at `maxHttpBodyBytes`), so a backend that fails to connect is replaced by
  * another before the client sees an error.
  */
 export class HttpForwarder {
@@ -64,81 +76,62 @@ export class HttpForwarder {
       if (!released) this.set.release(backend, 'http');
       released = true;
     };
-    const { forwardedForValue, headers: pairs } = forwardedFor(req, req.socket as Socket);
-    const headers: OutgoingHttpHeaders = {};
-    for (const [name, value] of pairs) {
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower)) continue;
-      const prev = headers[lower];
-      headers[lower] = prev === undefined ? value : `${String(prev)}, ${value}`;
-    }
-    headers['x-forwarded-for'] = forwardedForValue;
-    headers['x-forwarded-proto'] = 'http';
-    headers['content-length'] = String(body.length);
-    const upstream = request({
-      host: backend.host,
-      port: backend.port,
-      method: req.method,
-      path: req.url,
-      headers,
-      agent: backend.agent,
-      timeout: this.config.requestTimeout * 1000,
-    });
-    // The connect timeout starts when the pool hands out a new socket: a request queued behind
-    // a full pool is waiting for us, not failing to reach the node.
-    let connectTimer: NodeJS.Timeout | undefined;
-    upstream.on('socket', (socket: Socket) => {
-      if (!socket.connecting) return;
-      const connectStarted = performance.now();
-      connectTimer = setTimeout(
-        () => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' })),
-        this.config.connectTimeout * 1000,
-      );
-      socket.once('connect', () => {
-        clearTimeout(connectTimer);
-        backend.observeLatency(performance.now() - connectStarted);
-        backend.health.connectSucceeded();
+    // A client that goes while the backend thinks aborts the request (undici frees the socket).
+    const abort = new AbortController();
+    const clientGone = (): void => abort.abort();
+    res.once('close', clientGone);
+    balancerMetrics.bytes.inc(UPSTREAM_BYTES, body.length);
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await backend.http.api.request({
+        method: req.method as Dispatcher.HttpMethod,
+        path: req.url ?? '/',
+        headers: forwardedHeaders(req, body.length),
+        body,
+        signal: abort.signal,
       });
-    });
-    upstream.on('timeout', () => upstream.destroy(Object.assign(new Error('backend timeout'), { code: 'BACKEND_TIMEOUT' })));
-    upstream.on('response', (answer) => {
-      clearTimeout(connectTimer);
-      const out: OutgoingHttpHeaders = {};
-      for (const [name, value] of Object.entries(answer.headers)) if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
-      res.writeHead(answer.statusCode ?? 502, out);
-      answer.on('data', (c: Buffer) => balancerMetrics.bytes.inc({ direction: 'downstream' }, c.length));
-      answer.pipe(res);
-      answer.on('end', release);
-      answer.on('error', () => {
-        release();
-        res.destroy();
-      });
-      res.on('close', () => {
-        release();
-        if (!answer.complete) answer.destroy();
-      });
-    });
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(connectTimer);
+    } catch (err) {
+      res.off('close', clientGone);
       release();
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      const code = err.code ?? '';
-      // A reused keep-alive socket the backend had just closed: the request did not get there either.
-      const notDelivered = NOT_DELIVERED.has(code) || (upstream.reusedSocket && code === 'ECONNRESET');
-      if (NOT_DELIVERED.has(code)) {
-        balancerMetrics.proxyErrors.inc({ kind: code === 'CONNECT_TIMEOUT' ? 'timeout' : 'connect' });
-        if (backend.health.connectFailed(performance.now(), this.set.mayEject())) balancerMetrics.ejections.inc({ backend: backend.address });
-      } else balancerMetrics.proxyErrors.inc({ kind: code === 'BACKEND_TIMEOUT' ? 'timeout' : 'reset' });
-      this.logger.debug({ backend: backend.address, code }, 'HTTP request to backend failed');
-      if (notDelivered && tried.size <= this.config.connectRetries) void this.attempt(req, res, body, tried, key);
-      else reply(res, code === 'BACKEND_TIMEOUT' ? 504 : 502, 'backend failed');
-    });
-    balancerMetrics.bytes.inc({ direction: 'upstream' }, body.length);
-    upstream.end(body);
+      if (!abort.signal.aborted) this.failed(req, res, body, tried, key, backend, err);
+      return;
+    }
+    res.off('close', clientGone);
+    const out: OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(answer.headers)) if (!HOP_BY_HOP_ANSWER.has(name) && value !== undefined) out[name] = value;
+    res.writeHead(answer.statusCode, out);
+    answer.body.on('data', (c: Buffer) => balancerMetrics.bytes.inc(DOWNSTREAM_BYTES, c.length));
+    // Either side failing destroys the other: a client gone mid-body frees the backend's socket.
+    pipeline(answer.body, res, release);
   }
+
+  /** The request got no answer from `backend`: another backend when it cannot have reached this one (or is safe to repeat), else an error answer. */
+  private failed(req: IncomingMessage, res: ServerResponse, body: Buffer, tried: Set<Backend>, key: string | undefined, backend: Backend, err: unknown): void {
+    const code = (err as { code?: string }).code ?? '';
+    this.logger.debug({ backend: backend.address, code }, 'HTTP request to backend failed');
+    if (code === 'UND_ERR_INVALID_ARG') {
+      // undici refused to send what node:http accepted from the client (a header value, say): the client's fault.
+      balancerMetrics.proxyErrors.inc({ kind: 'bad-request' });
+      reply(res, 400, 'request cannot be forwarded');
+      return;
+    }
+    const notDelivered = NOT_DELIVERED.has(code);
+    const kind = code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' ? 'timeout' : notDelivered ? 'connect' : 'reset';
+    this.set.proxyFailed(backend, kind, this.logger);
+    // A reset after the request went out may have reached the node: only a request that is safe to repeat goes again.
+    const retry = notDelivered || (code === 'UND_ERR_SOCKET' && SAFE_METHODS.has(req.method ?? ''));
+    if (retry && tried.size <= this.config.connectRetries) void this.attempt(req, res, body, tried, key);
+    else reply(res, code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, 'backend failed');
+  }
+}
+
+/** The client's headers for the backend: hop-by-hop ones dropped, X-Forwarded-For/-Proto ours (see forwardedFor), names, order and repeats kept. */
+function forwardedHeaders(req: IncomingMessage, bodyLength: number): string[] {
+  const { forwardedForValue, headers: pairs } = forwardedFor(req, req.socket as Socket);
+  const flat: string[] = [];
+  for (const [name, value] of pairs) if (!HOP_BY_HOP.has(name.toLowerCase())) flat.push(name, value);
+  flat.push('x-forwarded-for', forwardedForValue, 'x-forwarded-proto', 'http', 'content-length', String(bodyLength));
+  return flat;
 }
 
 /** A JSON error answer, the nodes' shape (`{"error": message}`). */

@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import type { Logger } from '../util/logger.js';
 import type { Backend } from './backend.js';
 import { CLOSE_CONNECTIONS_PATH } from '../api/admin.js';
@@ -79,37 +78,20 @@ export class RebalancePlanner {
 }
 
 /** Ask a node to close `count` connections with 4200 (its admin endpoint). Resolves to how many it closed. */
-function askToClose(backend: Backend, count: number, token: string, timeoutMs = 2000): Promise<number> {
-  const body = JSON.stringify({ count });
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        host: backend.host,
-        port: backend.port,
-        method: 'POST',
-        path: CLOSE_CONNECTIONS_PATH,
-        agent: backend.agent,
-        timeout: timeoutMs,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          try {
-            const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { closed?: unknown };
-            resolve(res.statusCode === 200 && typeof answer.closed === 'number' ? answer.closed : 0);
-          } catch {
-            resolve(0);
-          }
-        });
-        res.on('error', () => resolve(0));
-      },
-    );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
+async function askToClose(backend: Backend, count: number, token: string, timeoutMs = 2000): Promise<number> {
+  try {
+    const res = await backend.http.control.request({
+      method: 'POST',
+      path: CLOSE_CONNECTIONS_PATH,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ count }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const answer = (await res.body.json()) as { closed?: unknown };
+    return res.statusCode === 200 && typeof answer.closed === 'number' ? answer.closed : 0;
+  } catch {
+    return 0;
+  }
 }
 
 export interface RebalanceEvent {

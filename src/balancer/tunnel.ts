@@ -203,13 +203,7 @@ export class TunnelHandler {
     upstream.destroy();
     t.upstream = null;
     this.release(t);
-    if (kind !== 'refused') {
-      balancerMetrics.proxyErrors.inc({ kind });
-      if (backend.health.connectFailed(performance.now(), this.set.mayEject())) {
-        balancerMetrics.ejections.inc({ backend: backend.address });
-        this.logger.warn({ backend: backend.address, ejections: backend.health.consecutiveEjections }, 'backend ejected after connect failures');
-      }
-    }
+    if (kind !== 'refused') this.set.proxyFailed(backend, kind, this.logger);
     this.logger.debug({ backend: backend.address, kind, status }, 'backend failed before the upgrade; trying another');
     if ((t.tried as Set<Backend>).size <= this.config.connectRetries) {
       t.phase = CHOOSING;

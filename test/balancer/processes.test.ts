@@ -140,5 +140,10 @@ describe.skipIf(!built)('balancer with node processes', () => {
     const missing = spawnSync(process.execPath, [CLI, 'balance', '--discover', 'redis'], { encoding: 'utf8' });
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/redisUrl: discover redis needs redisUrl/);
+    const timeouts = spawnSync(process.execPath, [CLI, 'balance', '--backend', '127.0.0.1:1', '--request-timeout', '1', '--headers-timeout', '5'], {
+      encoding: 'utf8',
+    });
+    expect(timeouts.status).toBe(2);
+    expect(timeouts.stderr).toMatch(/headersTimeout: at most requestTimeout/);
   });
 });
