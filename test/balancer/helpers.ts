@@ -24,8 +24,12 @@ export async function startBalancer(input: Partial<BalancerConfigInput>): Promis
   return balancer;
 }
 
-/** Resolve once every backend of the balancer is up (or `count` of them). */
-export async function backendsUp(balancer: Balancer, count = balancer.set.all().length, ms = 5000): Promise<void> {
+/**
+ * Resolve once every backend of the balancer is up (or `count` of them).
+ * Normally ~1 s (two good checks at the fast interval); the deadline allows a
+ * loaded machine's check that timed out and had to rise again.
+ */
+export async function backendsUp(balancer: Balancer, count = balancer.set.all().length, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (balancer.set.all().filter((b) => b.health.state === 'up').length < count) {
     if (Date.now() > deadline) throw new Error(`backends not up: ${JSON.stringify(balancer.set.all().map((b) => [b.address, b.health.state]))}`);
