@@ -199,12 +199,8 @@ async function measure(path, layout, roundNo) {
     const connects = [];
     for (let i = 1; i <= opts['connect-repeats']; i++) {
       connects.push(
-        bench(
-          cpus,
-          'connections',
-          [...common, '--connections', String(opts.connections), '--rate', '5000', '--duration', '2s'],
-          out(`connections-${i}`),
-        ).connections,
+        bench(cpus, 'connections', [...common, '--connections', String(opts.connections), '--rate', '5000', '--duration', '2s'], out(`connections-${i}`))
+          .connections,
       );
     }
     const connectCpu = proxyCpu() - connectCpuBefore;
