@@ -65,7 +65,8 @@ export class NodeProcess {
   static async start(args: string[], env?: NodeJS.ProcessEnv): Promise<{ proc: NodeProcess; port: number }> {
     const proc = NodeProcess.spawn(['--port', '0', ...args], env);
     try {
-      const line = await proc.waitFor((l) => l.msg === 'switchboard node listening');
+      // Node start-up is ~1 s; several started at once on a loaded two-core machine can take many times that.
+      const line = await proc.waitFor((l) => l.msg === 'switchboard node listening', 20_000);
       return { proc, port: line.port! };
     } catch (err) {
       // The caller never gets the process to clean up: a node that did not start in time must not outlive the test.

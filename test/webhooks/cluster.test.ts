@@ -202,6 +202,6 @@ describe.skipIf(!available)('webhooks across a cluster', () => {
       expect(after.filter((e) => e.name === 'channel_vacated')).toEqual([{ name: 'channel_vacated', channel: 'presence-only-c' }]);
       expect(after).toHaveLength(3);
     },
-    40_000,
+    60_000,
   );
 });
