@@ -111,7 +111,7 @@ export class BackendSet {
 
   /**
    * A proxied request or tunnel failed at `backend` before its answer: the
-   * error metric, and a strike on its passive health. Returns true when this
+   * error metric, a strike on its passive health, and a warning when this
    * ejected it. Every failure counts alike, connect, reset or timeout: each
    * says the backend cannot take traffic now.
    */
