@@ -1,4 +1,5 @@
 import type { Target } from './algorithms.js';
+import { joinHostPort } from './config.js';
 import { BackendHealth, type HealthSettings } from './health.js';
 import { createBackendHttp, type BackendHttp, type HttpPoolSettings } from './http-pool.js';
 import { balancerMetrics } from '../metrics/balancer.js';
@@ -44,8 +45,8 @@ export class Backend implements Target {
   ) {
     this.health = new BackendHealth(settings, rampOnFirstUp);
     this.health.onTransition = (t) => balancerMetrics.healthTransitions.inc({ backend: address, to: t.to });
-    this.publicUrl = `ws://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    this.http = createBackendHttp(host, port, http, (ms) => {
+    this.publicUrl = `ws://${joinHostPort(host, port)}`;
+    this.http = createBackendHttp(`http://${joinHostPort(host, port)}`, http, (ms) => {
       this.observeLatency(ms);
       this.health.connectSucceeded();
     });

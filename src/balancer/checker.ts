@@ -1,6 +1,7 @@
 import type { Logger } from '../util/logger.js';
 import type { Backend, ReportedLoad } from './backend.js';
 import type { BackendSet } from './backend-set.js';
+import { readCappedText } from './http-pool.js';
 
 export interface CheckSettings {
   intervalMs: number;
@@ -9,21 +10,6 @@ export interface CheckSettings {
 }
 
 type CheckResult = { result: 'ok' | 'draining' | 'failed'; reason: string; load: ReportedLoad | null; ms: number };
-
-/** A body read whole, but never more than `limit` bytes of it (a backend's answer is input from the network). */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body) {
-    size += c.length;
-    if (size > limit) {
-      body.destroy();
-      break;
-    }
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** One `GET /ready`: 200 is ok, 503 saying it drains is draining, anything else (or no answer in time) failed. */
 async function checkReady(backend: Backend, timeoutMs: number): Promise<CheckResult> {
@@ -36,7 +22,7 @@ async function checkReady(backend: Backend, timeoutMs: number): Promise<CheckRes
   });
   try {
     const res = await backend.http.control.request({ path: '/ready', method: 'GET', signal: AbortSignal.timeout(timeoutMs) });
-    const body = parseBody(await readCapped(res.body, 64 * 1024));
+    const body = parseBody(await readCappedText(res.body));
     const load = readLoad(body?.load);
     const draining = body?.draining === true || load?.state === 'draining';
     if (res.statusCode === 200 && !draining) return outcome('ok', 'ready 200', load);

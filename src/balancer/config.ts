@@ -64,7 +64,7 @@ const balancerSchema = z
       .min(0.1)
       .max(300)
       .default(10)
-      .describe('Seconds a client may take to send its request head (slowloris); slower gets 408 or is closed.'),
+      .describe('Seconds a client may take to send its request head (slowloris); slower gets 408 or is closed. At most requestTimeout.'),
     requestTimeout: z.number().min(0.1).max(600).default(30).describe("Seconds an HTTP request may take, body and the backend's answer included."),
     maxBodyBytes: z
       .number()
@@ -124,6 +124,11 @@ export interface BackendSpec {
   readonly host: string;
   readonly port: number;
   readonly weight: number;
+}
+
+/** `host:port` for a URL or a config line: an IPv6 host in brackets (the form parseBackendSpec reads back). */
+export function joinHostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 export function parseBackendSpec(text: string): BackendSpec {

@@ -1,4 +1,4 @@
-import { parseBackendSpec, type AlgorithmName, type BalancerConfig } from './config.js';
+import { joinHostPort, parseBackendSpec, type AlgorithmName, type BalancerConfig } from './config.js';
 
 /** HAProxy's `balance` line for each algorithm, and what is lost in translation. */
 function balanceLines(config: BalancerConfig): { lines: string[]; note?: string } {
@@ -83,8 +83,7 @@ export function renderHaproxyConfig(config: BalancerConfig): string {
   out.push(`  default-server ${serverOptions.join(' ')}`);
   config.backend.forEach((text, i) => {
     const spec = parseBackendSpec(text);
-    const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
-    out.push(`  server node${i + 1} ${host}:${spec.port} weight ${spec.weight}`);
+    out.push(`  server node${i + 1} ${joinHostPort(spec.host, spec.port)} weight ${spec.weight}`);
   });
   return `${out.join('\n')}\n`;
 }

@@ -20,6 +20,8 @@ const HOP_BY_HOP_ANSWER = new Set(['connection', 'keep-alive', 'proxy-connection
 
 /** Errors that mean the request never reached the backend, so trying another cannot duplicate it. */
 const NOT_DELIVERED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** undici's codes for a backend too slow to connect or to answer. */
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
 /** Methods without side effects (RFC 9110 §9.2.1): repeating one on another backend after a reset is harmless. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const UPSTREAM_BYTES = { direction: 'upstream' } as const;
@@ -116,7 +118,7 @@ export class HttpForwarder {
       return;
     }
     const notDelivered = NOT_DELIVERED.has(code);
-    const kind = code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' ? 'timeout' : notDelivered ? 'connect' : 'reset';
+    const kind = TIMEOUTS.has(code) ? 'timeout' : notDelivered ? 'connect' : 'reset';
     this.set.proxyFailed(backend, kind, this.logger);
     // A reset after the request went out may have reached the node: only a request that is safe to repeat goes again.
     const retry = notDelivered || (code === 'UND_ERR_SOCKET' && SAFE_METHODS.has(req.method ?? ''));

@@ -29,8 +29,7 @@ export interface BackendHttp {
  * backend's latency EWMA and passive health); failures reach the request
  * that needed the socket, which decides what they mean.
  */
-export function createBackendHttp(host: string, port: number, settings: HttpPoolSettings, onConnect: (ms: number) => void): BackendHttp {
-  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+export function createBackendHttp(origin: string, settings: HttpPoolSettings, onConnect: (ms: number) => void): BackendHttp {
   const connector = buildConnector({ timeout: settings.connectTimeoutMs });
   const connect: buildConnector.connector = (options, callback) => {
     const started = performance.now();
@@ -41,4 +40,22 @@ export function createBackendHttp(host: string, port: number, settings: HttpPool
   };
   const common = { connect, keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: settings.requestTimeoutMs, bodyTimeout: settings.requestTimeoutMs };
   return { api: new Pool(origin, { ...common, connections: settings.connections }), control: new Client(origin, common) };
+}
+
+/** Most of a node's answer to a health check or rebalance ask the balancer keeps: a few hundred bytes normally. */
+const MAX_CONTROL_ANSWER_BYTES = 64 * 1024;
+
+/** An answer's body as text, but never more than MAX_CONTROL_ANSWER_BYTES of it (a node's answer is input from the network). */
+export async function readCappedText(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    size += c.length;
+    if (size > MAX_CONTROL_ANSWER_BYTES) {
+      body.destroy();
+      break;
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

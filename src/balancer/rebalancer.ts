@@ -1,5 +1,6 @@
 import type { Logger } from '../util/logger.js';
 import type { Backend } from './backend.js';
+import { readCappedText } from './http-pool.js';
 import { CLOSE_CONNECTIONS_PATH } from '../api/admin.js';
 import { balancerMetrics } from '../metrics/balancer.js';
 
@@ -87,7 +88,7 @@ async function askToClose(backend: Backend, count: number, token: string, timeou
       body: JSON.stringify({ count }),
       signal: AbortSignal.timeout(timeoutMs),
     });
-    const answer = (await res.body.json()) as { closed?: unknown };
+    const answer = JSON.parse(await readCappedText(res.body)) as { closed?: unknown };
     return res.statusCode === 200 && typeof answer.closed === 'number' ? answer.closed : 0;
   } catch {
     return 0;
