@@ -60,6 +60,10 @@ if (!layouts.every((l) => l in LAYOUTS)) {
   console.error(`--layout: both, own-core or shared, not ${opts.layout}`);
   process.exit(2);
 }
+if (!Number.isInteger(opts['connect-repeats']) || opts['connect-repeats'] < 1) {
+  console.error(`--connect-repeats: a whole number, at least 1, not ${opts['connect-repeats']}`);
+  process.exit(2);
+}
 requireBuild();
 
 const haproxyPath = (() => {
