@@ -22,6 +22,15 @@ const OPEN = 2;
 const DONE = 3;
 
 const NO_BACKENDS: ReadonlySet<Backend> = new Set();
+/**
+ * Every backend socket reads into this one buffer (node:net's `onread`), and
+ * each read is copied out at its exact size before anything keeps it: that
+ * skips the per-read 64 KiB allocation and the stream machinery on the path
+ * every delivered message takes (a quarter of the proxy's user CPU per
+ * forwarded frame). One buffer serves all sockets because reads run one at a
+ * time on this thread and nothing refers to it once a read returns.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const UPSTREAM_BYTES = { direction: 'upstream' } as const;
 const DOWNSTREAM_BYTES = { direction: 'downstream' } as const;
 
@@ -143,7 +152,12 @@ export class TunnelHandler {
     t.received = null;
     t.phase = CONNECTING;
     t.connectStarted = performance.now();
-    const upstream: TunnelSocket = connect({ host: backend.host, port: backend.port, noDelay: true });
+    const upstream: TunnelSocket = connect({
+      host: backend.host,
+      port: backend.port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (length) => onUpstreamRead(upstream, length) },
+    });
     upstream[kTunnel] = t;
     t.upstream = upstream;
     upstream.setTimeout(this.config.connectTimeout * 1000);
@@ -151,7 +165,6 @@ export class TunnelHandler {
     upstream.on('error', onUpstreamError);
     upstream.on('close', onUpstreamClose);
     upstream.on('connect', onUpstreamConnect);
-    upstream.on('data', onUpstreamData);
   }
 
   connected(t: Tunnel): void {
@@ -233,7 +246,7 @@ export class TunnelHandler {
     t.head = null;
     client.write(first);
     // Any end of either side ends both: no half-open tunnels left holding fds. The upstream's
-    // data, error and close listeners are the ones set at connect; they forward now.
+    // reads, error and close listeners are the ones set at connect; they forward now.
     client.on('data', onClientData);
     client.on('end', onTunnelEnd);
     client.on('drain', onClientDrain);
@@ -319,13 +332,19 @@ function onUpstreamConnect(this: TunnelSocket): void {
   if (t !== undefined && t.phase === CONNECTING) t.handler.connected(t);
 }
 
-function onUpstreamData(this: TunnelSocket, chunk: Buffer): void {
-  const t = this[kTunnel];
-  if (t === undefined) return;
+/** A read from the backend (into READ_BUFFER); false stops reading until the client drains. */
+function onUpstreamRead(upstream: TunnelSocket, length: number): boolean {
+  const t = upstream[kTunnel];
+  if (t === undefined) return true;
+  // A copy: the client's socket may keep the chunk queued, and the next read overwrites the buffer.
+  const chunk = Buffer.allocUnsafe(length);
+  READ_BUFFER.copy(chunk, 0, 0, length);
   if (t.phase === OPEN) {
     t.active = true;
-    if (!t.client.write(chunk)) this.pause();
-  } else if (t.phase === CONNECTING) t.handler.status(t, chunk);
+    return t.client.write(chunk);
+  }
+  if (t.phase === CONNECTING) t.handler.status(t, chunk);
+  return true;
 }
 
 function onUpstreamTimeout(this: TunnelSocket): void {

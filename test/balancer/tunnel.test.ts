@@ -53,6 +53,83 @@ async function blaster(): Promise<{ server: Server; port: number; sent: () => nu
   return { server, port, sent: () => (upstream === undefined ? 0 : upstream.bytesWritten - upstream.writableLength), hash };
 }
 
+/**
+ * A raw TCP backend that answers each upgrade with `total` bytes in small
+ * writes whose contents depend on the connection and the write, and tells
+ * each connection's hash by the id the client put in its request path.
+ */
+async function chatterbox(total: number, size: number): Promise<{ server: Server; port: number; hashes: Map<string, Promise<string>> }> {
+  const hashes = new Map<string, Promise<string>>();
+  const server = createServer((s: Socket) => {
+    s.on('error', () => undefined);
+    s.once('data', (d: Buffer) => {
+      const head = d.toString('latin1');
+      if (!head.toLowerCase().includes('upgrade: websocket')) {
+        s.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+        return;
+      }
+      const id = /[?&]id=(\w+)/.exec(head)?.[1] ?? '';
+      s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      const sha = createHash('sha1');
+      hashes.set(
+        id,
+        new Promise<string>((resolve) => {
+          let written = 0;
+          let n = 0;
+          const pump = (): void => {
+            while (written < total) {
+              const chunk = Buffer.alloc(size, `${id}:${n++};`);
+              sha.update(chunk);
+              written += size;
+              if (!s.write(chunk)) {
+                s.once('drain', pump);
+                return;
+              }
+            }
+            resolve(sha.digest('hex'));
+          };
+          pump();
+        }),
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as { port: number }).port, hashes };
+}
+
+/** Open a raw upgrade through the balancer; resolves with the bytes after the 101 as they arrive. */
+async function rawUpgrade(port: number, id: string): Promise<Socket> {
+  const client = connect(port, '127.0.0.1');
+  cleanups.push(() => client.destroy());
+  await once(client, 'connect');
+  client.write(
+    `GET ${WS_PATH}?id=${id} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\n\r\n`,
+  );
+  return client;
+}
+
+/** Hash what a client receives after the upgrade's head, until `total` bytes. */
+function received(client: Socket, total: number): Promise<string> {
+  const sha = createHash('sha1');
+  let head: Buffer | null = Buffer.alloc(0);
+  let count = 0;
+  return new Promise((resolve) => {
+    client.on('data', (d: Buffer) => {
+      let body = d;
+      if (head !== null) {
+        head = Buffer.concat([head, d]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        body = head.subarray(end + 4);
+        head = null;
+      }
+      sha.update(body);
+      count += body.length;
+      if (count >= total) resolve(sha.digest('hex'));
+    });
+  });
+}
+
 describe('balancer tunnel', () => {
   it('a client that stops reading stops the backend (backpressure), and then gets every byte in order', async () => {
     const backend = await blaster();
@@ -103,4 +180,29 @@ describe('balancer tunnel', () => {
     expect(received).toBe(TOTAL);
     expect(sha.digest('hex')).toBe(await backend.hash);
   });
+
+  it('a slow client and a fast one on the same balancer each get their own bytes, intact, in order', async () => {
+    // Small writes make many reads per tunnel, so reads for the fast client happen while the slow
+    // client's socket still holds unsent data from earlier reads: each must be its own copy.
+    const total = 8 * 1024 * 1024;
+    const backend = await chatterbox(total, 1000);
+    cleanups.push(() => new Promise((r) => backend.server.close(r)));
+    const balancer = await startBalancer({ backend: [`127.0.0.1:${backend.port}`] });
+    cleanups.push(() => balancer.stop());
+    await backendsUp(balancer);
+
+    const slow = await rawUpgrade(balancer.port, 'slow');
+    const fast = await rawUpgrade(balancer.port, 'fast');
+    const fastGot = received(fast, total);
+    const slowGot = received(slow, total);
+    // The slow client reads in short bursts with pauses between them.
+    const pacer = setInterval(() => {
+      slow.pause();
+      setTimeout(() => slow.resume(), 20);
+    }, 40);
+    cleanups.push(() => clearInterval(pacer));
+    await until(() => backend.hashes.size === 2, 5_000, 'both upgrades at the backend');
+    expect(await fastGot).toBe(await backend.hashes.get('fast'));
+    expect(await slowGot).toBe(await backend.hashes.get('slow'));
+  }, 30_000);
 });
