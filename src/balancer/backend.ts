@@ -2,6 +2,7 @@ import type { Target } from './algorithms.js';
 import { joinHostPort } from './config.js';
 import { BackendHealth, type HealthSettings } from './health.js';
 import { createBackendHttp, type BackendHttp, type HttpPoolSettings } from './http-pool.js';
+import { HostResolver } from './resolver.js';
 import { balancerMetrics } from '../metrics/balancer.js';
 
 /** What a node says about itself in its `/ready` body (see src/balancer/node-load.ts). */
@@ -30,6 +31,8 @@ export class Backend implements Target {
   readonly publicUrl: string;
   /** Keep-alive sockets for HTTP API requests, and one for the balancer's own. */
   readonly http: BackendHttp;
+  /** The host's address, resolved ahead of connects (every connect to this backend uses `resolver.lookup`). */
+  readonly resolver: HostResolver;
   /** Set when discovery forgot the backend: no new traffic, existing tunnels stay. */
   removed = false;
   private factor = 1;
@@ -46,7 +49,8 @@ export class Backend implements Target {
     this.health = new BackendHealth(settings, rampOnFirstUp);
     this.health.onTransition = (t) => balancerMetrics.healthTransitions.inc({ backend: address, to: t.to });
     this.publicUrl = `ws://${joinHostPort(host, port)}`;
-    this.http = createBackendHttp(`http://${joinHostPort(host, port)}`, http, (ms) => {
+    this.resolver = new HostResolver(host);
+    this.http = createBackendHttp(`http://${joinHostPort(host, port)}`, http, this.resolver.lookup, (ms) => {
       this.observeLatency(ms);
       this.health.connectSucceeded();
     });

@@ -17,6 +17,8 @@ import { TunnelHandler } from './tunnel.js';
 /** `GET /balancer`: one backend. */
 interface BackendDescription {
   address: string;
+  /** The address a named backend resolved to (null until it has; the address itself for an IP). */
+  resolvedAddress: string | null;
   state: string;
   ejected: boolean;
   ejectionLeftMs: number;
@@ -198,6 +200,7 @@ export class Balancer {
         b.refresh(now);
         return {
           address: b.address,
+          resolvedAddress: b.resolver.address,
           state: b.removed ? 'removed' : b.health.state,
           ejected: b.health.isEjected(now),
           ejectionLeftMs: Math.round(b.health.ejectionLeft(now)),

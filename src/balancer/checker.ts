@@ -108,6 +108,7 @@ export class HealthChecker {
   }
 
   private async run(backend: Backend): Promise<void> {
+    if (backend.resolver.isName) void this.resolve(backend);
     const outcome = await checkReady(backend, this.settings.timeoutMs);
     if (this.stopped || !this.timers.has(backend)) return;
     if (this.set.get(backend.address) !== backend) {
@@ -123,5 +124,16 @@ export class HealthChecker {
     const base = backend.health.changing || backend.health.state === 'unknown' ? this.settings.fastIntervalMs : this.settings.intervalMs;
     // ±10% jitter so that checks of many backends (and of many balancers) do not line up.
     this.schedule(backend, base * (0.9 + Math.random() * 0.2));
+  }
+
+  /** Refresh a named backend's address beside its check (not before it: a hung resolver must not hold checks). */
+  private async resolve(backend: Backend): Promise<void> {
+    const found = await backend.resolver.refresh();
+    if (found.kind === 'changed') this.logger.info({ backend: backend.address, from: found.from, to: found.to }, 'backend address resolved');
+    else if (found.kind === 'failed' && !found.repeated)
+      this.logger.warn(
+        { backend: backend.address, err: found.error.message, keeps: backend.resolver.address },
+        'backend name did not resolve; keeping the last address',
+      );
   }
 }

@@ -1,4 +1,5 @@
 import { buildConnector, Client, Pool } from 'undici';
+import type { HostResolver } from './resolver.js';
 
 export interface HttpPoolSettings {
   /** Keep-alive sockets for forwarded HTTP API requests. */
@@ -27,10 +28,11 @@ export interface BackendHttp {
 /**
  * A successful connect of either reports its time through `onConnect` (the
  * backend's latency EWMA and passive health); failures reach the request
- * that needed the socket, which decides what they mean.
+ * that needed the socket, which decides what they mean. Sockets take the
+ * backend's address from `lookup` (the backend's resolver), as tunnels do.
  */
-export function createBackendHttp(origin: string, settings: HttpPoolSettings, onConnect: (ms: number) => void): BackendHttp {
-  const connector = buildConnector({ timeout: settings.connectTimeoutMs });
+export function createBackendHttp(origin: string, settings: HttpPoolSettings, lookup: HostResolver['lookup'], onConnect: (ms: number) => void): BackendHttp {
+  const connector = buildConnector({ timeout: settings.connectTimeoutMs, lookup });
   const connect: buildConnector.connector = (options, callback) => {
     const started = performance.now();
     connector(options, (...args) => {

@@ -156,6 +156,7 @@ export class TunnelHandler {
       host: backend.host,
       port: backend.port,
       noDelay: true,
+      lookup: backend.resolver.lookup,
       onread: { buffer: READ_BUFFER, callback: (length) => onUpstreamRead(upstream, length) },
     });
     upstream[kTunnel] = t;

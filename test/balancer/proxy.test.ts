@@ -69,6 +69,23 @@ describe('balancer proxy', () => {
     expect(described.backends.map((x) => x.activeConnections)).toEqual([2, 2]);
   });
 
+  it('a backend named by host name is resolved ahead: checked, connected through, and its address shown', async () => {
+    const [a] = await nodes(1);
+    const balancer = await balancerFor([`localhost:${a!.port}`]);
+    const client = clientThrough(balancer);
+    await connected(client);
+    const got = new Promise<unknown>((resolve) => {
+      const channel = client.subscribe('named');
+      channel.bind('pusher:subscription_succeeded', () => void sdkThrough(balancer).trigger('named', 'say', { n: 1 }));
+      channel.bind('say', resolve);
+    });
+    expect(await got).toEqual({ n: 1 });
+    const described = balancer.describe() as { backends: Array<{ address: string; resolvedAddress: string | null; activeConnections: number }> };
+    expect(described.backends).toMatchObject([
+      { address: `localhost:${a!.port}`, resolvedAddress: expect.stringMatching(/^(127\.0\.0\.1|::1)$/), activeConnections: 1 },
+    ]);
+  });
+
   it('adds X-Forwarded-For and -Proto, keeping a chain the client brought', async () => {
     const backend = await ScriptedBackend.start();
     cleanups.push(() => backend.stop());
