@@ -13,23 +13,21 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { options } from './lib.mjs';
 
-const { values: opts } = parseArgs({
-  options: {
-    n: { type: 'string', default: '10000' },
-    dist: { type: 'string', default: 'dist' },
-    top: { type: 'string', default: '30' },
-    keep: { type: 'boolean', default: false },
-    retainers: { type: 'string' },
-    'node-args': { type: 'string', default: '' },
-    env: { type: 'string', multiple: true, default: [] },
-    'no-snapshot': { type: 'boolean', default: false },
-    'no-gc': { type: 'boolean', default: false },
-  },
+const opts = options({
+  n: 10000,
+  dist: 'dist',
+  top: 30,
+  keep: false,
+  retainers: undefined,
+  'node-args': '',
+  env: [],
+  'no-snapshot': false,
+  'no-gc': false,
 });
-const N = Number(opts.n);
+const N = opts.n;
 const dir = mkdtempSync(join(tmpdir(), 'idle-heap-'));
 const main = resolve(opts.dist, 'cli/main.js');
 
@@ -149,7 +147,7 @@ if (after.file !== 'none') {
   for (const r of rows) total += r.perConn;
   console.log(`heap snapshot, shallow bytes per connection: ${total.toFixed(0)} B`);
   console.log('| constructor | bytes/conn | objects/conn |\n|---|---|---|');
-  for (const r of rows.slice(0, Number(opts.top))) console.log(`| ${r.name.slice(0, 60)} | ${r.perConn.toFixed(0)} | ${r.countPerConn.toFixed(2)} |`);
+  for (const r of rows.slice(0, opts.top)) console.log(`| ${r.name.slice(0, 60)} | ${r.perConn.toFixed(0)} | ${r.countPerConn.toFixed(2)} |`);
   if (opts.retainers) printRetainers(after.file, opts.retainers.split(','));
 }
 

@@ -185,23 +185,36 @@ export function sleep(ms) {
 }
 
 /**
- * The script's flags, each `--name value`, read against `defaults` (flag
- * name → default): a number default makes the flag numeric, `undefined` an
+ * The script's flags, read against `defaults` (flag name → default): a
+ * number default makes `--name value` numeric, a boolean one makes `--name`
+ * a switch, an array one makes `--name value` repeatable, `undefined` an
  * optional string. An unknown flag, a flag without its value, or a numeric
  * flag that is not a number exits 2 with the message and the usage line.
  */
 export function options(defaults, argv = process.argv.slice(2)) {
   const usage = () =>
     `usage: node bench/${basename(process.argv[1] ?? 'script')} ${Object.entries(defaults)
-      .map(([name, value]) => `[--${name}${value === undefined ? ' VALUE' : ` ${value}`}]`)
+      .map(([name, value]) =>
+        typeof value === 'boolean'
+          ? `[--${name}]`
+          : Array.isArray(value)
+            ? `[--${name} VALUE ...]`
+            : `[--${name}${value === undefined ? ' VALUE' : ` ${value}`}]`,
+      )
       .join(' ')}`;
   const fail = (message) => {
     console.error(`${message}\n${usage()}`);
     process.exit(2);
   };
+  const kinds = Object.fromEntries(
+    Object.entries(defaults).map(([name, value]) => [
+      name,
+      typeof value === 'boolean' ? { type: 'boolean' } : Array.isArray(value) ? { type: 'string', multiple: true } : { type: 'string' },
+    ]),
+  );
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: Object.fromEntries(Object.keys(defaults).map((name) => [name, { type: 'string' }])), strict: true }));
+    ({ values } = parseArgs({ args: argv, options: kinds, strict: true }));
   } catch (err) {
     fail(err.message);
   }
