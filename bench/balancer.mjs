@@ -10,7 +10,8 @@
 // Per path three tests:
 //   fan-out     — --subscribers clients on one channel, --rate publishes/s through the
 //                 path's HTTP side (1,000 × 50 = 50,000 deliveries/s by default):
-//                 delivered/s, p50/p99, the proxy's CPU-s per million deliveries;
+//                 delivered/s, p50/p99, the proxy's CPU-s per million deliveries
+//                 and how much of it is kernel time (the read and the write per frame);
 //   hop         — --hop-subscribers × --hop-rate, a fan-out small enough that no
 //                 process queues a burst: what one more hop adds to a message;
 //   connections — --connections WebSocket connects, --connect-repeats times on the
@@ -38,7 +39,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, cpuSeconds, freePort, hasTaskset, median as medianOf, options, pinned, requireBuild, round, startNode, startProcess } from './lib.mjs';
+import { CLI, cpuTimes, freePort, hasTaskset, median as medianOf, options, pinned, requireBuild, round, startNode, startProcess } from './lib.mjs';
 
 const opts = options({
   rounds: 3,
@@ -182,15 +183,21 @@ async function measure(path, layout, roundNo) {
       bench(cpus, 'fanout', [...common, '--subscribers', '20', '--rate', '50', '--duration', '2s'], out('warm-up'));
       bench(cpus, 'connections', [...common, '--connections', '300', '--rate', '1000', '--duration', '1s'], out('warm-up'));
     }
-    const proxyCpu = () => (proxy === null ? 0 : cpuSeconds(proxy.child.pid));
-    const fanoutCpuBefore = proxyCpu();
+    const proxyTimes = () => (proxy === null ? { user: 0, system: 0 } : cpuTimes(proxy.child.pid));
+    const proxyCpu = () => {
+      const { user, system } = proxyTimes();
+      return user + system;
+    };
+    const fanoutBefore = proxyTimes();
     const fanout = bench(
       cpus,
       'fanout',
       [...common, '--subscribers', String(opts.subscribers), '--rate', String(opts.rate), '--duration', opts.duration],
       out('fanout'),
     );
-    const fanoutCpu = proxyCpu() - fanoutCpuBefore;
+    const fanoutAfter = proxyTimes();
+    const fanoutCpu = fanoutAfter.user + fanoutAfter.system - fanoutBefore.user - fanoutBefore.system;
+    const fanoutKernel = fanoutAfter.system - fanoutBefore.system;
     const hop = bench(
       cpus,
       'fanout',
@@ -226,6 +233,8 @@ async function measure(path, layout, roundNo) {
       // Includes the 2 s holds (pings and health checks), which are small beside the connects.
       proxyCpuMsPerConnect: proxy === null ? null : round((connectCpu / (opts.connections * connects.length)) * 1000),
       proxyCpuSecondsPerMillion: proxy === null || delivered === 0 ? null : round(fanoutCpu / (delivered / 1e6)),
+      // The kernel's part (reading the node's frame, writing it to the client): a floor no proxy code removes.
+      proxyKernelSecondsPerMillion: proxy === null || delivered === 0 ? null : round(fanoutKernel / (delivered / 1e6)),
     };
   } finally {
     proxy?.child.kill('SIGKILL');
@@ -243,7 +252,9 @@ for (let roundNo = 1; roundNo <= opts.rounds; roundNo++) {
       runs.push(run);
       console.log(
         `round ${roundNo} ${layout} ${path.name}: ${run.deliveriesPerSec} deliveries/s (loss ${run.loss}), fan-out p50 ${run.p50Ms} ms, hop p50 ${run.hopP50Ms} ms, ${run.connectsPerSec} connects/s` +
-          (run.proxyCpuMsPerConnect === null ? '' : `, proxy ${run.proxyCpuMsPerConnect} ms CPU/connect, ${run.proxyCpuSecondsPerMillion} CPU-s/1M`),
+          (run.proxyCpuMsPerConnect === null
+            ? ''
+            : `, proxy ${run.proxyCpuMsPerConnect} ms CPU/connect, ${run.proxyCpuSecondsPerMillion} CPU-s/1M (kernel ${run.proxyKernelSecondsPerMillion})`),
       );
     }
   }
@@ -288,6 +299,7 @@ for (const layout of layouts) {
       connectRatio: vsDirect((r, d) => r.connectsPerSec / d.connectsPerSec),
       proxyCpuMsPerConnect: med('proxyCpuMsPerConnect'),
       proxyCpuSecondsPerMillion: med('proxyCpuSecondsPerMillion'),
+      proxyKernelSecondsPerMillion: med('proxyKernelSecondsPerMillion'),
       cpuPerDeliveryVsHaproxy:
         path.name === 'balance' ? paired(layout, 'balance', 'haproxy', (r, h) => r.proxyCpuSecondsPerMillion / h.proxyCpuSecondsPerMillion) : null,
       // CPU per delivery compares only where both proxies kept up: one that falls behind reads fewer, larger chunks.
@@ -318,12 +330,12 @@ console.log(
   `\nfan-out: ${opts.subscribers} subscribers × ${opts.rate} publishes/s for ${opts.duration}; hop: ${opts['hop-subscribers']} × ${opts['hop-rate']}/s; connect rate: median of ${opts['connect-repeats']} × ${opts.connections} connections; medians of ${opts.rounds} round(s)${hasTaskset ? '' : '; not pinned: no taskset'}\n`,
 );
 console.log(
-  `| layout | path | delivered/s | loss (all rounds) | fan-out p50 ms (added) | fan-out p99 ms (added) | hop p50 ms (added) | hop p99 ms | connects/s (× direct) | proxy CPU ms per connect | proxy CPU-s per 1M delivered (× HAProxy) |\n|---|---|---|---|---|---|---|---|---|---|---|\n${rows
+  `| layout | path | delivered/s | loss (all rounds) | fan-out p50 ms (added) | fan-out p99 ms (added) | hop p50 ms (added) | hop p99 ms | connects/s (× direct) | proxy CPU ms per connect | proxy CPU-s per 1M delivered (× HAProxy) | of which kernel |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n${rows
     .map(
       (r) =>
-        `| ${r.layout} | ${r.name} | ${r.deliveriesPerSec} | ${r.lossTotal} | ${r.p50Ms} (${fmt(r.p50AddedMs, true)}) | ${r.p99Ms} (${fmt(r.p99AddedMs, true)}) | ${r.hopP50Ms} (${fmt(r.hopP50AddedMs, true)}) | ${r.hopP99Ms} | ${r.connectsPerSec} (${fmt(r.connectRatio)}) | ${fmt(r.proxyCpuMsPerConnect)} | ${fmt(r.proxyCpuSecondsPerMillion)} (${fmt(r.cpuPerDeliveryVsHaproxy)}) |`,
+        `| ${r.layout} | ${r.name} | ${r.deliveriesPerSec} | ${r.lossTotal} | ${r.p50Ms} (${fmt(r.p50AddedMs, true)}) | ${r.p99Ms} (${fmt(r.p99AddedMs, true)}) | ${r.hopP50Ms} (${fmt(r.hopP50AddedMs, true)}) | ${r.hopP99Ms} | ${r.connectsPerSec} (${fmt(r.connectRatio)}) | ${fmt(r.proxyCpuMsPerConnect)} | ${fmt(r.proxyCpuSecondsPerMillion)} (${fmt(r.cpuPerDeliveryVsHaproxy)}) | ${fmt(r.proxyKernelSecondsPerMillion)} |`,
     )
-    .join('\n')}${skipped.map((s) => `\n| | ${s.name} | skipped: ${s.skipped} | | | | | | | | |`).join('')}`,
+    .join('\n')}${skipped.map((s) => `\n| | ${s.name} | skipped: ${s.skipped} | | | | | | | | | |`).join('')}`,
 );
 console.log(`\n${verdicts.join('\n')}`);
 const file = `${dir}bench-balancer-${stamp}.json`;

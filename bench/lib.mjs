@@ -39,9 +39,15 @@ export function freePort() {
 
 /** CPU seconds (user + system) a process has used so far: fields 14 and 15 of /proc/<pid>/stat. */
 export function cpuSeconds(pid) {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/** A process's user and system (kernel) CPU seconds so far, from /proc. */
+export function cpuTimes(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
 /** Exit 2 with the fix when dist/ is missing (before anything imports from it). */
