@@ -1,8 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { workerSlot } from '../cluster/workers.js';
 import type { Logger } from '../util/logger.js';
+import { readTlsPair, watchTlsPair } from '../util/tls-files.js';
 import type { Backend } from './backend.js';
 import { BackendSet } from './backend-set.js';
 import { HealthChecker } from './checker.js';
@@ -57,6 +59,8 @@ function hashKeyOf(config: BalancerConfig, req: IncomingMessage): string | undef
 export class Balancer {
   readonly set: BackendSet;
   private readonly server: Server;
+  /** The same server when it terminates TLS (its certificate can be reloaded). */
+  private readonly tlsServer: TlsServer | null;
   private readonly checker: HealthChecker;
   private discovery: RedisDiscovery | null = null;
   private rebalancer: Rebalancer | null = null;
@@ -64,6 +68,7 @@ export class Balancer {
   private readonly http: HttpForwarder;
   private readonly sockets = new Set<Duplex>();
   private readonly views = new Map<string, () => unknown>();
+  private stopTlsWatch: (() => void) | null = null;
   port = 0;
 
   constructor(
@@ -79,7 +84,7 @@ export class Balancer {
     const key = (req: IncomingMessage): string | undefined => hashKeyOf(config, req);
     this.tunnels = new TunnelHandler(config, this.set, logger, key);
     this.http = new HttpForwarder(config, this.set, logger, key);
-    this.server = createServer({
+    const options: ServerOptions = {
       maxHeaderSize: config.maxHeaderBytes,
       headersTimeout: config.headersTimeout * 1000,
       requestTimeout: config.requestTimeout * 1000,
@@ -87,12 +92,22 @@ export class Balancer {
       connectionsCheckingInterval: Math.min(1000, (config.headersTimeout * 1000) / 2),
       keepAliveTimeout: 5000,
       noDelay: true,
-    });
+    };
+    // The same request handling either way: node:https hands over the decrypted request and upgrade the way node:http does.
+    this.tlsServer =
+      config.tlsCert !== undefined && config.tlsKey !== undefined ? createTlsServer({ ...options, ...readTlsPair(config.tlsCert, config.tlsKey) }) : null;
+    this.server = this.tlsServer ?? createServer(options);
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.request(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.tunnels.handle(req, socket, head));
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
+    });
+    // A client that cannot complete the handshake (plain HTTP on the TLS port, no shared cipher, a scanner):
+    // node:tls has closed it already; count and log it like any other bad request.
+    this.tlsServer?.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      balancerMetrics.proxyErrors.inc({ kind: 'tls-handshake' });
+      logger.debug({ err: err.code ?? err.message }, 'TLS handshake failed');
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       balancerMetrics.proxyErrors.inc({ kind: 'bad-request' });
@@ -147,8 +162,18 @@ export class Balancer {
       });
     });
     this.port = (this.server.address() as AddressInfo).port;
+    const { tlsCert, tlsKey, tlsReload } = this.config;
+    if (this.tlsServer !== null && tlsCert !== undefined && tlsKey !== undefined && tlsReload > 0)
+      this.stopTlsWatch = watchTlsPair(this.tlsServer, tlsCert, tlsKey, tlsReload * 1000, this.logger);
     this.logger.info(
-      { host: this.config.host, port: this.port, algorithm: this.config.algorithm, backends: this.set.all().length, discover: this.config.discover },
+      {
+        host: this.config.host,
+        port: this.port,
+        tls: tlsCert !== undefined,
+        algorithm: this.config.algorithm,
+        backends: this.set.all().length,
+        discover: this.config.discover,
+      },
       'switchboard balancer listening',
     );
     return this.port;
@@ -175,6 +200,7 @@ export class Balancer {
   }
 
   async stop(): Promise<void> {
+    this.stopTlsWatch?.();
     this.rebalancer?.stop();
     this.checker.stop();
     this.tunnels.close();

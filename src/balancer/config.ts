@@ -52,6 +52,20 @@ const balancerSchema = z
     slowStart: z.number().min(0).max(3600).default(60).describe("Seconds over which a newly healthy backend's share ramps up; 0 = off."),
     panicThreshold: z.number().min(0).max(100).default(50).describe('Percentage of healthy backends below which traffic goes to all of them.'),
     proxyProtocol: z.boolean().default(false).describe('Send a PROXY protocol v1 line to backends.'),
+    tlsCert: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'PEM certificate (chain) file: the balancer serves `wss://` and `https://`, terminating TLS (with `tlsKey`); the nodes behind it speak plain HTTP.',
+      ),
+    tlsKey: z.string().min(1).optional().describe('PEM private key file for `tlsCert`.'),
+    tlsReload: z
+      .number()
+      .min(0)
+      .max(86_400)
+      .default(30)
+      .describe('Seconds between looks at the certificate files: a renewed pair is loaded without a restart; 0 = never.'),
     maxHeaderBytes: z
       .number()
       .int()
@@ -103,6 +117,7 @@ const balancerSchema = z
     if (c.ejectMaxSeconds < c.ejectBaseSeconds) ctx.addIssue({ code: 'custom', path: ['ejectMaxSeconds'], message: 'at least ejectBaseSeconds' });
     // node:http refuses a headers timeout longer than the whole request's.
     if (c.headersTimeout > c.requestTimeout) ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'at most requestTimeout' });
+    if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'tlsCert and tlsKey go together' });
   });
 
 export type BalancerConfigInput = z.input<typeof balancerSchema>;

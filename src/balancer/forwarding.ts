@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 /** Strip the `::ffff:` of an IPv4 client seen on a dual-stack socket. */
 export function plainAddress(address: string | undefined): string {
@@ -7,12 +8,17 @@ export function plainAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
+/** The X-Forwarded-Proto to send: what the client spoke to us (TLS when the balancer terminates it). */
+export function forwardedProto(client: Socket): 'https' | 'http' {
+  return (client as TLSSocket).encrypted === true ? 'https' : 'http';
+}
+
 /**
  * One rule for both request paths (HTTP API and upgrade): the client's
- * X-Forwarded-Proto is dropped (it is ours to say: the balancer speaks plain
- * HTTP), its X-Forwarded-For values are collected (a chain a proxy in front
- * of us started goes on), every other header passes. A header to drop or
- * collect makes this return false.
+ * X-Forwarded-Proto is dropped (it is ours to say, see forwardedProto), its
+ * X-Forwarded-For values are collected (a chain a proxy in front of us
+ * started goes on), every other header passes. A header to drop or collect
+ * makes this return false.
  */
 function passedHeader(lower: string, value: string, chain: { prior: string | undefined }): boolean {
   if (lower === 'x-forwarded-for') {
@@ -44,7 +50,7 @@ export function forwardedFor(req: IncomingMessage, client: Socket): { forwardedF
 /**
  * The upgrade request as the backend gets it, in one string: the client's
  * request line and headers without its X-Forwarded-For/-Proto, then the
- * X-Forwarded-For chain (as `forwardedFor`) and -Proto. One pass over
+ * X-Forwarded-For chain (as `forwardedFor`) and -Proto (`forwardedProto`). One pass over
  * rawHeaders, no intermediate list: this runs once per WebSocket connect.
  */
 export function upgradeRequestHead(req: IncomingMessage, client: Socket): string {
@@ -56,7 +62,7 @@ export function upgradeRequestHead(req: IncomingMessage, client: Socket): string
     const value = raw[i + 1] as string;
     if (passedHeader(name.toLowerCase(), value, chain)) text += `${name}: ${value}\r\n`;
   }
-  return `${text}X-Forwarded-For: ${forwardedChain(chain.prior, client)}\r\nX-Forwarded-Proto: http\r\n\r\n`;
+  return `${text}X-Forwarded-For: ${forwardedChain(chain.prior, client)}\r\nX-Forwarded-Proto: ${forwardedProto(client)}\r\n\r\n`;
 }
 
 /** A PROXY protocol v1 header line for a client socket (source: the client, destination: our listening side). */

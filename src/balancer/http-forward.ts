@@ -6,7 +6,7 @@ import type { Logger } from '../util/logger.js';
 import type { Backend } from './backend.js';
 import type { BackendSet } from './backend-set.js';
 import type { BalancerConfig } from './config.js';
-import { forwardedFor } from './forwarding.js';
+import { forwardedFor, forwardedProto } from './forwarding.js';
 import { balancerMetrics } from '../metrics/balancer.js';
 
 /**
@@ -129,10 +129,11 @@ export class HttpForwarder {
 
 /** The client's headers for the backend: hop-by-hop ones dropped, X-Forwarded-For/-Proto ours (see forwardedFor), names, order and repeats kept. */
 function forwardedHeaders(req: IncomingMessage, bodyLength: number): string[] {
-  const { forwardedForValue, headers: pairs } = forwardedFor(req, req.socket as Socket);
+  const client = req.socket as Socket;
+  const { forwardedForValue, headers: pairs } = forwardedFor(req, client);
   const flat: string[] = [];
   for (const [name, value] of pairs) if (!HOP_BY_HOP.has(name.toLowerCase())) flat.push(name, value);
-  flat.push('x-forwarded-for', forwardedForValue, 'x-forwarded-proto', 'http', 'content-length', String(bodyLength));
+  flat.push('x-forwarded-for', forwardedForValue, 'x-forwarded-proto', forwardedProto(client), 'content-length', String(bodyLength));
   return flat;
 }
 

@@ -54,8 +54,9 @@ export async function runBalance(flags: Record<string, unknown>, io: BalanceIo):
     return runPrimary({ count: workers, relay: false, drainSeconds: 0, logger });
   }
   const { Balancer } = await import('../balancer/balancer.js');
-  const balancer = new Balancer(config, logger);
+  let balancer: InstanceType<typeof Balancer>;
   try {
+    balancer = new Balancer(config, logger);
     await balancer.start();
   } catch (err) {
     logger.fatal({ err }, 'could not start the balancer');

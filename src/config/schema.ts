@@ -286,6 +286,12 @@ export const configSchema = z
       .describe('Cache channels per app whose last event is kept; the least recently used are dropped first (their next subscriber gets cache_miss).'),
     tlsCert: z.string().min(1).optional().describe('PEM certificate file: serve `wss://` and `https://` directly (with `tlsKey`).'),
     tlsKey: z.string().min(1).optional().describe('PEM private key file for `tlsCert`.'),
+    tlsReload: z
+      .number()
+      .min(0)
+      .max(86_400)
+      .default(30)
+      .describe('Seconds between looks at the certificate files: a renewed pair is loaded without a restart; 0 = never.'),
     adapter: z
       .enum(['local', 'redis', 'nats'])
       .default('local')

@@ -1,12 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
 import { countLimitTrip, metrics } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
+import { readTlsPair, watchTlsPair } from '../util/tls-files.js';
 import type { WsFanout } from './outbound.js';
 import type { Endpoint, TransportHooks } from './types.js';
 import { leanWebSocketClass, negotiatedServerWindowBits, rawSocketOf, type SocketEvents, socketOf } from './ws-internals.js';
@@ -66,6 +66,9 @@ function socketListeners(hooks: TransportHooks, log: Logger, maxSendBufferBytes:
 /** The node's one port: HTTP API and WebSocket upgrades. */
 export class Transport {
   readonly server: Server;
+  /** The same server when it serves TLS itself (its certificate can be reloaded). */
+  private readonly tlsServer: HttpsServer | null;
+  private stopTlsWatch: (() => void) | null = null;
   private readonly wss: WebSocketServer;
   private accepting = true;
 
@@ -80,10 +83,11 @@ export class Transport {
     // Node checks request deadlines every connectionsCheckingInterval (30 s by
     // default): at half the timeout, a 408 comes at most half a timeout late.
     const connectionsCheckingInterval = Math.min(config.httpRequestTimeout * 500, 30_000);
-    this.server =
+    this.tlsServer =
       config.tlsCert !== undefined && config.tlsKey !== undefined
-        ? createHttpsServer({ cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), connectionsCheckingInterval })
-        : createHttpServer({ connectionsCheckingInterval });
+        ? createHttpsServer({ ...readTlsPair(config.tlsCert, config.tlsKey), connectionsCheckingInterval })
+        : null;
+    this.server = this.tlsServer ?? createHttpServer({ connectionsCheckingInterval });
     // A slow or stalled HTTP sender may not hold a socket and a body buffer for long.
     this.server.requestTimeout = config.httpRequestTimeout * 1000;
     this.server.headersTimeout = Math.min(config.httpRequestTimeout, 10) * 1000;
@@ -171,6 +175,9 @@ export class Transport {
         resolve();
       });
     });
+    const { tlsCert, tlsKey, tlsReload } = this.config;
+    if (this.tlsServer !== null && tlsCert !== undefined && tlsKey !== undefined && tlsReload > 0)
+      this.stopTlsWatch = watchTlsPair(this.tlsServer, tlsCert, tlsKey, tlsReload * 1000, this.log);
     return (this.server.address() as AddressInfo).port;
   }
 
@@ -187,6 +194,7 @@ export class Transport {
   /** Close the listening socket and any idle HTTP keep-alive connections. */
   async close(): Promise<void> {
     this.accepting = false;
+    this.stopTlsWatch?.();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

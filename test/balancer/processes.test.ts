@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Pusher from 'pusher';
@@ -108,10 +108,35 @@ describe.skipIf(!built)('balancer with node processes', () => {
     const haproxy = haproxyBinary()!;
     const dir = mkdtempSync(join(tmpdir(), 'sb-haproxy-'));
     try {
+      // HAProxy reads the key from the crt file: one PEM with both.
+      const pem = join(dir, 'balancer.pem');
+      spawnSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=b',
+          '-keyout',
+          pem,
+          '-out',
+          `${pem}.crt`,
+        ],
+        { stdio: 'ignore' },
+      );
+      writeFileSync(pem, `${readFileSync(`${pem}.crt`, 'utf8')}${readFileSync(pem, 'utf8')}`);
       for (const extra of [
         [],
         ['--algorithm', 'consistent-hash', '--hash-key', 'query'],
         ['--algorithm', 'least-connections', '--max-connections-per-backend', '100', '--proxy-protocol', 'true'],
+        ['--tls-cert', pem, '--tls-key', pem],
       ]) {
         const out = spawnSync(process.execPath, [CLI, 'balance', '--backend', '127.0.0.1:6001=5', '--backend', '[::1]:6002', '--print-haproxy', ...extra], {
           encoding: 'utf8',
@@ -123,6 +148,7 @@ describe.skipIf(!built)('balancer with node processes', () => {
         expect(check.status, `${check.stdout}${check.stderr}\n${out.stdout}`).toBe(0);
         expect(out.stdout).toContain('option httpchk GET /ready');
         expect(out.stdout).toMatch(/timeout tunnel/);
+        expect(out.stdout).toContain(extra[0] === '--tls-cert' ? `ssl crt ${pem}` : 'X-Forwarded-Proto http if !{ ssl_fc }');
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -145,5 +171,18 @@ describe.skipIf(!built)('balancer with node processes', () => {
     });
     expect(timeouts.status).toBe(2);
     expect(timeouts.stderr).toMatch(/headersTimeout: at most requestTimeout/);
+    const halfTls = spawnSync(process.execPath, [CLI, 'balance', '--backend', '127.0.0.1:1', '--tls-cert', '/tmp/x.pem'], { encoding: 'utf8' });
+    expect(halfTls.status).toBe(2);
+    expect(halfTls.stderr).toMatch(/tlsCert: tlsCert and tlsKey go together/);
+  });
+
+  it('a TLS certificate that cannot be read stops the balancer at start with the path and the reason', () => {
+    const out = spawnSync(
+      process.execPath,
+      [CLI, 'balance', '--listen', '0', '--backend', '127.0.0.1:1', '--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem'],
+      { encoding: 'utf8', timeout: 10_000 },
+    );
+    expect(out.status).toBe(1);
+    expect(`${out.stdout}${out.stderr}`).toMatch(/cannot read the TLS certificate \/nonexistent\/cert\.pem/);
   });
 });

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { RunningNode } from '../../src/node.js';
@@ -58,5 +59,53 @@ describe('TLS', () => {
       ws.once('error', () => resolve('error'));
     });
     expect(outcome).toBe('error');
+  });
+
+  it('serves a renewed certificate to new connections without a restart', async () => {
+    const make = (name: string): void =>
+      void execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          `/CN=${name}`,
+          '-keyout',
+          join(dir, `${name}.key`),
+          '-out',
+          join(dir, `${name}.crt`),
+        ],
+        { stdio: 'ignore' },
+      );
+    make('before');
+    make('after');
+    copyFileSync(join(dir, 'before.crt'), join(dir, 'live.crt'));
+    copyFileSync(join(dir, 'before.key'), join(dir, 'live.key'));
+    const renewing = await startTestNode({ tlsCert: join(dir, 'live.crt'), tlsKey: join(dir, 'live.key'), tlsReload: 0.1 });
+    try {
+      const served = (): Promise<string> =>
+        new Promise((resolve, reject) => {
+          const socket = tlsConnect({ host: '127.0.0.1', port: renewing.port, rejectUnauthorized: false }, () => {
+            resolve(String(socket.getPeerCertificate().subject?.CN));
+            socket.destroy();
+          });
+          socket.on('error', reject);
+        });
+      expect(await served()).toBe('before');
+      copyFileSync(join(dir, 'after.crt'), join(dir, 'live.crt'));
+      copyFileSync(join(dir, 'after.key'), join(dir, 'live.key'));
+      const deadline = Date.now() + 5000;
+      while ((await served()) !== 'after' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await served()).toBe('after');
+    } finally {
+      await renewing.stop({ drainSeconds: 0 });
+    }
   });
 });
