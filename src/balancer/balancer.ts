@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { workerSlot } from '../cluster/workers.js';
 import type { Logger } from '../util/logger.js';
-import { readTlsPair, watchTlsPair } from '../util/tls-files.js';
+import { tlsPairOf, watchTlsPair } from '../util/tls-files.js';
 import type { Backend } from './backend.js';
 import { BackendSet } from './backend-set.js';
 import { HealthChecker } from './checker.js';
@@ -68,7 +68,7 @@ export class Balancer {
   private readonly http: HttpForwarder;
   private readonly sockets = new Set<Duplex>();
   private readonly views = new Map<string, () => unknown>();
-  private stopTlsWatch: (() => void) | null = null;
+  private stopTlsWatch = (): void => undefined;
   port = 0;
 
   constructor(
@@ -94,8 +94,8 @@ export class Balancer {
       noDelay: true,
     };
     // The same request handling either way: node:https hands over the decrypted request and upgrade the way node:http does.
-    this.tlsServer =
-      config.tlsCert !== undefined && config.tlsKey !== undefined ? createTlsServer({ ...options, ...readTlsPair(config.tlsCert, config.tlsKey) }) : null;
+    const pair = tlsPairOf(config);
+    this.tlsServer = pair === null ? null : createTlsServer({ ...options, ...pair });
     this.server = this.tlsServer ?? createServer(options);
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.request(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.tunnels.handle(req, socket, head));
@@ -162,14 +162,12 @@ export class Balancer {
       });
     });
     this.port = (this.server.address() as AddressInfo).port;
-    const { tlsCert, tlsKey, tlsReload } = this.config;
-    if (this.tlsServer !== null && tlsCert !== undefined && tlsKey !== undefined && tlsReload > 0)
-      this.stopTlsWatch = watchTlsPair(this.tlsServer, tlsCert, tlsKey, tlsReload * 1000, this.logger);
+    this.stopTlsWatch = watchTlsPair(this.tlsServer, this.config, this.logger);
     this.logger.info(
       {
         host: this.config.host,
         port: this.port,
-        tls: tlsCert !== undefined,
+        tls: this.tlsServer !== null,
         algorithm: this.config.algorithm,
         backends: this.set.all().length,
         discover: this.config.discover,
@@ -199,17 +197,28 @@ export class Balancer {
     this.views.set(path, view);
   }
 
-  async stop(): Promise<void> {
-    this.stopTlsWatch?.();
+  /**
+   * Stop: the port takes no new connections at once (they go to the other
+   * balancers), HTTP requests under way finish, and the open tunnels are
+   * closed evenly over `drainSeconds` (0, the default here: at once; the CLI
+   * passes `--drain-seconds` on SIGTERM), then everything left is destroyed.
+   */
+  async stop(options: { drainSeconds?: number } = {}): Promise<void> {
+    this.stopTlsWatch();
     this.rebalancer?.stop();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const drainSeconds = options.drainSeconds ?? 0;
+    if (drainSeconds > 0 && this.tunnels.size > 0) {
+      this.logger.info({ tunnels: this.tunnels.size, drainSeconds }, 'balancer draining');
+      await this.tunnels.drain(drainSeconds);
+    }
     this.checker.stop();
     this.tunnels.close();
     await this.discovery?.stop();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-      for (const s of this.sockets) s.destroy();
-    });
+    this.server.closeAllConnections();
+    for (const s of this.sockets) s.destroy();
+    await closed;
     this.set.close();
   }
 

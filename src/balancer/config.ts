@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import { describeField, parseOptionText, toFlagName, type ConfigOption } from '../config/options.js';
 import { readFileLayer } from '../config/sources.js';
-import { logLevels } from '../config/schema.js';
+import { checkTlsPair, logLevels, tlsKeyField, tlsReloadField } from '../config/schema.js';
 
 /**
  * The balancer's options: one zod schema, flags and env derived from it
@@ -59,13 +59,8 @@ const balancerSchema = z
       .describe(
         'PEM certificate (chain) file: the balancer serves `wss://` and `https://`, terminating TLS (with `tlsKey`); the nodes behind it speak plain HTTP.',
       ),
-    tlsKey: z.string().min(1).optional().describe('PEM private key file for `tlsCert`.'),
-    tlsReload: z
-      .number()
-      .min(0)
-      .max(86_400)
-      .default(30)
-      .describe('Seconds between looks at the certificate files: a renewed pair is loaded without a restart; 0 = never.'),
+    tlsKey: tlsKeyField,
+    tlsReload: tlsReloadField,
     maxHeaderBytes: z
       .number()
       .int()
@@ -103,6 +98,14 @@ const balancerSchema = z
     rebalanceThreshold: z.number().min(1.01).max(10).default(1.2).describe('Max/mean connection ratio that starts rebalancing.'),
     rebalanceRate: z.number().min(0.0001).max(0.5).default(0.01).describe("Share of a node's connections closed per second at most while rebalancing."),
     adminToken: z.string().min(16).optional().describe("Bearer token of the nodes' admin endpoint (their `adminToken`); rebalancing needs it."),
+    drainSeconds: z
+      .number()
+      .min(0)
+      .max(600)
+      .default(5)
+      .describe(
+        'On SIGTERM: seconds over which the open WebSockets are closed, evenly, once the port takes no new connections, so clients reconnect (through the other balancers) gradually; 0 = all at once.',
+      ),
     workers: z
       .string()
       .regex(/^(auto|[1-9][0-9]{0,2})$/, 'a number from 1 or "auto"')
@@ -117,7 +120,7 @@ const balancerSchema = z
     if (c.ejectMaxSeconds < c.ejectBaseSeconds) ctx.addIssue({ code: 'custom', path: ['ejectMaxSeconds'], message: 'at least ejectBaseSeconds' });
     // node:http refuses a headers timeout longer than the whole request's.
     if (c.headersTimeout > c.requestTimeout) ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'at most requestTimeout' });
-    if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'tlsCert and tlsKey go together' });
+    checkTlsPair(c, ctx);
   });
 
 export type BalancerConfigInput = z.input<typeof balancerSchema>;

@@ -24,14 +24,14 @@ export type RefreshResult = { kind: 'same' } | { kind: 'changed'; from: string |
  * otherwise cost a getaddrinfo per WebSocket: a reconnect storm would also be
  * a storm of lookups queued on libuv's four threadpool threads, and a slow or
  * failing resolver would fail connects to a healthy node. Here the health
- * checker refreshes the answer before each check (so an address that moves,
+ * checker refreshes the answer beside each check (so an address that moves,
  * a node's pod rescheduled, is followed within a check interval), a failed
  * refresh keeps the last good answer, and `lookup` hands the tunnels and the
  * undici pools that answer without a lookup of their own. An IP address
  * needs none of it (node:net does not call `lookup` for one).
  */
 export class HostResolver {
-  /** In the resolver's order; node:net tries them in turn (autoSelectFamily), undici takes the first. */
+  /** In the resolver's order; node:net (tunnels, and undici's sockets) tries them in turn (autoSelectFamily). */
   private current: ResolvedAddress[] | null;
   private pending: Promise<RefreshResult> | null = null;
   private failing = false;

@@ -8,6 +8,7 @@ import type { BackendSet, NoBackend } from './backend-set.js';
 import type { BalancerConfig } from './config.js';
 import { proxyProtocolLine, upgradeRequestHead } from './forwarding.js';
 import { balancerMetrics } from '../metrics/balancer.js';
+import { spreadOver } from '../util/spread.js';
 
 /** Pusher's "over capacity, reconnect after backoff" close code. */
 const CLOSE_OVER_CAPACITY = 4100;
@@ -109,6 +110,16 @@ export class TunnelHandler {
     socket[kTunnel] = tunnel;
     socket.on('close', onClientClose);
     this.attempt(tunnel);
+  }
+
+  /** Open tunnels (piping, not those still choosing or connecting). */
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** Close the open tunnels evenly over `seconds` (a graceful stop; their clients reconnect elsewhere). */
+  drain(seconds: number): Promise<void> {
+    return spreadOver([...this.open], seconds, (t) => this.finish(t));
   }
 
   /** Stop the idle sweep (the balancer destroys the sockets themselves). */

@@ -51,7 +51,7 @@ export async function runBalance(flags: Record<string, unknown>, io: BalanceIo):
   const workers = resolveWorkerCount(config.workers);
   if (workers > 1 && nodeCluster.isPrimary) {
     // The nodes' primary serves here too: forks, restarts crashed workers, forwards SIGTERM. No relay: balancers share nothing.
-    return runPrimary({ count: workers, relay: false, drainSeconds: 0, logger });
+    return runPrimary({ count: workers, relay: false, drainSeconds: config.drainSeconds, logger });
   }
   const { Balancer } = await import('../balancer/balancer.js');
   let balancer: InstanceType<typeof Balancer>;
@@ -66,7 +66,7 @@ export async function runBalance(flags: Record<string, unknown>, io: BalanceIo):
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) process.exit(1);
     logger.info({ signal }, 'balancer stopping');
-    balancer.stop().then(
+    balancer.stop({ drainSeconds: config.drainSeconds }).then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -186,6 +186,20 @@ const appStoreOptions = {
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The TLS options a node and a balancer share (each says what its `tlsCert` serves). */
+export const tlsKeyField = z.string().min(1).optional().describe('PEM private key file for `tlsCert`.');
+export const tlsReloadField = z
+  .number()
+  .min(0)
+  .max(86_400)
+  .default(30)
+  .describe('Seconds between looks at the certificate files: a renewed pair is loaded without a restart; 0 = never.');
+
+/** A certificate without its key (or the reverse) is a config error, for a node and a balancer alike. */
+export function checkTlsPair(c: { tlsCert?: string | undefined; tlsKey?: string | undefined }, ctx: z.RefinementCtx): void {
+  if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'tlsCert and tlsKey go together' });
+}
+
 export const configSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0').describe('Address to listen on.'),
@@ -285,13 +299,8 @@ export const configSchema = z
       .default(10_000)
       .describe('Cache channels per app whose last event is kept; the least recently used are dropped first (their next subscriber gets cache_miss).'),
     tlsCert: z.string().min(1).optional().describe('PEM certificate file: serve `wss://` and `https://` directly (with `tlsKey`).'),
-    tlsKey: z.string().min(1).optional().describe('PEM private key file for `tlsCert`.'),
-    tlsReload: z
-      .number()
-      .min(0)
-      .max(86_400)
-      .default(30)
-      .describe('Seconds between looks at the certificate files: a renewed pair is loaded without a restart; 0 = never.'),
+    tlsKey: tlsKeyField,
+    tlsReload: tlsReloadField,
     adapter: z
       .enum(['local', 'redis', 'nats'])
       .default('local')
@@ -668,9 +677,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'tlsCert and tlsKey go together' });
-    }
+    checkTlsPair(c, ctx);
     const single = [c.appId, c.appKey, c.appSecret].filter((v) => v !== undefined).length;
     if (single !== 0 && single !== 3) {
       ctx.addIssue({ code: 'custom', path: ['appId'], message: 'appId, appKey and appSecret go together' });

@@ -22,6 +22,7 @@ import { LocalReads, type ChannelDetail } from './local-reads.js';
 import { signIn, signOut } from './users.js';
 import type { ChannelSnapshot, CoreApi, PublishRequest } from './types.js';
 import type { NodeHistory } from '../history/index.js';
+import { spreadOver } from '../util/spread.js';
 
 const PING_JSON = pusherPing();
 const PONG_JSON = pusherPong();
@@ -270,14 +271,8 @@ export class NodeCore implements CoreApi, TransportHooks<Connection> {
    * do not all arrive at the other nodes at once. Resolves when all are gone.
    */
   async drain(seconds: number): Promise<void> {
-    const pending = [...this.connections];
     const shuttingDown = new SwitchboardError(ErrorCode.ServerShuttingDown);
-    const steps = Math.max(1, Math.ceil(seconds * 10));
-    const perStep = Math.max(1, Math.ceil(pending.length / steps));
-    for (let i = 0; i < pending.length; i += perStep) {
-      for (const conn of pending.slice(i, i + perStep)) closeFor(conn, shuttingDown);
-      if (i + perStep < pending.length) await delay(100);
-    }
+    await spreadOver([...this.connections], seconds, (conn) => closeFor(conn, shuttingDown));
     const deadline = Date.now() + 3000;
     while (this.connections.size > 0 && Date.now() < deadline) await delay(20);
     for (const conn of this.connections) this.transport.terminate(conn);

@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
 import { countLimitTrip, metrics } from '../metrics/index.js';
 import type { Logger } from '../util/logger.js';
-import { readTlsPair, watchTlsPair } from '../util/tls-files.js';
+import { tlsPairOf, watchTlsPair } from '../util/tls-files.js';
 import type { WsFanout } from './outbound.js';
 import type { Endpoint, TransportHooks } from './types.js';
 import { leanWebSocketClass, negotiatedServerWindowBits, rawSocketOf, type SocketEvents, socketOf } from './ws-internals.js';
@@ -68,7 +68,7 @@ export class Transport {
   readonly server: Server;
   /** The same server when it serves TLS itself (its certificate can be reloaded). */
   private readonly tlsServer: HttpsServer | null;
-  private stopTlsWatch: (() => void) | null = null;
+  private stopTlsWatch = (): void => undefined;
   private readonly wss: WebSocketServer;
   private accepting = true;
 
@@ -83,10 +83,8 @@ export class Transport {
     // Node checks request deadlines every connectionsCheckingInterval (30 s by
     // default): at half the timeout, a 408 comes at most half a timeout late.
     const connectionsCheckingInterval = Math.min(config.httpRequestTimeout * 500, 30_000);
-    this.tlsServer =
-      config.tlsCert !== undefined && config.tlsKey !== undefined
-        ? createHttpsServer({ ...readTlsPair(config.tlsCert, config.tlsKey), connectionsCheckingInterval })
-        : null;
+    const pair = tlsPairOf(config);
+    this.tlsServer = pair === null ? null : createHttpsServer({ ...pair, connectionsCheckingInterval });
     this.server = this.tlsServer ?? createHttpServer({ connectionsCheckingInterval });
     // A slow or stalled HTTP sender may not hold a socket and a body buffer for long.
     this.server.requestTimeout = config.httpRequestTimeout * 1000;
@@ -175,9 +173,7 @@ export class Transport {
         resolve();
       });
     });
-    const { tlsCert, tlsKey, tlsReload } = this.config;
-    if (this.tlsServer !== null && tlsCert !== undefined && tlsKey !== undefined && tlsReload > 0)
-      this.stopTlsWatch = watchTlsPair(this.tlsServer, tlsCert, tlsKey, tlsReload * 1000, this.log);
+    this.stopTlsWatch = watchTlsPair(this.tlsServer, this.config, this.log);
     return (this.server.address() as AddressInfo).port;
   }
 
@@ -194,7 +190,7 @@ export class Transport {
   /** Close the listening socket and any idle HTTP keep-alive connections. */
   async close(): Promise<void> {
     this.accepting = false;
-    this.stopTlsWatch?.();
+    this.stopTlsWatch();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

@@ -7,13 +7,26 @@ export interface TlsPair {
   key: Buffer;
 }
 
+/** The TLS options of a node's or a balancer's config (the same three names in both). */
+export interface TlsFiles {
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  /** Seconds between looks at the files for a renewal; 0 = never. */
+  readonly tlsReload: number;
+}
+
+/** The pair to serve with, read and checked (see readTlsPair); null when the config serves plain HTTP. */
+export function tlsPairOf(files: TlsFiles): TlsPair | null {
+  return files.tlsCert !== undefined && files.tlsKey !== undefined ? readTlsPair(files.tlsCert, files.tlsKey) : null;
+}
+
 /**
  * Read a PEM certificate (chain) and its private key, and check that they
  * load and belong together, so that a wrong path or a mismatched pair is one
  * clear message at start-up instead of a stack trace or a server that fails
  * every handshake.
  */
-export function readTlsPair(certPath: string, keyPath: string): TlsPair {
+function readTlsPair(certPath: string, keyPath: string): TlsPair {
   const read = (what: string, path: string): Buffer => {
     try {
       return readFileSync(path);
@@ -52,9 +65,12 @@ interface SecureServer {
  * handed to the server; new handshakes get it, open connections keep theirs.
  * A pair that does not load (a renewal caught half written, a key that does
  * not match yet) keeps the current certificate, is logged once, and is tried
- * again on the next look. Returns the stop function.
+ * again on the next look. Returns the stop function (a no-op when there is
+ * nothing to watch: plain HTTP, or `tlsReload` 0).
  */
-export function watchTlsPair(server: SecureServer, certPath: string, keyPath: string, intervalMs: number, logger: Logger): () => void {
+export function watchTlsPair(server: SecureServer | null, files: TlsFiles, logger: Logger): () => void {
+  const { tlsCert: certPath, tlsKey: keyPath, tlsReload } = files;
+  if (server === null || certPath === undefined || keyPath === undefined || tlsReload <= 0) return () => undefined;
   let loaded = `${versionOf(certPath)}|${versionOf(keyPath)}`;
   let failed = '';
   const timer = setInterval(() => {
@@ -69,7 +85,7 @@ export function watchTlsPair(server: SecureServer, certPath: string, keyPath: st
       if (now !== failed) logger.warn({ cert: certPath, err: (err as Error).message }, 'renewed TLS certificate not loaded; keeping the current one');
       failed = now;
     }
-  }, intervalMs);
+  }, tlsReload * 1000);
   timer.unref();
   return () => clearInterval(timer);
 }

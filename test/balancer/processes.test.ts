@@ -8,7 +8,7 @@ import { freePort } from '../cluster/services.js';
 import { NodeProcess, builtCliAvailable, CLI } from '../cluster/node-process.js';
 import { connected, DEV_APP, pusherClient, type PusherJs } from '../helpers/node.js';
 import type { RunningNode } from '../../src/node.js';
-import { backendsUp, closeAll, openMany, startBalancer, until } from './helpers.js';
+import { backendsUp, openMany, startBalancer, until } from './helpers.js';
 
 const built = builtCliAvailable();
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -58,7 +58,7 @@ describe.skipIf(!built)('balancer with node processes', () => {
     await until(() => got.every((g) => [1, 2, 3].every((n) => g.includes(n))), 5000, 'deliveries after the kill');
   });
 
-  it('--workers 2 serves one port from two balancer processes', { timeout: 30_000 }, async () => {
+  it('--workers 2 serves one port from two balancer processes; SIGTERM drains their tunnels over --drain-seconds', { timeout: 30_000 }, async () => {
     const { proc, port: nodePort } = await NodeProcess.start([]);
     cleanups.push(() => proc.kill());
     const listen = await freePort();
@@ -79,6 +79,8 @@ describe.skipIf(!built)('balancer with node processes', () => {
         'info',
         '--health-fast-interval',
         '0.05',
+        '--drain-seconds',
+        '1',
       ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -101,7 +103,17 @@ describe.skipIf(!built)('balancer with node processes', () => {
     // Until the workers' first checks pass they are in panic mode and still route: connect either way.
     const sockets = await openMany(listen, 20, 5);
     expect(sockets.length).toBe(20);
-    await closeAll(sockets);
+
+    const closedAt: number[] = [];
+    const signalled = performance.now();
+    for (const ws of sockets) ws.once('close', () => closedAt.push(performance.now() - signalled));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await until(() => closedAt.length === 20, 3000, `all tunnels closed (${closedAt.length})`);
+    closedAt.sort((a, b) => a - b);
+    // Spread over the drain second, not all at once.
+    expect(closedAt[19]! - closedAt[0]!).toBeGreaterThan(500);
   });
 
   it.skipIf(haproxyBinary() === null)('--print-haproxy renders a config haproxy -c accepts', () => {

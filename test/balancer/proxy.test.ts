@@ -86,6 +86,29 @@ describe('balancer proxy', () => {
     ]);
   });
 
+  it('a graceful stop takes no new connections and closes the open tunnels evenly over drainSeconds', async () => {
+    const backend = await ScriptedBackend.start();
+    cleanups.push(() => backend.stop());
+    const balancer = await startBalancer({ backend: [backend.address] });
+    await backendsUp(balancer);
+    const sockets = await openMany(balancer.port, 30, 10);
+    cleanups.push(() => closeAll(sockets));
+    const closedAt: number[] = [];
+    const started = performance.now();
+    for (const ws of sockets) ws.once('close', () => closedAt.push(performance.now() - started));
+    const stopping = balancer.stop({ drainSeconds: 1 });
+    await sleep(50);
+    await expect(openPusherSocket(balancer.port)).rejects.toThrow(/ECONNREFUSED/);
+    await stopping;
+    await until(() => closedAt.length === 30, 2000, `all closed (${closedAt.length})`);
+    closedAt.sort((a, b) => a - b);
+    // 30 over ten 100 ms steps: a few at a time from the start, the last ones near the end of the second.
+    expect(closedAt[0]).toBeLessThan(400);
+    expect(closedAt.filter((t) => t < 300).length).toBeLessThanOrEqual(15);
+    expect(closedAt[29]).toBeGreaterThan(700);
+    expect(closedAt[29]).toBeLessThan(3000);
+  });
+
   it('adds X-Forwarded-For and -Proto, keeping a chain the client brought', async () => {
     const backend = await ScriptedBackend.start();
     cleanups.push(() => backend.stop());
