@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../cluster/services.js';
 import { NodeProcess, builtCliAvailable, CLI } from '../cluster/node-process.js';
 import { connected, DEV_APP, pusherClient, type PusherJs } from '../helpers/node.js';
+import { selfSignedPair } from '../helpers/tls.js';
 import type { RunningNode } from '../../src/node.js';
 import { backendsUp, openMany, startBalancer, until } from './helpers.js';
 
@@ -121,29 +122,9 @@ describe.skipIf(!built)('balancer with node processes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-haproxy-'));
     try {
       // HAProxy reads the key from the crt file: one PEM with both.
+      const pair = selfSignedPair(dir, 'balancer');
       const pem = join(dir, 'balancer.pem');
-      spawnSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=b',
-          '-keyout',
-          pem,
-          '-out',
-          `${pem}.crt`,
-        ],
-        { stdio: 'ignore' },
-      );
-      writeFileSync(pem, `${readFileSync(`${pem}.crt`, 'utf8')}${readFileSync(pem, 'utf8')}`);
+      writeFileSync(pem, `${readFileSync(pair.cert, 'utf8')}${readFileSync(pair.key, 'utf8')}`);
       for (const extra of [
         [],
         ['--algorithm', 'consistent-hash', '--hash-key', 'query'],

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedPair } from '../helpers/tls.js';
 import { backendsUp, ScriptedBackend, sleep, startBalancer, until, WS_PATH } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -14,17 +14,8 @@ afterEach(async () => {
 });
 
 let dir: string;
-/** A self-signed certificate and key for common name `name`, in `dir`. */
-function makePair(name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', key, '-out', cert],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
+/** A self-signed pair for common name `name`, in `dir`. */
+const makePair = (name: string): { cert: string; key: string } => selfSignedPair(dir, name);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sb-balancer-tls-'));

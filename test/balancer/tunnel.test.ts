@@ -13,53 +13,10 @@ const CHUNK = 64 * 1024;
 const TOTAL = 160 * 1024 * 1024;
 
 /**
- * A raw TCP backend: `/ready` gets 200; an upgrade gets 101, then `TOTAL`
- * bytes written as fast as its socket takes them (a pattern that changes
- * every chunk, so order shows in the hash). `sent` counts bytes that left
- * its socket's user-space buffer.
+ * A raw TCP backend: `/ready` gets 200; an upgrade gets 101, then is handed
+ * to `upgraded` with its request head.
  */
-async function blaster(): Promise<{ server: Server; port: number; sent: () => number; hash: Promise<string> }> {
-  let upstream: Socket | undefined;
-  let resolveHash: (h: string) => void = () => undefined;
-  const hash = new Promise<string>((r) => (resolveHash = r));
-  const server = createServer((s: Socket) => {
-    s.on('error', () => undefined);
-    s.once('data', (d: Buffer) => {
-      if (!d.toString('latin1').toLowerCase().includes('upgrade: websocket')) {
-        s.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
-        return;
-      }
-      upstream = s;
-      s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      const sha = createHash('sha1');
-      let written = 0;
-      const pump = (): void => {
-        while (written < TOTAL) {
-          const chunk = Buffer.alloc(CHUNK, written / CHUNK);
-          sha.update(chunk);
-          written += CHUNK;
-          if (!s.write(chunk)) {
-            s.once('drain', pump);
-            return;
-          }
-        }
-        resolveHash(sha.digest('hex'));
-      };
-      pump();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return { server, port, sent: () => (upstream === undefined ? 0 : upstream.bytesWritten - upstream.writableLength), hash };
-}
-
-/**
- * A raw TCP backend that answers each upgrade with `total` bytes in small
- * writes whose contents depend on the connection and the write, and tells
- * each connection's hash by the id the client put in its request path.
- */
-async function chatterbox(total: number, size: number): Promise<{ server: Server; port: number; hashes: Map<string, Promise<string>> }> {
-  const hashes = new Map<string, Promise<string>>();
+async function rawBackend(upgraded: (s: Socket, head: string) => void): Promise<{ server: Server; port: number }> {
   const server = createServer((s: Socket) => {
     s.on('error', () => undefined);
     s.once('data', (d: Buffer) => {
@@ -68,33 +25,65 @@ async function chatterbox(total: number, size: number): Promise<{ server: Server
         s.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
         return;
       }
-      const id = /[?&]id=(\w+)/.exec(head)?.[1] ?? '';
       s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      const sha = createHash('sha1');
-      hashes.set(
-        id,
-        new Promise<string>((resolve) => {
-          let written = 0;
-          let n = 0;
-          const pump = (): void => {
-            while (written < total) {
-              const chunk = Buffer.alloc(size, `${id}:${n++};`);
-              sha.update(chunk);
-              written += size;
-              if (!s.write(chunk)) {
-                s.once('drain', pump);
-                return;
-              }
-            }
-            resolve(sha.digest('hex'));
-          };
-          pump();
-        }),
-      );
+      upgraded(s, head);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as { port: number }).port, hashes };
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+/** Write `count` chunks (`chunkAt(n)`) as fast as the socket takes them; resolves with their SHA-1 once all are written. */
+function pump(s: Socket, count: number, chunkAt: (n: number) => Buffer): Promise<string> {
+  const sha = createHash('sha1');
+  let n = 0;
+  return new Promise((resolve) => {
+    const more = (): void => {
+      while (n < count) {
+        const chunk = chunkAt(n++);
+        sha.update(chunk);
+        if (!s.write(chunk)) {
+          s.once('drain', more);
+          return;
+        }
+      }
+      resolve(sha.digest('hex'));
+    };
+    more();
+  });
+}
+
+/**
+ * `TOTAL` bytes to the one upgrade, in chunks of a pattern that changes
+ * every chunk (so order shows in the hash). `sent` counts bytes that left
+ * its socket's user-space buffer.
+ */
+async function blaster(): Promise<{ server: Server; port: number; sent: () => number; hash: Promise<string> }> {
+  let upstream: Socket | undefined;
+  let resolveHash: (h: string) => void = () => undefined;
+  const hash = new Promise<string>((r) => (resolveHash = r));
+  const { server, port } = await rawBackend((s) => {
+    upstream = s;
+    void pump(s, TOTAL / CHUNK, (n) => Buffer.alloc(CHUNK, n)).then(resolveHash);
+  });
+  return { server, port, sent: () => (upstream === undefined ? 0 : upstream.bytesWritten - upstream.writableLength), hash };
+}
+
+/**
+ * `chunks` small writes of `size` bytes to each upgrade, whose contents depend
+ * on the connection and the write; each connection's hash by the id the
+ * client put in its request path.
+ */
+async function chatterbox(chunks: number, size: number): Promise<{ server: Server; port: number; hashes: Map<string, Promise<string>> }> {
+  const hashes = new Map<string, Promise<string>>();
+  const { server, port } = await rawBackend((s, head) => {
+    const id = /[?&]id=(\w+)/.exec(head)?.[1] ?? '';
+    hashes.set(
+      id,
+      pump(s, chunks, (n) => Buffer.alloc(size, `${id}:${n};`)),
+    );
+  });
+  return { server, port, hashes };
 }
 
 /** Open a raw upgrade through the balancer; resolves with the bytes after the 101 as they arrive. */
@@ -184,8 +173,9 @@ describe('balancer tunnel', () => {
   it('a slow client and a fast one on the same balancer each get their own bytes, intact, in order', async () => {
     // Small writes make many reads per tunnel, so reads for the fast client happen while the slow
     // client's socket still holds unsent data from earlier reads: each must be its own copy.
-    const total = 8 * 1024 * 1024;
-    const backend = await chatterbox(total, 1000);
+    const chunks = 8000;
+    const total = chunks * 1000;
+    const backend = await chatterbox(chunks, 1000);
     cleanups.push(() => new Promise((r) => backend.server.close(r)));
     const balancer = await startBalancer({ backend: [`127.0.0.1:${backend.port}`] });
     cleanups.push(() => balancer.stop());

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { RunningNode } from '../../src/node.js';
 import { startTestNode } from '../helpers/node.js';
+import { selfSignedPair } from '../helpers/tls.js';
 
 // --tls-cert/--tls-key: the node serves wss:// and https:// itself.
 describe('TLS', () => {
@@ -62,28 +63,7 @@ describe('TLS', () => {
   });
 
   it('serves a renewed certificate to new connections without a restart', async () => {
-    const make = (name: string): void =>
-      void execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          `/CN=${name}`,
-          '-keyout',
-          join(dir, `${name}.key`),
-          '-out',
-          join(dir, `${name}.crt`),
-        ],
-        { stdio: 'ignore' },
-      );
+    const make = (name: string): void => void selfSignedPair(dir, name);
     make('before');
     make('after');
     copyFileSync(join(dir, 'before.crt'), join(dir, 'live.crt'));
