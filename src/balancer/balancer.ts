@@ -14,7 +14,7 @@ import { plainAddress } from './forwarding.js';
 import { HttpForwarder } from './http-forward.js';
 import { balancerMetrics, balancerRegistry } from '../metrics/balancer.js';
 import { Rebalancer } from './rebalancer.js';
-import { TunnelHandler } from './tunnel.js';
+import { refuse, TunnelHandler } from './tunnel.js';
 
 /** `GET /balancer`: one backend. */
 interface BackendDescription {
@@ -34,6 +34,19 @@ interface BackendDescription {
 }
 
 const APP_PATH = /^\/apps?\/([^/?]+)/;
+
+/**
+ * With `internalPort` set, what `--listen` serves: the Pusher protocol's
+ * WebSocket path, the HTTP API, and `/endpoints` for clients that pick a
+ * node themselves. Everything else (ours and the nodes' internal paths) is 404 there.
+ */
+function isPublic(path: string, upgrade: boolean): boolean {
+  return upgrade ? path.startsWith('/app/') : path.startsWith('/apps/') || path === '/endpoints';
+}
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0] ?? '/';
+}
 
 /** The key consistent hashing uses for a request. */
 function hashKeyOf(config: BalancerConfig, req: IncomingMessage): string | undefined {
@@ -59,6 +72,9 @@ function hashKeyOf(config: BalancerConfig, req: IncomingMessage): string | undef
 export class Balancer {
   readonly set: BackendSet;
   private readonly server: Server;
+  /** `internalPort`'s server: the balancer's own views, off the public port. */
+  private readonly internal: Server | null;
+  internalPort = 0;
   /** The same server when it terminates TLS (its certificate can be reloaded). */
   private readonly tlsServer: TlsServer | null;
   private readonly checker: HealthChecker;
@@ -98,7 +114,22 @@ export class Balancer {
     this.tlsServer = pair === null ? null : createTlsServer({ ...options, ...pair });
     this.server = this.tlsServer ?? createServer(options);
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.request(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.tunnels.handle(req, socket, head));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.internal !== null && !isPublic(pathOf(req), true)) {
+        balancerMetrics.proxyErrors.inc({ kind: 'not-public' });
+        socket.on('error', () => undefined);
+        refuse(socket, 404, 'Not Found');
+        return;
+      }
+      this.tunnels.handle(req, socket, head);
+    });
+    this.internal =
+      config.internalPort === undefined
+        ? null
+        : createServer({ ...options, noDelay: false }, (req, res) => {
+            if (req.method === 'GET' && this.isOwnView(pathOf(req))) void this.local(pathOf(req), res);
+            else reply404(res);
+          });
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -162,12 +193,24 @@ export class Balancer {
       });
     });
     this.port = (this.server.address() as AddressInfo).port;
+    if (this.internal !== null) {
+      const internal = this.internal;
+      await new Promise<void>((resolve, reject) => {
+        internal.once('error', reject);
+        internal.listen({ port: this.config.internalPort, host: this.config.internalHost }, () => {
+          internal.off('error', reject);
+          resolve();
+        });
+      });
+      this.internalPort = (internal.address() as AddressInfo).port;
+    }
     this.stopTlsWatch = watchTlsPair(this.tlsServer, this.config, this.logger);
     this.logger.info(
       {
         host: this.config.host,
         port: this.port,
         tls: this.tlsServer !== null,
+        ...(this.internal !== null ? { internalHost: this.config.internalHost, internalPort: this.internalPort } : {}),
         algorithm: this.config.algorithm,
         backends: this.set.all().length,
         discover: this.config.discover,
@@ -218,6 +261,10 @@ export class Balancer {
     await this.discovery?.stop();
     this.server.closeAllConnections();
     for (const s of this.sockets) s.destroy();
+    if (this.internal !== null) {
+      this.internal.close();
+      this.internal.closeAllConnections();
+    }
     await closed;
     this.set.close();
   }
@@ -265,9 +312,19 @@ export class Balancer {
     };
   }
 
+  /** The balancer's own GET paths (on `--listen`, or on `internalPort` when there is one; `/endpoints` stays public). */
+  private isOwnView(path: string): boolean {
+    return path === '/balancer' || path === '/metrics' || this.views.has(path);
+  }
+
   private request(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (req.method === 'GET' && (path === '/balancer' || path === '/endpoints' || path === '/metrics' || this.views.has(path))) {
+    const path = pathOf(req);
+    if (this.internal !== null && !isPublic(path, false)) {
+      balancerMetrics.proxyErrors.inc({ kind: 'not-public' });
+      reply404(res);
+      return;
+    }
+    if (req.method === 'GET' && (path === '/endpoints' || (this.internal === null && this.isOwnView(path)))) {
       void this.local(path, res);
       return;
     }
@@ -286,4 +343,10 @@ export class Balancer {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
     res.end(body);
   }
+}
+
+function reply404(res: ServerResponse): void {
+  const body = '{"error":"not found"}';
+  res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }

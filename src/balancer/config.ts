@@ -16,6 +16,16 @@ const balancerSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0').describe('Address to listen on.'),
     listen: z.number().int().min(0).max(65535).default(8080).describe('Port the balancer listens on (0 = any free port).'),
+    internalPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe(
+        "Port (on `internalHost`) for the balancer's own `/balancer` and `/metrics`. When set, `--listen` serves only what clients and Pusher SDKs use (WebSockets on `/app/{key}`, the HTTP API under `/apps/`, `/endpoints`) and answers 404 to every other path, the nodes' `/metrics` and `/cluster` included, so it can face the internet.",
+      ),
+    internalHost: z.string().min(1).default('127.0.0.1').describe('Address of `internalPort`.'),
     logLevel: z.enum(logLevels).default('info').describe('pino log level.'),
     backend: z
       .array(z.string().regex(/^[^\s=]+:\d{1,5}(=\d{1,4})?$/, 'host:port or host:port=weight'))
@@ -114,6 +124,8 @@ const balancerSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.internalPort !== undefined && c.internalPort !== 0 && c.internalPort === c.listen)
+      ctx.addIssue({ code: 'custom', path: ['internalPort'], message: 'not the port of --listen' });
     if (c.discover === 'static' && c.backend.length === 0)
       ctx.addIssue({ code: 'custom', path: ['backend'], message: 'at least one --backend (or --discover redis)' });
     if (c.discover === 'redis' && c.redisUrl === undefined) ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'discover redis needs redisUrl' });

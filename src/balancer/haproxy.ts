@@ -69,6 +69,8 @@ export function renderHaproxyConfig(config: BalancerConfig): string {
   // As the balancer does: the scheme the client spoke, replacing whatever the client said.
   out.push('  http-request set-header X-Forwarded-Proto https if { ssl_fc }');
   out.push('  http-request set-header X-Forwarded-Proto http if !{ ssl_fc }');
+  // --internal-port: the public port serves the protocol paths only (HAProxy has no /endpoints of its own).
+  if (config.internalPort !== undefined) out.push('  http-request deny deny_status 404 unless { path_beg /app/ /apps/ }');
   out.push('  default_backend nodes');
   out.push('');
   out.push('backend nodes');

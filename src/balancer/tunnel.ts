@@ -379,7 +379,7 @@ function onUpstreamClose(this: TunnelSocket): void {
 }
 
 /** Answer an upgrade with an HTTP error and close. */
-function refuse(socket: Duplex, status: number, text: string): void {
+export function refuse(socket: Duplex, status: number, text: string): void {
   if (socket.destroyed) return;
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   setTimeout(() => socket.destroy(), 1000).unref();

@@ -38,7 +38,7 @@ export const balancerMetrics = {
   }),
   proxyErrors: new Counter({
     name: 'switchboard_balancer_proxy_errors_total',
-    help: 'Proxy failures by kind (connect, reset, timeout, no-backend, limit, bad-request, tls-handshake)',
+    help: 'Proxy failures by kind (connect, reset, timeout, no-backend, limit, bad-request, tls-handshake, not-public)',
     labelNames: ['kind'] as const,
     registers,
   }),

@@ -130,6 +130,7 @@ describe.skipIf(!built)('balancer with node processes', () => {
         ['--algorithm', 'consistent-hash', '--hash-key', 'query'],
         ['--algorithm', 'least-connections', '--max-connections-per-backend', '100', '--proxy-protocol', 'true'],
         ['--tls-cert', pem, '--tls-key', pem],
+        ['--internal-port', '9090'],
       ]) {
         const out = spawnSync(process.execPath, [CLI, 'balance', '--backend', '127.0.0.1:6001=5', '--backend', '[::1]:6002', '--print-haproxy', ...extra], {
           encoding: 'utf8',
@@ -142,6 +143,7 @@ describe.skipIf(!built)('balancer with node processes', () => {
         expect(out.stdout).toContain('option httpchk GET /ready');
         expect(out.stdout).toMatch(/timeout tunnel/);
         expect(out.stdout).toContain(extra[0] === '--tls-cert' ? `ssl crt ${pem}` : 'X-Forwarded-Proto http if !{ ssl_fc }');
+        if (extra[0] === '--internal-port') expect(out.stdout).toContain('deny_status 404 unless { path_beg /app/ /apps/ }');
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -167,6 +169,11 @@ describe.skipIf(!built)('balancer with node processes', () => {
     const halfTls = spawnSync(process.execPath, [CLI, 'balance', '--backend', '127.0.0.1:1', '--tls-cert', '/tmp/x.pem'], { encoding: 'utf8' });
     expect(halfTls.status).toBe(2);
     expect(halfTls.stderr).toMatch(/tlsCert: tlsCert and tlsKey go together/);
+    const samePort = spawnSync(process.execPath, [CLI, 'balance', '--backend', '127.0.0.1:1', '--listen', '8080', '--internal-port', '8080'], {
+      encoding: 'utf8',
+    });
+    expect(samePort.status).toBe(2);
+    expect(samePort.stderr).toMatch(/internalPort: not the port of --listen/);
   });
 
   it('a TLS certificate that cannot be read stops the balancer at start with the path and the reason', () => {

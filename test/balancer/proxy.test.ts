@@ -109,6 +109,33 @@ describe('balancer proxy', () => {
     expect(closedAt[29]).toBeLessThan(3000);
   });
 
+  it('with an internal port, --listen serves only the protocol paths and the balancer views move there', async () => {
+    const backend = await ScriptedBackend.start();
+    cleanups.push(() => backend.stop());
+    const balancer = await balancerFor([backend.address], { internalPort: 0 });
+    expect(balancer.internalPort).toBeGreaterThan(0);
+    const get = async (port: number, path: string): Promise<number> => (await fetch(`http://127.0.0.1:${port}${path}`)).status;
+
+    // Public: the WebSocket path, the HTTP API and /endpoints; nothing else, ours or the nodes'.
+    const ws = await openPusherSocket(balancer.port);
+    cleanups.push(() => ws.terminate());
+    expect(await get(balancer.port, '/apps/1/channels')).toBe(200);
+    expect(await get(balancer.port, '/endpoints')).toBe(200);
+    const before = backend.requests.length;
+    for (const path of ['/balancer', '/metrics', '/cluster', '/ready', '/dashboard', '/']) expect(await get(balancer.port, path), path).toBe(404);
+    expect(backend.requests.slice(before).filter((r) => r.url !== '/ready')).toEqual([]);
+    const other = new WebSocket(`ws://127.0.0.1:${balancer.port}/cluster/ws`);
+    const refused = await new Promise<number>((resolve) => other.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(refused).toBe(404);
+
+    // Internal: the balancer's own views, and nothing forwarded.
+    const described = (await (await fetch(`http://127.0.0.1:${balancer.internalPort}/balancer`)).json()) as { backends: unknown[] };
+    expect(described.backends).toHaveLength(1);
+    const metrics = await (await fetch(`http://127.0.0.1:${balancer.internalPort}/metrics`)).text();
+    expect(metrics).toMatch(/switchboard_balancer_proxy_errors_total\{kind="not-public"\} 7/);
+    expect(await get(balancer.internalPort, '/apps/1/channels')).toBe(404);
+  });
+
   it('adds X-Forwarded-For and -Proto, keeping a chain the client brought', async () => {
     const backend = await ScriptedBackend.start();
     cleanups.push(() => backend.stop());
