@@ -35,12 +35,19 @@ interface BackendDescription {
 
 const APP_PATH = /^\/apps?\/([^/?]+)/;
 
+/** A `.` or `..` segment, plain or percent-encoded. */
+const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+
 /**
  * With `internalPort` set, what `--listen` serves: the Pusher protocol's
  * WebSocket path, the HTTP API, and `/endpoints` for clients that pick a
- * node themselves. Everything else (ours and the nodes' internal paths) is 404 there.
+ * node themselves. Everything else (ours and the nodes' internal paths) is
+ * 404 there, and so is a path with dot segments: the nodes match paths
+ * as sent, but whatever normalizes `/apps/../cluster` on the way must not
+ * turn a public path into an internal one.
  */
 function isPublic(path: string, upgrade: boolean): boolean {
+  if (DOT_SEGMENT.test(path)) return false;
   return upgrade ? path.startsWith('/app/') : path.startsWith('/apps/') || path === '/endpoints';
 }
 

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import Pusher from 'pusher';
 import WebSocket from 'ws';
@@ -34,6 +35,18 @@ function clientThrough(balancer: Balancer): PusherJs {
   const client = pusherClient({ port: balancer.port } as RunningNode);
   cleanups.push(() => client.disconnect());
   return client;
+}
+
+/** A GET whose path goes on the wire exactly as given. */
+function rawGetStatus(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('balancer proxy', () => {
@@ -123,6 +136,8 @@ describe('balancer proxy', () => {
     expect(await get(balancer.port, '/endpoints')).toBe(200);
     const before = backend.requests.length;
     for (const path of ['/balancer', '/metrics', '/cluster', '/ready', '/dashboard', '/']) expect(await get(balancer.port, path), path).toBe(404);
+    // Sent as written (fetch would normalize them first).
+    for (const path of ['/apps/../cluster', '/apps/%2E%2e/metrics', '/app/./x/../../cluster']) expect(await rawGetStatus(balancer.port, path), path).toBe(404);
     expect(backend.requests.slice(before).filter((r) => r.url !== '/ready')).toEqual([]);
     const other = new WebSocket(`ws://127.0.0.1:${balancer.port}/cluster/ws`);
     const refused = await new Promise<number>((resolve) => other.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
@@ -132,7 +147,7 @@ describe('balancer proxy', () => {
     const described = (await (await fetch(`http://127.0.0.1:${balancer.internalPort}/balancer`)).json()) as { backends: unknown[] };
     expect(described.backends).toHaveLength(1);
     const metrics = await (await fetch(`http://127.0.0.1:${balancer.internalPort}/metrics`)).text();
-    expect(metrics).toMatch(/switchboard_balancer_proxy_errors_total\{kind="not-public"\} 7/);
+    expect(metrics).toMatch(/switchboard_balancer_proxy_errors_total\{kind="not-public"\} 10/);
     expect(await get(balancer.internalPort, '/apps/1/channels')).toBe(404);
   });
 
