@@ -11,7 +11,7 @@ import { HealthChecker } from './checker.js';
 import { parseBackendSpec, type BalancerConfig } from './config.js';
 import { RedisDiscovery } from './discovery.js';
 import { plainAddress } from './forwarding.js';
-import { HttpForwarder } from './http-forward.js';
+import { HttpForwarder, reply } from './http-forward.js';
 import { balancerMetrics, balancerRegistry } from '../metrics/balancer.js';
 import { Rebalancer } from './rebalancer.js';
 import { refuse, TunnelHandler } from './tunnel.js';
@@ -133,9 +133,9 @@ export class Balancer {
     this.internal =
       config.internalPort === undefined
         ? null
-        : createServer({ ...options, noDelay: false }, (req, res) => {
+        : createServer(options, (req, res) => {
             if (req.method === 'GET' && this.isOwnView(pathOf(req))) void this.local(pathOf(req), res);
-            else reply404(res);
+            else reply(res, 404, 'not found');
           });
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -328,7 +328,7 @@ export class Balancer {
     const path = pathOf(req);
     if (this.internal !== null && !isPublic(path, false)) {
       balancerMetrics.proxyErrors.inc({ kind: 'not-public' });
-      reply404(res);
+      reply(res, 404, 'not found');
       return;
     }
     if (req.method === 'GET' && (path === '/endpoints' || (this.internal === null && this.isOwnView(path)))) {
@@ -350,10 +350,4 @@ export class Balancer {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
     res.end(body);
   }
-}
-
-function reply404(res: ServerResponse): void {
-  const body = '{"error":"not found"}';
-  res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }

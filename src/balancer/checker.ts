@@ -108,7 +108,7 @@ export class HealthChecker {
   }
 
   private async run(backend: Backend): Promise<void> {
-    if (backend.resolver.isName) void this.resolve(backend);
+    void this.resolve(backend);
     const outcome = await checkReady(backend, this.settings.timeoutMs);
     if (this.stopped || !this.timers.has(backend)) return;
     if (this.set.get(backend.address) !== backend) {
@@ -126,7 +126,7 @@ export class HealthChecker {
     this.schedule(backend, base * (0.9 + Math.random() * 0.2));
   }
 
-  /** Refresh a named backend's address beside its check (not before it: a hung resolver must not hold checks). */
+  /** Refresh a named backend's address beside its check (not before it: a hung resolver must not hold checks); an IP needs none. */
   private async resolve(backend: Backend): Promise<void> {
     const found = await backend.resolver.refresh();
     if (found.kind === 'changed') this.logger.info({ backend: backend.address, from: found.from, to: found.to }, 'backend address resolved');

@@ -138,7 +138,7 @@ function forwardedHeaders(req: IncomingMessage, bodyLength: number): string[] {
 }
 
 /** A JSON error answer, the nodes' shape (`{"error": message}`). */
-function reply(res: ServerResponse, status: number, message: string, close = false): void {
+export function reply(res: ServerResponse, status: number, message: string, close = false): void {
   if (res.headersSent || res.destroyed) return;
   const body = JSON.stringify({ error: message });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(close ? { connection: 'close' } : {}) });
